@@ -1,0 +1,52 @@
+const encoder = new TextEncoder();
+
+/** base64url without padding (RFC 4648 §5), the alphabet of every token Keyward mints. */
+export function base64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+}
+
+/**
+ * A random token from the platform CSPRNG. The default 32 bytes give 256 bits, above the 2^-160 guessing
+ * bound that OAuth 2.1 §7.7 recommends for codes, tokens and secrets.
+ *
+ * @example
+ * ```ts
+ * const code = randomToken(); // 43 base64url characters
+ * ```
+ * @see [OAuth 2.1 §7.7](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-7.7)
+ */
+export function randomToken(bytes = 32): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/**
+ * SHA-256 of a UTF-8 string, base64url-encoded. Stores keep codes, refresh tokens and secrets only in this
+ * form, so a leaked database hands out nothing usable.
+ *
+ * @example
+ * ```ts
+ * const hash = await sha256(code);
+ * ```
+ */
+export async function sha256(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value));
+  return base64url(new Uint8Array(digest));
+}
+
+/**
+ * Compares two strings in time that depends only on their lengths, for secrets and PKCE challenges.
+ *
+ * @example
+ * ```ts
+ * if (!timingSafeEqual(await sha256(secret), client.clientSecretHash)) throw new OAuthError('invalid_client');
+ * ```
+ */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  // Compare against itself when lengths differ so the loop still runs over `left`.
+  const other = left.length === right.length ? right : left;
+  let diff = left.length === right.length ? 0 : 1;
+  for (let i = 0; i < left.length; i++) diff |= left[i]! ^ other[i]!;
+  return diff === 0;
+}

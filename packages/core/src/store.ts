@@ -1,0 +1,252 @@
+/**
+ * The records Keyward persists and the atomic operations it needs from a database. Secrets (codes, refresh
+ * tokens, client secrets, registration access tokens) reach a store only as SHA-256 hashes. Every record
+ * carries an explicit `expiresAt` in epoch milliseconds; a store must treat an expired record as absent,
+ * judged by its own clock, whether or not the engine has removed it yet.
+ *
+ * Implementations must pass the conformance suite of `@keyward/core/testing` (`testStore`).
+ *
+ * @module
+ */
+
+/** How a client authenticates at the token endpoint (RFC 7591 §2). */
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/**
+ * A registered client.
+ *
+ * @see [RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)
+ */
+export interface ClientRecord {
+  clientId: string;
+  /** SHA-256 (base64url) of the client secret; absent for public clients. */
+  clientSecretHash?: string | undefined;
+  /** Epoch seconds after which the secret is refused; 0 means never (RFC 7591 §3.2.1). */
+  clientSecretExpiresAt?: number | undefined;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  redirectUris: string[];
+  grantTypes: string[];
+  responseTypes: string[];
+  /** Scopes the client may request; absent means every scope the server supports. */
+  scopes?: string[] | undefined;
+  clientName?: string | undefined;
+  applicationType?: 'web' | 'native' | undefined;
+  /** SHA-256 (base64url) of the RFC 7592 registration access token. */
+  registrationAccessTokenHash?: string | undefined;
+  /** Every registered metadata member, as returned to the client (never the secret). */
+  metadata: Record<string, unknown>;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** Epoch milliseconds after which an unused client disappears; `null` keeps it forever. */
+  expiresAt: number | null;
+}
+
+/**
+ * A user's consent to a client: who, which client, which scopes and resources. Every code, refresh token and
+ * access token carries its grant id, so revoking the grant revokes all of them.
+ */
+export interface GrantRecord {
+  grantId: string;
+  clientId: string;
+  /** The user (or, for client_credentials, the client) the grant speaks for. */
+  subject: string;
+  scopes: string[];
+  resources: string[];
+  /** Epoch seconds of the user's authentication, for OIDC `auth_time`. */
+  authTime?: number | undefined;
+  /** Claims the login step returned about the user (name, email, …) for userinfo and ID tokens. */
+  claims?: Record<string, unknown> | undefined;
+  createdAt: number;
+  expiresAt: number;
+  /** Epoch milliseconds of revocation; a revoked grant authorises nothing. */
+  revokedAt?: number | undefined;
+}
+
+/**
+ * An issued authorization code, stored under the hash of the code.
+ *
+ * @see [OAuth 2.1 §4.1.2](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-4.1.2)
+ */
+export interface AuthorizationCodeRecord {
+  codeHash: string;
+  grantId: string;
+  clientId: string;
+  subject: string;
+  redirectUri: string;
+  /** Whether the authorization request carried `redirect_uri` (then the token request must repeat it). */
+  redirectUriSent: boolean;
+  codeChallenge?: string | undefined;
+  codeChallengeMethod?: 'S256' | undefined;
+  scopes: string[];
+  resources: string[];
+  nonce?: string | undefined;
+  authTime?: number | undefined;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** What {@link Store.consumeAuthorizationCode} found. */
+export interface ConsumedAuthorizationCode {
+  record: AuthorizationCodeRecord;
+  /** True for exactly one caller per code; false for every replay. */
+  firstUse: boolean;
+}
+
+/**
+ * A refresh token, stored under its hash. Tokens of one grant form a family; rotation marks the presented
+ * token rotated and inserts its successor in one atomic step.
+ */
+export interface RefreshTokenRecord {
+  tokenHash: string;
+  grantId: string;
+  clientId: string;
+  subject: string;
+  scopes: string[];
+  resources: string[];
+  createdAt: number;
+  expiresAt: number;
+  /** Epoch milliseconds at which this token was rotated out; set by the store. */
+  rotatedAt?: number | undefined;
+}
+
+/** The outcome of {@link Store.rotateRefreshToken}. */
+export type RefreshRotation =
+  | { status: 'rotated'; previous: RefreshTokenRecord }
+  | { status: 'reused'; previous: RefreshTokenRecord }
+  | { status: 'not_found' };
+
+/**
+ * A validated authorization request waiting for the user to log in and consent, kept server-side so that
+ * nothing in the browser can alter it. Single use: completing or denying it consumes it.
+ */
+export interface InteractionRecord {
+  interactionId: string;
+  clientId: string;
+  redirectUri: string;
+  redirectUriSent: boolean;
+  state?: string | undefined;
+  scopes: string[];
+  resources: string[];
+  codeChallenge: string;
+  codeChallengeMethod: 'S256';
+  nonce?: string | undefined;
+  responseMode: 'query' | 'form_post';
+  prompt?: string | undefined;
+  maxAge?: number | undefined;
+  /** The browser session the interaction belongs to (CSRF binding), when the login pages set one. */
+  sessionBinding?: string | undefined;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** A signing key pair, persisted so that a restart keeps issued tokens valid. */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  /** The private key as a JWK (or, for HS256, the secret as an `oct` JWK). */
+  privateJwk: Record<string, unknown>;
+  /** The public JWK published at the JWKS endpoint; absent for symmetric keys. */
+  publicJwk?: Record<string, unknown> | undefined;
+  createdAt: number;
+  /** Epoch milliseconds after which the key no longer signs (rotation), though it stays published. */
+  retiresAt: number | null;
+  /** Epoch milliseconds after which the key is removed from the JWKS (its last tokens have expired). */
+  expiresAt: number | null;
+}
+
+/** A revoked token or grant, kept until the tokens it covers would have expired anyway. */
+export interface RevocationRecord {
+  /** `grant:<id>` or `jti:<id>`. */
+  key: string;
+  revokedAt: number;
+  expiresAt: number;
+}
+
+/** A fixed-window rate-limit counter. */
+export interface CounterState {
+  count: number;
+  /** Epoch milliseconds at which the window closes. */
+  resetAt: number;
+}
+
+/** What a store guarantees; the server refuses a store that lacks what it needs. */
+export interface StoreCapabilities {
+  /** `consumeAuthorizationCode` and `rotateRefreshToken` are atomic across every process sharing the store. */
+  atomic: boolean;
+  /** The store is shared between server instances (PostgreSQL, Redis), as opposed to one process. */
+  shared: boolean;
+}
+
+/**
+ * The persistence interface of Keyward. Domain operations, not get/put: the atomic ones
+ * (`consumeAuthorizationCode`, `rotateRefreshToken`, `markUsed`, `incrementCounter`) must hold under
+ * concurrency across every process that shares the store.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from '@keyward/core/memory';
+ * const server = new AuthorizationServer({ issuer: 'http://localhost:3009', store: new MemoryStore() });
+ * ```
+ * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)
+ */
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+
+  getClient(clientId: string): Promise<ClientRecord | null>;
+  /** Inserts or replaces a client. */
+  saveClient(client: ClientRecord): Promise<void>;
+  deleteClient(clientId: string): Promise<void>;
+
+  saveGrant(grant: GrantRecord): Promise<void>;
+  getGrant(grantId: string): Promise<GrantRecord | null>;
+  /**
+   * Marks the grant revoked (`revokedAt`). Idempotent. The server refuses codes and refresh tokens of a
+   * revoked grant by reading the grant; a store may also delete them, but must keep the grant record itself
+   * until it expires.
+   */
+  revokeGrant(grantId: string, revokedAt: number): Promise<void>;
+
+  saveAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Atomically consumes a code. Of any number of concurrent callers exactly one receives `firstUse: true`;
+   * later callers receive the record with `firstUse: false` until it expires, so a replay can be detected and
+   * its grant revoked. Returns `null` for unknown or expired codes.
+   */
+  consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null>;
+
+  saveRefreshToken(token: RefreshTokenRecord): Promise<void>;
+  /** Reads a refresh token without changing it (rotated ones included); `null` when unknown or expired. */
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null>;
+  /**
+   * Compare-and-swap rotation: when the presented token is live and not yet rotated, marks it rotated and
+   * inserts `successor` in one atomic step (`rotated`). When it was already rotated, inserts nothing
+   * (`reused`). Of N concurrent rotations of one token exactly one gets `rotated`.
+   */
+  rotateRefreshToken(presentedHash: string, successor: RefreshTokenRecord): Promise<RefreshRotation>;
+
+  /** Records a revocation (of a grant or a single access token `jti`). */
+  addRevocation(revocation: RevocationRecord): Promise<void>;
+  /** Revocations recorded at or after `since` (epoch ms), for the resource server's revocation list. */
+  listRevocations(since: number): Promise<RevocationRecord[]>;
+
+  saveInteraction(interaction: InteractionRecord): Promise<void>;
+  getInteraction(interactionId: string): Promise<InteractionRecord | null>;
+  /** Atomically removes and returns the interaction; of concurrent callers exactly one receives it. */
+  consumeInteraction(interactionId: string): Promise<InteractionRecord | null>;
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  saveSigningKey(key: SigningKeyRecord): Promise<void>;
+
+  /**
+   * Records a single-use marker (a JWT `jti`, a DPoP proof). Returns true the first time the key is seen
+   * before `expiresAt`, false for every later call.
+   */
+  markUsed(key: string, expiresAt: number): Promise<boolean>;
+  /** Adds one to a fixed-window counter and returns its state; a closed window restarts at 1. */
+  incrementCounter(key: string, windowMs: number): Promise<CounterState>;
+
+  /** Deletes every expired record; returns how many went. */
+  purgeExpired(): Promise<number>;
+  /** Releases connections. */
+  close?(): Promise<void>;
+}

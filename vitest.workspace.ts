@@ -1,0 +1,21 @@
+import { defineProject, type TestProjectConfiguration } from 'vitest/config';
+
+// Workspace packages are resolved to their TypeScript sources (the `source` export condition), so tests
+// need no build step and a stack trace points at the file you edit.
+const sourceFirst = {
+  resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'], externalConditions: ['source'] } },
+};
+
+function project(name: string, root: string, extra: Record<string, unknown> = {}): TestProjectConfiguration {
+  return defineProject({
+    ...sourceFirst,
+    test: { name, root, include: ['test/**/*.test.ts', 'src/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000, ...extra },
+  });
+}
+
+export default [
+  project('core', './packages/core'),
+  project('express', './packages/express'),
+  project('example-09', './examples/09-oauth-pkce'),
+] satisfies TestProjectConfiguration[];
