@@ -1,0 +1,241 @@
+/**
+ * An in-process {@link Store} for tests, examples and single-instance servers.
+ *
+ * @module
+ */
+import { systemClock, type Clock } from './clock.js';
+import type {
+  AuthorizationCodeRecord,
+  ClientRecord,
+  ConsumedAuthorizationCode,
+  CounterState,
+  GrantRecord,
+  InteractionRecord,
+  RefreshRotation,
+  RefreshTokenRecord,
+  RevocationRecord,
+  SigningKeyRecord,
+  Store,
+  StoreCapabilities,
+} from './store.js';
+
+/**
+ * Options of {@link MemoryStore}.
+ *
+ * @example
+ * ```ts
+ * let now = Date.UTC(2030, 0, 1);
+ * const store = new MemoryStore({ clock: () => now });
+ * ```
+ */
+export interface MemoryStoreOptions {
+  /** Time source in epoch milliseconds that decides expiry; defaults to `Date.now`. */
+  clock?: Clock | undefined;
+}
+
+interface CodeEntry {
+  record: AuthorizationCodeRecord;
+  consumed: boolean;
+}
+
+function isExpired(expiresAt: number | null, now: number): boolean {
+  return expiresAt !== null && expiresAt <= now;
+}
+
+function purge<V>(map: Map<string, V>, expiresAt: (value: V) => number | null, now: number): number {
+  let removed = 0;
+  for (const [key, value] of map) {
+    if (isExpired(expiresAt(value), now)) {
+      map.delete(key);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/**
+ * A {@link Store} that keeps everything in `Map`s of this process. Atomic because every operation reads and
+ * writes without yielding to the event loop, but not shared: each server instance has its own data, and a
+ * restart loses it (including signing keys, so previously issued tokens stop verifying). Use a database
+ * store when you run more than one instance.
+ *
+ * Records are copied on the way in and out, so mutating a returned record never changes stored state.
+ * Expired records are invisible to reads at once; {@link MemoryStore.purgeExpired} frees their memory.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from '@keyward/core/memory';
+ *
+ * const store = new MemoryStore();
+ * await store.saveGrant({
+ *   grantId: 'grant-1', clientId: 'client-1', subject: 'user-42', scopes: ['mcp:tools'],
+ *   resources: ['http://localhost:3009/mcp'], createdAt: Date.now(), expiresAt: Date.now() + 86_400_000,
+ * });
+ * ```
+ */
+export class MemoryStore implements Store {
+  readonly capabilities: StoreCapabilities = { atomic: true, shared: false };
+
+  readonly #clock: Clock;
+  readonly #clients = new Map<string, ClientRecord>();
+  readonly #grants = new Map<string, GrantRecord>();
+  // Consumed codes stay until expiry so that a replay is recognised as one (and its grant revoked).
+  readonly #codes = new Map<string, CodeEntry>();
+  readonly #refreshTokens = new Map<string, RefreshTokenRecord>();
+  readonly #revocations = new Map<string, RevocationRecord>();
+  readonly #interactions = new Map<string, InteractionRecord>();
+  readonly #signingKeys = new Map<string, SigningKeyRecord>();
+  /** Single-use marker key → its expiresAt. */
+  readonly #markers = new Map<string, number>();
+  readonly #counters = new Map<string, CounterState>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  // Methods are `async` only to satisfy the interface; none awaits, so each one runs to completion before
+  // any other store call starts, which is what makes the compare-and-swap operations atomic.
+
+  #live<V extends { expiresAt: number | null }>(map: Map<string, V>, key: string): V | undefined {
+    const value = map.get(key);
+    return value && !isExpired(value.expiresAt, this.#clock()) ? value : undefined;
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const client = this.#live(this.#clients, clientId);
+    return client ? structuredClone(client) : null;
+  }
+
+  async saveClient(client: ClientRecord): Promise<void> {
+    this.#clients.set(client.clientId, structuredClone(client));
+  }
+
+  async deleteClient(clientId: string): Promise<void> {
+    this.#clients.delete(clientId);
+  }
+
+  async saveGrant(grant: GrantRecord): Promise<void> {
+    this.#grants.set(grant.grantId, structuredClone(grant));
+  }
+
+  async getGrant(grantId: string): Promise<GrantRecord | null> {
+    const grant = this.#live(this.#grants, grantId);
+    return grant ? structuredClone(grant) : null;
+  }
+
+  /** Keeps the first `revokedAt` when called again, so the revocation time is the one that counted. */
+  async revokeGrant(grantId: string, revokedAt: number): Promise<void> {
+    const grant = this.#live(this.#grants, grantId);
+    if (grant && grant.revokedAt === undefined) grant.revokedAt = revokedAt;
+  }
+
+  async saveAuthorizationCode(code: AuthorizationCodeRecord): Promise<void> {
+    this.#codes.set(code.codeHash, { record: structuredClone(code), consumed: false });
+  }
+
+  async consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null> {
+    const entry = this.#codes.get(codeHash);
+    if (!entry || isExpired(entry.record.expiresAt, this.#clock())) return null;
+    const firstUse = !entry.consumed;
+    entry.consumed = true;
+    return { record: structuredClone(entry.record), firstUse };
+  }
+
+  async saveRefreshToken(token: RefreshTokenRecord): Promise<void> {
+    this.#refreshTokens.set(token.tokenHash, structuredClone(token));
+  }
+
+  async getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null> {
+    const token = this.#live(this.#refreshTokens, tokenHash);
+    return token ? structuredClone(token) : null;
+  }
+
+  /**
+   * `previous` is the presented token as stored after this call: with `rotatedAt` set to the clock's time for
+   * `rotated`, and with its original `rotatedAt` for `reused`.
+   */
+  async rotateRefreshToken(presentedHash: string, successor: RefreshTokenRecord): Promise<RefreshRotation> {
+    const now = this.#clock();
+    const presented = this.#refreshTokens.get(presentedHash);
+    if (!presented || isExpired(presented.expiresAt, now)) return { status: 'not_found' };
+    if (presented.rotatedAt !== undefined) return { status: 'reused', previous: structuredClone(presented) };
+    presented.rotatedAt = now;
+    this.#refreshTokens.set(successor.tokenHash, structuredClone(successor));
+    return { status: 'rotated', previous: structuredClone(presented) };
+  }
+
+  async addRevocation(revocation: RevocationRecord): Promise<void> {
+    this.#revocations.set(revocation.key, structuredClone(revocation));
+  }
+
+  /** Oldest first, so a resource server can page forward by the last `revokedAt` it saw. */
+  async listRevocations(since: number): Promise<RevocationRecord[]> {
+    const now = this.#clock();
+    return [...this.#revocations.values()]
+      .filter((revocation) => revocation.revokedAt >= since && !isExpired(revocation.expiresAt, now))
+      .sort((a, b) => a.revokedAt - b.revokedAt)
+      .map((revocation) => structuredClone(revocation));
+  }
+
+  async saveInteraction(interaction: InteractionRecord): Promise<void> {
+    this.#interactions.set(interaction.interactionId, structuredClone(interaction));
+  }
+
+  async getInteraction(interactionId: string): Promise<InteractionRecord | null> {
+    const interaction = this.#live(this.#interactions, interactionId);
+    return interaction ? structuredClone(interaction) : null;
+  }
+
+  async consumeInteraction(interactionId: string): Promise<InteractionRecord | null> {
+    const interaction = this.#live(this.#interactions, interactionId);
+    this.#interactions.delete(interactionId);
+    return interaction ?? null;
+  }
+
+  /** Keys past their `expiresAt` are left out: their last tokens have expired, so nothing needs them. */
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const now = this.#clock();
+    return [...this.#signingKeys.values()]
+      .filter((key) => !isExpired(key.expiresAt, now))
+      .map((key) => structuredClone(key));
+  }
+
+  async saveSigningKey(key: SigningKeyRecord): Promise<void> {
+    this.#signingKeys.set(key.kid, structuredClone(key));
+  }
+
+  async markUsed(key: string, expiresAt: number): Promise<boolean> {
+    const existing = this.#markers.get(key);
+    if (existing !== undefined && !isExpired(existing, this.#clock())) return false;
+    this.#markers.set(key, expiresAt);
+    return true;
+  }
+
+  async incrementCounter(key: string, windowMs: number): Promise<CounterState> {
+    const now = this.#clock();
+    const counter = this.#counters.get(key);
+    if (counter && counter.resetAt > now) {
+      counter.count++;
+      return { ...counter };
+    }
+    const fresh = { count: 1, resetAt: now + windowMs };
+    this.#counters.set(key, fresh);
+    return { ...fresh };
+  }
+
+  /** Closed counter windows count as expired records too. */
+  async purgeExpired(): Promise<number> {
+    const now = this.#clock();
+    return (
+      purge(this.#clients, (client) => client.expiresAt, now) +
+      purge(this.#grants, (grant) => grant.expiresAt, now) +
+      purge(this.#codes, (entry) => entry.record.expiresAt, now) +
+      purge(this.#refreshTokens, (token) => token.expiresAt, now) +
+      purge(this.#revocations, (revocation) => revocation.expiresAt, now) +
+      purge(this.#interactions, (interaction) => interaction.expiresAt, now) +
+      purge(this.#signingKeys, (key) => key.expiresAt, now) +
+      purge(this.#markers, (expiresAt) => expiresAt, now) +
+      purge(this.#counters, (counter) => counter.resetAt, now)
+    );
+  }
+}

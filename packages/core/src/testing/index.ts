@@ -1,0 +1,1 @@
+export { testStore, type TestStoreOptions } from './store-suite.js';
