@@ -1,0 +1,113 @@
+import type { ServerContext } from './context.js';
+import { sha256, timingSafeEqual } from './crypto.js';
+import { OAuthError } from './errors.js';
+import type { RequestParams } from './http.js';
+import type { ClientRecord, TokenEndpointAuthMethod } from './store.js';
+
+/** A client that proved who it is (or, for public clients, named itself). */
+export interface AuthenticatedClient {
+  client: ClientRecord;
+  method: TokenEndpointAuthMethod;
+}
+
+function decodeFormComponent(value: string): string | null {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Parses `Authorization: Basic …` client credentials. RFC 6749 §2.3.1 form-urlencodes the id and secret
+ * before Base64, so both are form-urldecoded here, strictly: a malformed escape is a failure, not a guess.
+ *
+ * @example
+ * ```ts
+ * parseBasicCredentials('Basic ' + btoa('a%3Ab%25:secret')); // { clientId: 'a:b%', clientSecret: 'secret' }
+ * ```
+ * @see [OAuth 2.1 §2.4.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-2.4.1)
+ */
+export function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } | null {
+  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header);
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  const clientId = decodeFormComponent(decoded.slice(0, colon));
+  const clientSecret = decodeFormComponent(decoded.slice(colon + 1));
+  if (!clientId || clientSecret === null) return null;
+  return { clientId, clientSecret };
+}
+
+/**
+ * Authenticates the client of a token (or revocation, introspection) request: exactly one method, the one
+ * the client registered. A failed `Authorization` header attempt answers 401 with a Basic challenge
+ * (OAuth 2.1 §3.2.4).
+ *
+ * @see [OAuth 2.1 §2.4, §3.2.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-2.4)
+ */
+export async function authenticateClient(
+  ctx: ServerContext,
+  request: Request,
+  params: RequestParams,
+): Promise<AuthenticatedClient> {
+  const realm = `Basic realm="${ctx.issuer}"`;
+  const header = request.headers.get('authorization');
+  const basic = header !== null && /^basic /i.test(header);
+  const bodySecret = params.get('client_secret');
+  const bodyClientId = params.get('client_id');
+  const assertion = params.get('client_assertion');
+
+  // OAuth 2.1 §2.4.1: credentials never in the URI.
+  const query = new URL(request.url).searchParams;
+  if (query.has('client_secret') || query.has('client_assertion')) {
+    throw new OAuthError('invalid_request', { description: 'client credentials must not be sent in the URI' });
+  }
+  if ([basic, bodySecret !== undefined, assertion !== undefined].filter(Boolean).length > 1) {
+    throw new OAuthError('invalid_request', { description: 'use exactly one client authentication method' });
+  }
+
+  if (basic) {
+    const failure = new OAuthError('invalid_client', { description: 'client authentication failed', headers: { 'www-authenticate': realm } });
+    const credentials = parseBasicCredentials(header!);
+    if (!credentials) throw failure;
+    if (bodyClientId !== undefined && bodyClientId !== credentials.clientId) {
+      throw new OAuthError('invalid_request', { description: 'client_id does not match the Authorization header' });
+    }
+    const client = await ctx.getClient(credentials.clientId);
+    if (!client || client.tokenEndpointAuthMethod !== 'client_secret_basic' || !(await secretMatches(ctx, client, credentials.clientSecret))) {
+      throw failure;
+    }
+    return { client, method: 'client_secret_basic' };
+  }
+
+  if (assertion !== undefined) {
+    throw new OAuthError('invalid_client', { description: 'private_key_jwt client authentication is not enabled' });
+  }
+
+  if (bodyClientId === undefined) {
+    throw new OAuthError('invalid_client', { description: 'client authentication required', headers: { 'www-authenticate': realm } });
+  }
+  const client = await ctx.getClient(bodyClientId);
+  const failure = new OAuthError('invalid_client', { description: 'client authentication failed' });
+  if (!client) throw failure;
+  if (bodySecret !== undefined) {
+    if (client.tokenEndpointAuthMethod !== 'client_secret_post' || !(await secretMatches(ctx, client, bodySecret))) throw failure;
+    return { client, method: 'client_secret_post' };
+  }
+  if (client.tokenEndpointAuthMethod !== 'none') {
+    throw new OAuthError('invalid_client', {
+      description: `this client must authenticate with ${client.tokenEndpointAuthMethod}`,
+      headers: { 'www-authenticate': realm },
+    });
+  }
+  return { client, method: 'none' };
+}
+
+async function secretMatches(ctx: ServerContext, client: ClientRecord, secret: string): Promise<boolean> {
+  if (!client.clientSecretHash) return false;
+  const expiresAt = client.clientSecretExpiresAt ?? 0;
+  if (expiresAt !== 0 && expiresAt * 1000 <= ctx.clock()) return false;
+  return timingSafeEqual(await sha256(secret), client.clientSecretHash);
+}

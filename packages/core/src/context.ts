@@ -1,0 +1,70 @@
+import type { Clock } from './clock.js';
+import type { KeyManager, SigningAlgorithm } from './keys.js';
+import type { RevocationList } from './revocation-list.js';
+import type { ClientRecord, InteractionRecord, Store } from './store.js';
+
+/** A protected resource (an MCP endpoint) this server issues tokens for. */
+export interface ResolvedResource {
+  resource: string;
+  scopes: string[];
+  resourceName?: string | undefined;
+  /** Absolute URL of its RFC 9728 metadata. */
+  metadataUrl: string;
+}
+
+/** What the login and consent step learns about the user. */
+export interface InteractionResult {
+  /** A stable identifier of the user (for upstream providers: provider plus upstream id). */
+  subject: string;
+  /** Claims for userinfo and the ID token: name, email, … */
+  claims?: Record<string, unknown>;
+  /** The scopes the user approved, a subset of those requested; default all of them. */
+  scopes?: string[];
+  /** Epoch seconds of the authentication; default now. */
+  authTime?: number;
+}
+
+/**
+ * A validated authorization request waiting for login and consent, as the interaction hook sees it.
+ */
+export interface PendingAuthorization {
+  interactionId: string;
+  client: { clientId: string; clientName?: string | undefined; redirectUri: string };
+  scopes: string[];
+  resources: string[];
+  prompt?: string | undefined;
+  maxAge?: number | undefined;
+}
+
+/**
+ * Renders login and consent (or redirects to the application's own pages). Whatever it does, the flow ends
+ * with `server.completeInteraction(interactionId, result)` or `server.denyInteraction(interactionId)`.
+ */
+export type InteractionHandler = (pending: PendingAuthorization, request: Request) => Response | Promise<Response>;
+
+/** @internal Shared state of one AuthorizationServer, handed to every endpoint handler. */
+export interface ServerContext {
+  issuer: string;
+  store: Store;
+  keys: KeyManager;
+  clock: Clock;
+  revocations: RevocationList;
+  accessTokenAlgorithm: SigningAlgorithm | 'HS256';
+  scopesSupported: string[];
+  defaultScopes: string[];
+  resources: Map<string, ResolvedResource>;
+  defaultResource: string;
+  ttl: { accessToken: number; refreshToken: number; authorizationCode: number; interaction: number };
+  refreshReuseGraceMs: number;
+  endpoints: {
+    authorization: string;
+    token: string;
+    jwks: string;
+    userinfo: string;
+  };
+  interaction: InteractionHandler | undefined;
+  devLogin: InteractionResult | undefined;
+  getClient(clientId: string): Promise<ClientRecord | null>;
+  /** Turns an approved interaction into a redirect carrying the code. */
+  approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response>;
+}

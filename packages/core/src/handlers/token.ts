@@ -1,0 +1,234 @@
+import { authenticateClient } from '../client-auth.js';
+import type { ServerContext } from '../context.js';
+import { randomToken, sha256 } from '../crypto.js';
+import { OAuthError } from '../errors.js';
+import { jsonResponse, readBodyParams, type RequestParams } from '../http.js';
+import { isValidPKCEValue, verifyPKCE } from '../pkce.js';
+import { checkResourceIndicator } from '../resource.js';
+import { formatScope, isScopeSubset, parseScope } from '../scope.js';
+import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../store.js';
+import { issueAccessToken, issueIDToken } from '../tokens.js';
+import { claimsForScopes } from './userinfo.js';
+
+/** The JSON members of a successful token response (OAuth 2.1 §3.2.3), in wire format. */
+export interface TokenEndpointResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+function invalidGrant(description: string): OAuthError {
+  return new OAuthError('invalid_grant', { description });
+}
+
+/** RFC 8707 §2.2: the token request may narrow the resources of the grant, never widen them. */
+function selectAudience(params: RequestParams, granted: string[]): string[] {
+  const requested = params.getAll('resource');
+  for (const resource of requested) {
+    const problem = checkResourceIndicator(resource);
+    if (problem) throw new OAuthError('invalid_target', { description: problem });
+  }
+  if (!requested.length) return granted;
+  const outside = requested.filter((resource) => !granted.includes(resource));
+  if (outside.length) throw new OAuthError('invalid_target', { description: `resource not granted: ${outside.join(' ')}` });
+  return requested;
+}
+
+async function activeGrant(ctx: ServerContext, grantId: string): Promise<GrantRecord> {
+  const grant = await ctx.store.getGrant(grantId);
+  if (!grant || grant.revokedAt !== undefined || grant.expiresAt <= ctx.clock()) throw invalidGrant('the grant has been revoked or has expired');
+  return grant;
+}
+
+/** Revokes a grant everywhere: the store refuses its refresh tokens, the guard its access tokens. */
+export async function revokeGrant(ctx: ServerContext, grantId: string): Promise<void> {
+  const now = ctx.clock();
+  // Access tokens of the grant stay verifiable until they expire, so the revocation must outlive them.
+  const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
+  await ctx.store.revokeGrant(grantId, now);
+  await ctx.store.addRevocation({ key: `grant:${grantId}`, revokedAt: now, expiresAt });
+  ctx.revocations.add(`grant:${grantId}`, expiresAt);
+}
+
+async function newRefreshToken(ctx: ServerContext, from: Omit<RefreshTokenRecord, 'tokenHash' | 'createdAt' | 'expiresAt' | 'rotatedAt'>, grant: GrantRecord) {
+  const token = randomToken();
+  const now = ctx.clock();
+  const record: RefreshTokenRecord = {
+    ...from,
+    tokenHash: await sha256(token),
+    createdAt: now,
+    expiresAt: Math.min(now + ctx.ttl.refreshToken * 1000, grant.expiresAt),
+  };
+  return { token, record };
+}
+
+async function tokenResponse(
+  ctx: ServerContext,
+  input: {
+    client: ClientRecord;
+    grant: GrantRecord;
+    scopes: string[];
+    audience: string[];
+    requestedScopes?: string[] | undefined;
+    refreshToken?: string | undefined;
+    nonce?: string | undefined;
+    withIDToken: boolean;
+  },
+): Promise<Response> {
+  const { client, grant, scopes, audience } = input;
+  const access = await issueAccessToken(ctx, { subject: grant.subject, clientId: client.clientId, scopes, audience, grantId: grant.grantId });
+  const body: TokenEndpointResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn };
+  // OAuth 2.1 §3.2.3: scope is required when it differs from the request; always sending it is simpler for clients.
+  if (scopes.length) body.scope = formatScope(scopes);
+  if (input.refreshToken) body.refresh_token = input.refreshToken;
+  if (input.withIDToken && scopes.includes('openid')) {
+    body.id_token = await issueIDToken(ctx, {
+      subject: grant.subject,
+      clientId: client.clientId,
+      nonce: input.nonce,
+      authTime: grant.authTime,
+      claims: claimsForScopes(grant.claims, scopes),
+      accessToken: access.token,
+    });
+  }
+  return jsonResponse(body);
+}
+
+async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord): Promise<Response> {
+  const code = params.get('code');
+  if (code === undefined) throw new OAuthError('invalid_request', { description: 'code is required' });
+  const verifier = params.get('code_verifier');
+  const redirectUri = params.get('redirect_uri');
+
+  const consumed = await ctx.store.consumeAuthorizationCode(await sha256(code));
+  if (!consumed) throw invalidGrant('the authorization code is invalid or has expired');
+  const { record, firstUse } = consumed;
+  // Checks of what the caller sent come before replay handling: a replay with wrong parameters must not be
+  // able to revoke somebody else's grant (OAuth 2.1 §7.5.2, a denial-of-service vector).
+  if (record.clientId !== client.clientId) throw invalidGrant('the authorization code was issued to another client');
+  if (record.expiresAt <= ctx.clock()) throw invalidGrant('the authorization code has expired');
+  if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
+  if (record.codeChallenge === undefined) {
+    // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a downgrade attempt.
+    if (verifier !== undefined) throw new OAuthError('invalid_request', { description: 'code_verifier sent for a code issued without PKCE' });
+  } else {
+    if (verifier === undefined) throw invalidGrant('code_verifier is required');
+    if (!isValidPKCEValue(verifier)) throw new OAuthError('invalid_request', { description: 'code_verifier must be 43-128 characters of [A-Za-z0-9-._~]' });
+    if (!(await verifyPKCE(verifier, record.codeChallenge))) throw invalidGrant('code_verifier does not match the code_challenge');
+  }
+  if (!firstUse) {
+    // RFC 9700 §4.2.4: a valid second redemption means the code leaked; everything issued from it goes.
+    await revokeGrant(ctx, record.grantId);
+    throw invalidGrant('the authorization code has already been used');
+  }
+  const grant = await activeGrant(ctx, record.grantId);
+  const audience = selectAudience(params, record.resources);
+
+  let refreshToken: string | undefined;
+  if (client.grantTypes.includes('refresh_token')) {
+    const issued = await newRefreshToken(
+      ctx,
+      { grantId: grant.grantId, clientId: client.clientId, subject: grant.subject, scopes: record.scopes, resources: record.resources },
+      grant,
+    );
+    await ctx.store.saveRefreshToken(issued.record);
+    refreshToken = issued.token;
+  }
+  return tokenResponse(ctx, { client, grant, scopes: record.scopes, audience, refreshToken, nonce: record.nonce, withIDToken: true });
+}
+
+async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord): Promise<Response> {
+  if (!client.grantTypes.includes('refresh_token')) {
+    throw new OAuthError('unauthorized_client', { description: 'this client is not allowed the refresh_token grant' });
+  }
+  const presented = params.get('refresh_token');
+  if (presented === undefined) throw new OAuthError('invalid_request', { description: 'refresh_token is required' });
+  const presentedHash = await sha256(presented);
+  const current = await ctx.store.getRefreshToken(presentedHash);
+  if (!current || current.expiresAt <= ctx.clock()) throw invalidGrant('the refresh token is invalid or has expired');
+  if (current.clientId !== client.clientId) throw invalidGrant('the refresh token was issued to another client');
+  const grant = await activeGrant(ctx, current.grantId);
+
+  const requested = parseScope(params.get('scope'));
+  if (requested === null) throw new OAuthError('invalid_scope', { description: 'scope is malformed' });
+  // OAuth 2.1 §4.3.1: never wider than the grant; omitted means the original scope.
+  if (!isScopeSubset(requested, current.scopes)) throw new OAuthError('invalid_scope', { description: 'scope exceeds the original grant' });
+  const audience = selectAudience(params, current.resources);
+
+  // The successor keeps the full original scope and resources, even when this access token is narrowed.
+  const successor = await newRefreshToken(
+    ctx,
+    { grantId: current.grantId, clientId: current.clientId, subject: current.subject, scopes: current.scopes, resources: current.resources },
+    grant,
+  );
+  const rotation = await ctx.store.rotateRefreshToken(presentedHash, successor.record);
+  if (rotation.status === 'not_found') throw invalidGrant('the refresh token is invalid or has expired');
+  if (rotation.status === 'reused') {
+    const rotatedAt = rotation.previous.rotatedAt ?? 0;
+    // A concurrent retry of the same token (within the grace period) loses quietly; a later reuse means the
+    // token leaked, so the whole family goes (RFC 9700 §4.14.2).
+    if (ctx.clock() - rotatedAt >= ctx.refreshReuseGraceMs) await revokeGrant(ctx, current.grantId);
+    throw invalidGrant('the refresh token has already been used');
+  }
+  const scopes = requested.length ? requested : current.scopes;
+  return tokenResponse(ctx, { client, grant, scopes, audience, refreshToken: successor.token, withIDToken: true });
+}
+
+async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord): Promise<Response> {
+  if (client.tokenEndpointAuthMethod === 'none' || !client.grantTypes.includes('client_credentials')) {
+    throw new OAuthError('unauthorized_client', { description: 'this client is not allowed the client_credentials grant' });
+  }
+  const requested = parseScope(params.get('scope'));
+  if (requested === null) throw new OAuthError('invalid_scope', { description: 'scope is malformed' });
+  const allowed = client.scopes ?? ctx.scopesSupported;
+  const scopes = requested.length ? requested : ctx.defaultScopes.filter((scope) => allowed.includes(scope));
+  const refused = scopes.filter((scope) => !allowed.includes(scope) || !ctx.scopesSupported.includes(scope));
+  if (refused.length) throw new OAuthError('invalid_scope', { description: `scope not allowed: ${refused.join(' ')}` });
+  const audience = selectAudience(params, [...ctx.resources.keys()]);
+  const now = ctx.clock();
+  const grant: GrantRecord = {
+    grantId: randomToken(16),
+    clientId: client.clientId,
+    subject: client.clientId,
+    scopes,
+    resources: params.getAll('resource').length ? audience : [ctx.defaultResource],
+    createdAt: now,
+    expiresAt: now + ctx.ttl.accessToken * 1000,
+  };
+  await ctx.store.saveGrant(grant);
+  return tokenResponse(ctx, { client, grant, scopes, audience: grant.resources, withIDToken: false });
+}
+
+type GrantHandler = (ctx: ServerContext, params: RequestParams, client: ClientRecord) => Promise<Response>;
+
+// A Map, not an object literal: `grant_type=constructor` must not find Object.prototype members.
+const GRANT_HANDLERS = new Map<string, GrantHandler>([
+  ['authorization_code', authorizationCodeGrant],
+  ['refresh_token', refreshTokenGrant],
+  ['client_credentials', clientCredentialsGrant],
+]);
+
+/**
+ * The token endpoint: client authentication, then the authorization_code (PKCE), refresh_token (rotation
+ * with reuse detection) and client_credentials grants.
+ *
+ * @see [OAuth 2.1 §3.2, §4.1.3, §4.2, §4.3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3.2)
+ */
+export async function handleToken(ctx: ServerContext, request: Request): Promise<Response> {
+  if (request.method !== 'POST') {
+    throw new OAuthError('invalid_request', { description: 'the token endpoint accepts POST only', status: 405, headers: { allow: 'POST' } });
+  }
+  const params = await readBodyParams(request);
+  const grantType = params.get('grant_type');
+  if (grantType === undefined) throw new OAuthError('invalid_request', { description: 'grant_type is required' });
+  const handler = GRANT_HANDLERS.get(grantType);
+  if (!handler) throw new OAuthError('unsupported_grant_type', { description: `grant_type ${grantType} is not supported` });
+  const { client } = await authenticateClient(ctx, request, params);
+  if (!client.grantTypes.includes(grantType)) {
+    throw new OAuthError('unauthorized_client', { description: `this client is not allowed the ${grantType} grant` });
+  }
+  return handler(ctx, params, client);
+}

@@ -1,0 +1,172 @@
+import { OAuthError } from './errors.js';
+
+/**
+ * The parameters of an OAuth request, from a query string, a form body or (a documented Keyward extension,
+ * because the product brief's examples send it) a flat JSON object. An empty value counts as absent
+ * (OAuth 2.1 §3.1), and a single-valued parameter sent twice is `invalid_request`.
+ *
+ * @example
+ * ```ts
+ * const params = RequestParams.fromSearch(new URL(request.url).searchParams);
+ * const state = params.get('state');
+ * ```
+ * @see [OAuth 2.1 §3.1, §3.2](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3.1)
+ */
+export class RequestParams {
+  readonly #values = new Map<string, string[]>();
+
+  private constructor(entries: Iterable<[string, string]>) {
+    for (const [name, value] of entries) {
+      if (value === '') continue;
+      const list = this.#values.get(name);
+      if (list) list.push(value);
+      else this.#values.set(name, [value]);
+    }
+  }
+
+  /** From URL query parameters or a parsed form body. */
+  static fromSearch(search: URLSearchParams): RequestParams {
+    return new RequestParams(search);
+  }
+
+  /** From a JSON object whose members are strings (or arrays of strings, for repeatable parameters). */
+  static fromJSON(body: unknown): RequestParams {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new OAuthError('invalid_request', { description: 'request body must be a JSON object' });
+    }
+    const entries: [string, string][] = [];
+    for (const [name, value] of Object.entries(body)) {
+      const values = Array.isArray(value) ? value : [value];
+      for (const item of values) {
+        if (item === null || item === undefined) continue;
+        if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') {
+          throw new OAuthError('invalid_request', { description: `parameter ${name} must be a string` });
+        }
+        entries.push([name, String(item)]);
+      }
+    }
+    return new RequestParams(entries);
+  }
+
+  /** The single value of `name`, or undefined; throws `invalid_request` when it was sent more than once. */
+  get(name: string): string | undefined {
+    const list = this.#values.get(name);
+    if (!list) return undefined;
+    if (list.length > 1) throw new OAuthError('invalid_request', { description: `parameter ${name} must not be repeated` });
+    return list[0];
+  }
+
+  /** Every value of a repeatable parameter such as `resource` (RFC 8707 §2). */
+  getAll(name: string): string[] {
+    return this.#values.get(name) ?? [];
+  }
+
+  has(name: string): boolean {
+    return this.#values.has(name);
+  }
+}
+
+/**
+ * Reads the body of a POST to the token, revocation or introspection endpoint: form-urlencoded per the
+ * RFCs, or JSON (a Keyward extension). Any other media type is `invalid_request`.
+ *
+ * @example
+ * ```ts
+ * const params = await readBodyParams(request);
+ * ```
+ * @see [OAuth 2.1 §3.2.2](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3.2.2)
+ */
+export async function readBodyParams(request: Request): Promise<RequestParams> {
+  const type = (request.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') {
+    return RequestParams.fromSearch(new URLSearchParams(await request.text()));
+  }
+  if (type === 'application/json') {
+    let body: unknown;
+    try {
+      body = JSON.parse(await request.text());
+    } catch {
+      throw new OAuthError('invalid_request', { description: 'request body is not valid JSON' });
+    }
+    return RequestParams.fromJSON(body);
+  }
+  throw new OAuthError('invalid_request', {
+    description: 'request body must be application/x-www-form-urlencoded (or application/json)',
+  });
+}
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+/**
+ * A JSON response. Token-bearing answers must not be cached (OAuth 2.1 §3.2.3), so `no-store` is the
+ * default; pass `cache` for public documents such as metadata.
+ *
+ * @example
+ * ```ts
+ * return jsonResponse({ active: false });
+ * ```
+ */
+export function jsonResponse(
+  body: unknown,
+  init: { status?: number; headers?: Record<string, string>; cache?: string } = {},
+): Response {
+  return rawJSONResponse(JSON.stringify(body), init);
+}
+
+/** Like {@link jsonResponse} for a body that is already serialised (cached metadata, JWKS). */
+export function rawJSONResponse(
+  json: string,
+  init: { status?: number; headers?: Record<string, string>; cache?: string } = {},
+): Response {
+  const cache = init.cache ? { 'cache-control': init.cache } : NO_STORE;
+  return new Response(json, {
+    status: init.status ?? 200,
+    headers: { 'content-type': 'application/json', ...cache, ...init.headers },
+  });
+}
+
+/**
+ * CORS headers for endpoints that browser-based MCP clients call directly: metadata, token, JWKS,
+ * registration, revocation. Never for the authorization endpoint, which is a top-level navigation
+ * (RFC 9700 §2.6). No credentials are allowed, so `*` is safe.
+ */
+export const CORS_HEADERS: Readonly<Record<string, string>> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+  'access-control-allow-headers': 'Authorization, Content-Type, MCP-Protocol-Version, DPoP',
+  'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce, Retry-After',
+  'access-control-max-age': '86400',
+};
+
+/** Copies `headers` onto a response (responses from `fetch` may have immutable headers). */
+export function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
+  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+  return response;
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML element content and quoted attributes. */
+export function escapeHTML(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/**
+ * Headers for every HTML page the server renders: no framing (clickjacking, RFC 9700 §4.16), no
+ * third-party resources, no referrer leaking the authorization request.
+ */
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+};
+
+/** A small HTML page with the security headers; used for errors that must not redirect. */
+export function htmlResponse(html: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(html, {
+    status,
+    headers: { 'content-type': 'text/html; charset=utf-8', ...PAGE_SECURITY_HEADERS, ...headers },
+  });
+}

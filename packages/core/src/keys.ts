@@ -1,0 +1,163 @@
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { Clock } from './clock.js';
+import { randomToken, sha256 } from './crypto.js';
+import type { SigningKeyRecord, Store } from './store.js';
+
+/** Asymmetric algorithms Keyward can sign access tokens with. */
+export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
+
+/** A key ready to sign: imported once, then reused for every token. */
+export interface ActiveSigningKey {
+  kid: string;
+  alg: string;
+  key: CryptoKey | Uint8Array;
+}
+
+/** Options of {@link KeyManager}. */
+export interface KeyManagerOptions {
+  store: Store;
+  clock: Clock;
+  /** Algorithms that need a key of their own (the access-token algorithm, RS256 for ID tokens). */
+  algorithms: readonly SigningAlgorithm[];
+  /** An HS256 secret for access tokens, used only when configured explicitly (JWT_SECRET). */
+  hmacSecret?: string | undefined;
+  /** How long a retired key stays published: the longest lifetime of a token it signed, in seconds. */
+  retiredKeyOverlapSeconds: number;
+  /** Rotate a key automatically once it is this old, in seconds; 0 turns automatic rotation off. */
+  rotateAfterSeconds?: number | undefined;
+}
+
+/** A public JWK Set document. */
+export interface JSONWebKeySet {
+  keys: JWK[];
+}
+
+// After an unknown `kid`, another instance may have rotated; re-reading the store more often than this
+// would let anyone with a forged header make us hammer the database.
+const RELOAD_INTERVAL_MS = 5_000;
+
+/**
+ * Owns the server's signing keys: generates them on first start, persists them through the Store so a
+ * restart keeps issued tokens verifiable, imports each key once, rotates with overlap (a retired key stays
+ * published until its last token expires), and serves the JWK Set from a cached string.
+ *
+ * @example
+ * ```ts
+ * const keys = new KeyManager({ store, clock: Date.now, algorithms: ['ES256', 'RS256'], retiredKeyOverlapSeconds: 3600 });
+ * const { kid, key } = await keys.signingKey('ES256');
+ * ```
+ * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
+ * @see [RFC 9068 §4](https://www.rfc-editor.org/rfc/rfc9068#section-4)
+ */
+export class KeyManager {
+  readonly #options: KeyManagerOptions;
+  #loading: Promise<void> | undefined;
+  #records: SigningKeyRecord[] = [];
+  #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string }>();
+  #jwks = '{"keys":[]}';
+  #lastReload = 0;
+  #hmac: ActiveSigningKey | undefined;
+
+  constructor(options: KeyManagerOptions) {
+    this.#options = options;
+  }
+
+  /** Loads (or on first start, creates) the keys. Called lazily; safe to call repeatedly. */
+  ready(): Promise<void> {
+    this.#loading ??= this.#load().catch((error: unknown) => {
+      this.#loading = undefined;
+      throw error;
+    });
+    return this.#loading;
+  }
+
+  async #load(): Promise<void> {
+    const { store, clock, algorithms, hmacSecret } = this.#options;
+    if (hmacSecret !== undefined) {
+      this.#hmac = { kid: `hs-${(await sha256(hmacSecret)).slice(0, 16)}`, alg: 'HS256', key: new TextEncoder().encode(hmacSecret) };
+    }
+    await this.#reload();
+    const now = clock();
+    for (const alg of algorithms) {
+      const active = this.#active(alg, now);
+      const tooOld = active && this.#options.rotateAfterSeconds && now - active.createdAt > this.#options.rotateAfterSeconds * 1000;
+      if (!active || tooOld) await this.rotate(alg);
+    }
+  }
+
+  async #reload(): Promise<void> {
+    const now = this.#options.clock();
+    this.#lastReload = now;
+    const records = (await this.#options.store.listSigningKeys()).filter((r) => r.expiresAt === null || r.expiresAt > now);
+    for (const record of records) {
+      if (this.#imported.has(record.kid)) continue;
+      const sign = await importJWK(record.privateJwk as JWK, record.alg);
+      const verify = record.publicJwk ? await importJWK(record.publicJwk as JWK, record.alg) : sign;
+      this.#imported.set(record.kid, { sign, verify, alg: record.alg });
+    }
+    this.#records = records;
+    this.#jwks = JSON.stringify({ keys: records.filter((r) => r.publicJwk).map((r) => r.publicJwk) });
+  }
+
+  #active(alg: string, now: number): SigningKeyRecord | undefined {
+    // The newest live key signs, so instances that raced at first start converge on one key.
+    return this.#records
+      .filter((r) => r.alg === alg && (r.retiresAt === null || r.retiresAt > now))
+      .sort((a, b) => b.createdAt - a.createdAt)[0];
+  }
+
+  /**
+   * Generates a new key for `alg` and retires the current one, which stays published for
+   * `retiredKeyOverlapSeconds` so tokens it signed keep verifying.
+   */
+  async rotate(alg: SigningAlgorithm): Promise<string> {
+    const { store, clock, retiredKeyOverlapSeconds } = this.#options;
+    const now = clock();
+    for (const old of this.#records.filter((r) => r.alg === alg && (r.retiresAt === null || r.retiresAt > now))) {
+      await store.saveSigningKey({ ...old, retiresAt: now, expiresAt: now + retiredKeyOverlapSeconds * 1000 });
+    }
+    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    const kid = randomToken(12);
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
+    await store.saveSigningKey({ kid, alg, privateJwk, publicJwk, createdAt: now, retiresAt: null, expiresAt: null });
+    await this.#reload();
+    return kid;
+  }
+
+  /** The key that signs new tokens of `alg` (`HS256` only when a secret was configured). */
+  async signingKey(alg: SigningAlgorithm | 'HS256'): Promise<ActiveSigningKey> {
+    await this.ready();
+    if (alg === 'HS256') {
+      if (!this.#hmac) throw new TypeError('HS256 needs an explicit secret');
+      return this.#hmac;
+    }
+    const record = this.#active(alg, this.#options.clock());
+    if (!record) {
+      await this.rotate(alg);
+      return this.signingKey(alg);
+    }
+    return { kid: record.kid, alg: record.alg, key: this.#imported.get(record.kid)!.sign };
+  }
+
+  /** The verification key for a token header, re-reading the store (rate-limited) for an unknown `kid`. */
+  async verificationKey(kid: string | undefined, alg: string | undefined): Promise<CryptoKey | Uint8Array | null> {
+    await this.ready();
+    if (this.#hmac && (kid === this.#hmac.kid || (kid === undefined && alg === 'HS256'))) return this.#hmac.key;
+    if (kid === undefined) return null;
+    let found = this.#imported.get(kid);
+    if (!found && this.#options.clock() - this.#lastReload > RELOAD_INTERVAL_MS) {
+      await this.#reload();
+      found = this.#imported.get(kid);
+    }
+    if (!found || found.alg !== alg) return null;
+    const record = this.#records.find((r) => r.kid === kid);
+    return record ? found.verify : null;
+  }
+
+  /** The JWK Set as a pre-serialised JSON string (public members only). */
+  async jwksJSON(): Promise<string> {
+    await this.ready();
+    return this.#jwks;
+  }
+}

@@ -1,0 +1,211 @@
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { systemClock, type Clock } from './clock.js';
+import { KeywardConfigError } from './errors.js';
+import { readBodyParams } from './http.js';
+import type { RevocationList } from './revocation-list.js';
+import { parseScope } from './scope.js';
+import { bearerChallenge } from './www-authenticate.js';
+
+/**
+ * What the guard knows about a verified access token, shaped like the MCP SDK's `AuthInfo` so the SDK's
+ * transports hand it to tools as `extra.authInfo`.
+ *
+ * @example
+ * ```ts
+ * server.tool('whoami', async (_args, { authInfo }) => ({ content: [{ type: 'text', text: authInfo!.extra!.subject as string }] }));
+ * ```
+ * @see [RFC 9068 §2.2](https://www.rfc-editor.org/rfc/rfc9068#section-2.2)
+ */
+export interface AuthInfo {
+  /** The raw bearer token. */
+  token: string;
+  clientId: string;
+  scopes: string[];
+  /** Epoch seconds. */
+  expiresAt?: number;
+  /** The resource the token was issued for (its audience). */
+  resource?: URL;
+  extra?: {
+    /** The user (or, for client_credentials, the client) the token speaks for. */
+    subject: string;
+    /** The grant the token was issued from; MCP sessions are bound to it. */
+    grantId?: string;
+    /** Every verified claim. */
+    claims: JWTPayload;
+    [key: string]: unknown;
+  };
+}
+
+/** Options of {@link ResourceServerGuard}. */
+export interface ResourceServerGuardOptions {
+  /** The authorization server's issuer identifier, compared byte for byte with the token's `iss`. */
+  issuer: string;
+  /** This resource's identifier; the token's `aud` must contain it exactly (RFC 8707). */
+  resource: string;
+  /** Audiences accepted instead of `resource` alone (the userinfo endpoint accepts all of a server's). */
+  audiences?: string[] | undefined;
+  /** The URL of this resource's RFC 9728 metadata, sent in every challenge. */
+  resourceMetadataUrl: string;
+  /** Where verification keys come from: a JWKS URL, or a key resolver (the server passes its own keys). */
+  jwksUri?: string | URL;
+  keys?: JWTVerifyGetKey;
+  /** Accepted signature algorithms; default ES256, EdDSA, RS256. */
+  algorithms?: string[];
+  /** Scopes every request must carry. */
+  requiredScopes?: string[];
+  /** Revoked grants and tokens, refused although their signature still verifies. */
+  revocations?: RevocationList;
+  /** Allowed clock skew in seconds (default 5; RFC 9700 bounds it, REQUIREMENTS IMPL-02 says ≤ 60). */
+  clockToleranceSeconds?: number;
+  clock?: Clock;
+}
+
+/** The outcome of {@link ResourceServerGuard.authenticate}: the token's AuthInfo, or the response to send. */
+export type GuardResult = { ok: true; auth: AuthInfo } | { ok: false; response: Response };
+
+const ACCESS_TOKEN_TYP = 'at+jwt';
+
+/**
+ * The resource-server side: verifies a bearer JWT access token (signature, `typ`, `iss`, `aud`, `exp`,
+ * revocation) and its scopes, or builds the RFC 6750 challenge. Framework adapters wrap it; on Web runtimes
+ * use it directly.
+ *
+ * @example
+ * ```ts
+ * const guard = server.createGuard(); // or new ResourceServerGuard({ issuer, resource, resourceMetadataUrl, jwksUri })
+ * const result = await guard.authenticate(request);
+ * if (!result.ok) return result.response;
+ * console.log(result.auth.scopes);
+ * ```
+ * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ * @see [RFC 9068 §4](https://www.rfc-editor.org/rfc/rfc9068#section-4)
+ */
+export class ResourceServerGuard {
+  readonly #options: ResourceServerGuardOptions;
+  readonly #keys: JWTVerifyGetKey;
+  readonly #clock: Clock;
+  readonly #resourceURL: URL;
+
+  constructor(options: ResourceServerGuardOptions) {
+    if (!options.keys && !options.jwksUri) throw new KeywardConfigError('ResourceServerGuard needs jwksUri or keys');
+    for (const name of ['issuer', 'resource', 'resourceMetadataUrl'] as const) {
+      if (typeof options[name] !== 'string' || !URL.canParse(options[name])) {
+        throw new KeywardConfigError(`ResourceServerGuard option ${name} must be an absolute URL`);
+      }
+    }
+    this.#options = options;
+    this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri!));
+    this.#clock = options.clock ?? systemClock;
+    this.#resourceURL = new URL(options.resource);
+  }
+
+  /** The resource identifier this guard protects. */
+  get resource(): string {
+    return this.#options.resource;
+  }
+
+  /**
+   * Authenticates a request. `scopes` adds to the guard's required scopes for this one call (step-up for a
+   * tool that needs more).
+   */
+  async authenticate(request: Request, options: { scopes?: readonly string[] } = {}): Promise<GuardResult> {
+    const header = request.headers.get('authorization');
+    const bodyToken = await this.#formBodyToken(request);
+    let token: string | undefined;
+    if (header !== null) {
+      const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+      if (!match) {
+        // Another scheme (Basic, DPoP without support) is "no usable credentials" for this resource.
+        if (!/^bearer(\s|$)/i.test(header)) return this.#challenge(401);
+        return this.#challenge(401, 'invalid_token', 'malformed bearer token');
+      }
+      token = match[1];
+    }
+    if (token !== undefined && bodyToken) {
+      return this.#challenge(400, 'invalid_request', 'a token may be sent in one way only');
+    }
+    // RFC 6750 §2.3 tokens in the URI are deliberately not accepted; such a request has no credentials.
+    if (token === undefined) return this.#challenge(401);
+    return this.verify(token, options.scopes);
+  }
+
+  /** Verifies a raw token string, as {@link authenticate} does after extracting it. */
+  async verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    let payload: JWTPayload;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg === 'none') throw new Error('unsigned');
+      ({ payload } = await jwtVerify(token, this.#keys, {
+        issuer: this.#options.issuer,
+        audience: this.#options.audiences ?? this.#options.resource,
+        typ: ACCESS_TOKEN_TYP,
+        algorithms: this.#options.algorithms ?? ['ES256', 'EdDSA', 'RS256'],
+        clockTolerance: this.#options.clockToleranceSeconds ?? 5,
+        currentDate: new Date(this.#clock()),
+        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
+      }));
+    } catch {
+      return this.#challenge(401, 'invalid_token', 'the access token is invalid, expired or not meant for this resource');
+    }
+    // jose checks `iss` as a string; RFC 9068 also demands exact typing of the other claims we rely on.
+    if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string') {
+      return this.#challenge(401, 'invalid_token', 'the access token lacks client_id or sub');
+    }
+    const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
+    const revocations = this.#options.revocations;
+    if (revocations && (await revocations.isRevoked(payload.jti!, grantId))) {
+      return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
+    }
+    const scopes = (typeof payload.scope === 'string' ? parseScope(payload.scope) : []) ?? [];
+    const needed = [...(this.#options.requiredScopes ?? []), ...extraScopes];
+    if (needed.some((scope) => !scopes.includes(scope))) {
+      // RFC 6750 §3.1: name every scope the operation needs, so the client can ask for all of them at once.
+      const union = [...new Set([...scopes, ...needed])];
+      return this.#challenge(403, 'insufficient_scope', 'the access token lacks a required scope', union.join(' '));
+    }
+    return {
+      ok: true,
+      auth: {
+        token,
+        clientId: payload.client_id,
+        scopes,
+        ...(payload.exp !== undefined && { expiresAt: payload.exp }),
+        resource: this.#resourceURL,
+        extra: { subject: payload.sub, ...(grantId && { grantId }), claims: payload },
+      },
+    };
+  }
+
+  async #formBodyToken(request: Request): Promise<boolean> {
+    const type = request.headers.get('content-type');
+    if (!type || !type.toLowerCase().startsWith('application/x-www-form-urlencoded') || request.bodyUsed) return false;
+    try {
+      return (await readBodyParams(request.clone())).has('access_token');
+    } catch {
+      return false;
+    }
+  }
+
+  #challenge(status: number, error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description?: string, scope?: string): GuardResult {
+    const challenge = bearerChallenge({
+      resourceMetadata: this.#options.resourceMetadataUrl,
+      error,
+      errorDescription: description,
+      scope: scope ?? (this.#options.requiredScopes?.length ? this.#options.requiredScopes.join(' ') : undefined),
+    });
+    // RFC 6750 §3.1: a request without credentials gets no error code, so no body claims one either.
+    const body = error ? JSON.stringify({ error, ...(description && { error_description: description }) }) : null;
+    return {
+      ok: false,
+      response: new Response(body, {
+        status,
+        headers: {
+          ...(body && { 'content-type': 'application/json' }),
+          'cache-control': 'no-store',
+          'www-authenticate': challenge,
+          'access-control-expose-headers': 'WWW-Authenticate',
+        },
+      }),
+    };
+  }
+}

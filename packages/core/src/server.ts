@@ -1,0 +1,554 @@
+import { z } from 'zod';
+import { epochSeconds, systemClock, type Clock } from './clock.js';
+import type { InteractionHandler, InteractionResult, ResolvedResource, ServerContext } from './context.js';
+import { randomToken, sha256 } from './crypto.js';
+import { isOAuthError, KeywardConfigError, OAuthError } from './errors.js';
+import { handleAuthorize, interactionErrorPage, redirectError, redirectResponse, targetFromInteraction } from './handlers/authorize.js';
+import { handleToken, revokeGrant } from './handlers/token.js';
+import { handleUserinfo } from './handlers/userinfo.js';
+import { CORS_HEADERS, rawJSONResponse, withHeaders } from './http.js';
+import { KeyManager, type SigningAlgorithm } from './keys.js';
+import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from './metadata.js';
+import { checkRedirectUriForRegistration } from './redirect-uri.js';
+import { ResourceServerGuard } from './resource-server.js';
+import { RevocationList } from './revocation-list.js';
+import { checkResourceIndicator } from './resource.js';
+import { isScopeSubset } from './scope.js';
+import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from './store.js';
+
+/** Where each endpoint is served, relative to the issuer. Defaults are the product brief's paths. */
+export interface EndpointPaths {
+  authorization: string;
+  token: string;
+  jwks: string;
+  userinfo: string;
+}
+
+const DEFAULT_PATHS: EndpointPaths = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  jwks: '/oauth/keys',
+  userinfo: '/oauth/userinfo',
+};
+
+/** A protected resource (an MCP endpoint) the server issues tokens for. */
+export interface ProtectedResourceOptions {
+  /** The resource identifier, which is the MCP endpoint URL exactly (e.g. `https://mcp.example.com/mcp`). */
+  resource: string;
+  /** Scopes advertised in its RFC 9728 metadata; default the server's scopes. */
+  scopes?: string[];
+  /** A human-readable name for its metadata. */
+  resourceName?: string;
+}
+
+/** A client configured in code rather than registered (for example from OAUTH_CLIENT_ID/OAUTH_CLIENT_SECRET). */
+export interface StaticClientOptions {
+  clientId: string;
+  /** Makes the client confidential; stored only as a hash. */
+  clientSecret?: string;
+  /** Default `client_secret_basic` with a secret, `none` without. */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  redirectUris?: string[];
+  /** Default `['authorization_code', 'refresh_token']`. */
+  grantTypes?: string[];
+  /** Scopes the client may request; default all. */
+  scopes?: string[];
+  clientName?: string;
+}
+
+/** Options of {@link AuthorizationServer}. */
+export interface AuthorizationServerOptions {
+  /** The issuer identifier, used byte for byte everywhere (metadata, `iss` parameter, JWT `iss`). */
+  issuer: string;
+  store: Store;
+  /** Protected resources; default `<issuer>/mcp`. The first is the audience when a request names none. */
+  resources?: (string | ProtectedResourceOptions)[];
+  /** Every scope the server knows; default `openid profile email offline_access`. */
+  scopes?: string[];
+  /** Scopes granted when a request asks for none; default none. */
+  defaultScopes?: string[];
+  clients?: StaticClientOptions[];
+  paths?: Partial<EndpointPaths>;
+  /** Lifetimes in seconds. */
+  ttl?: { accessToken?: number; refreshToken?: number; authorizationCode?: number; interaction?: number };
+  signing?: {
+    /** The access-token algorithm; default ES256. ID tokens are always RS256 (OIDC's default). */
+    algorithm?: SigningAlgorithm;
+    /**
+     * Signs access tokens with HS256 and this secret instead. Only the server itself can then verify them,
+     * and they are not published at the JWKS endpoint.
+     */
+    hmacSecret?: string;
+    /** Rotate signing keys automatically once they are this many seconds old; default never. */
+    rotateAfterSeconds?: number;
+  };
+  /** Renders login and consent; see {@link InteractionHandler}. */
+  interaction?: InteractionHandler;
+  /**
+   * Development only: signs this user in and approves consent without any page. Refused unless the issuer
+   * is a loopback `http` URL.
+   */
+  devLogin?: InteractionResult;
+  /**
+   * A refresh token presented again within this many seconds of its rotation is refused without revoking
+   * its family (a client's concurrent retry); later reuse revokes the grant. Default 2.
+   */
+  refreshTokenReuseGraceSeconds?: number;
+  /** Private-use redirect URI schemes allowed without a dot (e.g. `cursor`). */
+  redirectUriSchemes?: string[];
+  clock?: Clock;
+  /** Called with every unexpected error; the client gets a generic `server_error`. */
+  onError?: (error: unknown, request: Request) => void;
+}
+
+const urlString = z.string().refine((value) => URL.canParse(value), 'must be an absolute URL');
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a valid scope token');
+const positiveSeconds = z.number().int().positive();
+
+const optionsSchema = z.object({
+  issuer: urlString.refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment'),
+  store: z.custom<Store>((value) => typeof value === 'object' && value !== null && 'consumeAuthorizationCode' in value, 'must implement Store'),
+  resources: z.array(z.union([urlString, z.object({ resource: urlString, scopes: z.array(scopeToken).optional(), resourceName: z.string().optional() })])).min(1).optional(),
+  scopes: z.array(scopeToken).optional(),
+  defaultScopes: z.array(scopeToken).optional(),
+  clients: z
+    .array(
+      z.object({
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1).optional(),
+        tokenEndpointAuthMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+        redirectUris: z.array(z.string()).optional(),
+        grantTypes: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
+        scopes: z.array(scopeToken).optional(),
+        clientName: z.string().optional(),
+      }),
+    )
+    .optional(),
+  paths: z.record(z.enum(['authorization', 'token', 'jwks', 'userinfo']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
+  ttl: z
+    .object({ accessToken: positiveSeconds, refreshToken: positiveSeconds, authorizationCode: positiveSeconds, interaction: positiveSeconds })
+    .partial()
+    .optional(),
+  signing: z
+    .object({ algorithm: z.enum(['ES256', 'EdDSA', 'RS256']), hmacSecret: z.string().min(32, 'must be at least 32 characters'), rotateAfterSeconds: positiveSeconds })
+    .partial()
+    .optional(),
+  interaction: z.function().optional(),
+  devLogin: z.object({ subject: z.string().min(1) }).passthrough().optional(),
+  refreshTokenReuseGraceSeconds: z.number().min(0).max(60).optional(),
+  redirectUriSchemes: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*$/)).optional(),
+  clock: z.function().optional(),
+  onError: z.function().optional(),
+});
+
+function validateOptions(options: AuthorizationServerOptions): void {
+  const result = optionsSchema.safeParse(options);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new KeywardConfigError(`AuthorizationServer option ${issue.path.join('.') || '(root)'} ${issue.message}`);
+  }
+  if (!options.store.capabilities?.atomic) {
+    throw new KeywardConfigError('the store must guarantee atomic code consumption and refresh rotation', 'ERR_KEYWARD_STORE_CAPABILITY');
+  }
+  if (options.devLogin) {
+    const url = new URL(options.issuer);
+    if (url.protocol !== 'http:' || !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+      throw new KeywardConfigError('devLogin is refused unless the issuer is a loopback http URL', 'ERR_KEYWARD_DEV_LOGIN');
+    }
+  }
+}
+
+function staticClient(options: StaticClientOptions, secretHash: string | undefined, redirectUriSchemes: string[]): ClientRecord {
+  const method = options.tokenEndpointAuthMethod ?? (options.clientSecret ? 'client_secret_basic' : 'none');
+  if (method !== 'none' && !options.clientSecret) {
+    throw new KeywardConfigError(`client ${options.clientId} uses ${method} but has no clientSecret`);
+  }
+  for (const uri of options.redirectUris ?? []) {
+    const problem = checkRedirectUriForRegistration(uri, { allowedSchemes: redirectUriSchemes });
+    if (problem) throw new KeywardConfigError(`client ${options.clientId} redirect URI ${uri}: ${problem}`);
+  }
+  const grantTypes = options.grantTypes ?? ['authorization_code', 'refresh_token'];
+  return {
+    clientId: options.clientId,
+    clientSecretHash: secretHash,
+    clientSecretExpiresAt: 0,
+    tokenEndpointAuthMethod: method,
+    redirectUris: options.redirectUris ?? [],
+    grantTypes,
+    responseTypes: grantTypes.includes('authorization_code') ? ['code'] : [],
+    scopes: options.scopes,
+    clientName: options.clientName,
+    metadata: { client_id: options.clientId, client_name: options.clientName },
+    createdAt: 0,
+    expiresAt: null,
+  };
+}
+
+type Route = { handler: (request: Request) => Promise<Response>; cors: boolean };
+
+/**
+ * A complete OAuth 2.1 authorization server as one `fetch(Request): Promise<Response>` function: the
+ * authorization, token, JWKS and userinfo endpoints, RFC 8414 / OIDC discovery and RFC 9728
+ * protected-resource metadata. Mount it with an adapter (`@keyward/express`, …) or call `fetch` directly
+ * on Web runtimes.
+ *
+ * @example
+ * ```ts
+ * import { AuthorizationServer } from '@keyward/core';
+ * import { MemoryStore } from '@keyward/core/memory';
+ *
+ * const server = new AuthorizationServer({
+ *   issuer: 'http://localhost:3009',
+ *   store: new MemoryStore(),
+ *   scopes: ['mcp:tools', 'openid'],
+ *   devLogin: { subject: 'demo' },
+ * });
+ * const response = await server.fetch(new Request('http://localhost:3009/.well-known/oauth-authorization-server'));
+ * ```
+ * @see [OAuth 2.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1)
+ * @see [RFC 8414](https://www.rfc-editor.org/rfc/rfc8414)
+ * @see [RFC 9728](https://www.rfc-editor.org/rfc/rfc9728)
+ */
+export class AuthorizationServer {
+  readonly #ctx: ServerContext;
+  readonly #routes = new Map<string, Route>();
+  readonly #options: AuthorizationServerOptions;
+  readonly #staticClients = new Map<string, ClientRecord>();
+  readonly #pendingSecrets: Promise<void>;
+  readonly #guards = new Map<string, ResourceServerGuard>();
+  readonly #internalGuard: ResourceServerGuard;
+  readonly #authorizationPath: string;
+
+  constructor(options: AuthorizationServerOptions) {
+    validateOptions(options);
+    this.#options = options;
+    const clock = options.clock ?? systemClock;
+    const issuer = options.issuer;
+    const base = issuer.replace(/\/$/, '');
+    const paths = { ...DEFAULT_PATHS, ...options.paths };
+    const scopesSupported = options.scopes ?? ['openid', 'profile', 'email', 'offline_access'];
+    const defaultScopes = options.defaultScopes ?? [];
+    if (!isScopeSubset(defaultScopes, scopesSupported)) throw new KeywardConfigError('defaultScopes must be a subset of scopes');
+
+    const resources = new Map<string, ResolvedResource>();
+    for (const entry of options.resources ?? [`${base}/mcp`]) {
+      const resolved = typeof entry === 'string' ? { resource: entry } : entry;
+      const problem = checkResourceIndicator(resolved.resource);
+      if (problem) throw new KeywardConfigError(`resource ${resolved.resource}: ${problem}`);
+      resources.set(resolved.resource, {
+        resource: resolved.resource,
+        scopes: resolved.scopes ?? scopesSupported.filter((scope) => !['openid', 'profile', 'email', 'offline_access'].includes(scope)),
+        resourceName: resolved.resourceName,
+        metadataUrl: wellKnownURL(resolved.resource, 'oauth-protected-resource'),
+      });
+    }
+
+    const schemes = options.redirectUriSchemes ?? [];
+    const secretHashes: Promise<void>[] = [];
+    for (const client of options.clients ?? []) {
+      if (this.#staticClients.has(client.clientId)) throw new KeywardConfigError(`client ${client.clientId} is configured twice`);
+      const record = staticClient(client, undefined, schemes);
+      this.#staticClients.set(client.clientId, record);
+      if (client.clientSecret) secretHashes.push(sha256(client.clientSecret).then((hash) => void (record.clientSecretHash = hash)));
+    }
+    this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
+
+    const algorithm = options.signing?.algorithm ?? 'ES256';
+    const ttl = {
+      accessToken: options.ttl?.accessToken ?? 3600,
+      refreshToken: options.ttl?.refreshToken ?? 30 * 24 * 3600,
+      authorizationCode: options.ttl?.authorizationCode ?? 60,
+      interaction: options.ttl?.interaction ?? 600,
+    };
+    const keys = new KeyManager({
+      store: options.store,
+      clock,
+      algorithms: algorithm === 'RS256' ? ['RS256'] : [algorithm, 'RS256'],
+      hmacSecret: options.signing?.hmacSecret,
+      retiredKeyOverlapSeconds: ttl.accessToken + 300,
+      rotateAfterSeconds: options.signing?.rotateAfterSeconds,
+    });
+    const endpoint = (path: string) => base + path;
+    this.#ctx = {
+      issuer,
+      store: options.store,
+      keys,
+      clock,
+      revocations: new RevocationList({ store: options.store, clock }),
+      accessTokenAlgorithm: options.signing?.hmacSecret ? 'HS256' : algorithm,
+      scopesSupported,
+      defaultScopes,
+      resources,
+      defaultResource: resources.keys().next().value!,
+      ttl,
+      refreshReuseGraceMs: (options.refreshTokenReuseGraceSeconds ?? 2) * 1000,
+      endpoints: {
+        authorization: endpoint(paths.authorization),
+        token: endpoint(paths.token),
+        jwks: endpoint(paths.jwks),
+        userinfo: endpoint(paths.userinfo),
+      },
+      interaction: options.interaction,
+      devLogin: options.devLogin,
+      getClient: async (clientId) => {
+        const configured = this.#staticClients.get(clientId);
+        if (configured) {
+          await this.#pendingSecrets;
+          return configured;
+        }
+        return options.store.getClient(clientId);
+      },
+      approve: (interaction, result, method) => this.#approve(interaction, result, method),
+    };
+    this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
+    this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
+    this.#buildRoutes();
+  }
+
+  #buildRoutes(): void {
+    const ctx = this.#ctx;
+    const pathOf = (url: string) => new URL(url).pathname;
+    const add = (path: string, cors: boolean, handler: Route['handler']) => this.#routes.set(path, { handler, cors });
+    const cached = (json: string) => async (request: Request) =>
+      request.method === 'GET' || request.method === 'HEAD'
+        ? rawJSONResponse(json, { cache: 'public, max-age=3600' })
+        : new Response(null, { status: 405, headers: { allow: 'GET' } });
+
+    const asMetadata = authorizationServerMetadata({
+      issuer: ctx.issuer,
+      authorizationEndpoint: ctx.endpoints.authorization,
+      tokenEndpoint: ctx.endpoints.token,
+      jwksUri: ctx.endpoints.jwks,
+      userinfoEndpoint: ctx.endpoints.userinfo,
+      scopesSupported: ctx.scopesSupported,
+      grantTypesSupported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      tokenEndpointAuthMethodsSupported: ['client_secret_basic', 'client_secret_post', 'none'],
+    });
+    // Metadata is serialised once: it never changes while the server runs.
+    const asJSON = JSON.stringify(asMetadata);
+    add(pathOf(wellKnownURL(ctx.issuer, 'oauth-authorization-server')), true, cached(asJSON));
+    if (ctx.scopesSupported.includes('openid')) {
+      const oidcJSON = JSON.stringify(openIDConfiguration(asMetadata, [ctx.accessTokenAlgorithm]));
+      const issuerPath = new URL(ctx.issuer).pathname.replace(/\/$/, '');
+      add(`${issuerPath}/.well-known/openid-configuration`, true, cached(oidcJSON));
+      // The product brief's spelling, kept as an alias.
+      add(`${issuerPath}/.well-known/openid_configuration`, true, cached(oidcJSON));
+      // Path-inserted form, which MCP clients also try for issuers with a path.
+      add(pathOf(wellKnownURL(ctx.issuer, 'openid-configuration')), true, cached(oidcJSON));
+    }
+    let first = true;
+    for (const resource of ctx.resources.values()) {
+      const json = JSON.stringify(
+        protectedResourceMetadata({
+          resource: resource.resource,
+          authorizationServers: [ctx.issuer],
+          scopesSupported: resource.scopes,
+          resourceName: resource.resourceName,
+        }),
+      );
+      add(pathOf(resource.metadataUrl), true, cached(json));
+      // RFC 9728 §3: the root document describes the default resource, for clients that try it first.
+      if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) add('/.well-known/oauth-protected-resource', true, cached(json));
+      first = false;
+    }
+    add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
+    add(pathOf(ctx.endpoints.token), true, (request) => handleToken(ctx, request));
+    add(pathOf(ctx.endpoints.userinfo), true, (request) => handleUserinfo(ctx, request, this.#internalGuard));
+    add(pathOf(ctx.endpoints.jwks), true, async (request) =>
+      request.method === 'GET' || request.method === 'HEAD'
+        ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: 'public, max-age=300' })
+        : new Response(null, { status: 405, headers: { allow: 'GET' } }),
+    );
+  }
+
+  /** The issuer identifier, exactly as configured. */
+  get issuer(): string {
+    return this.#ctx.issuer;
+  }
+
+  /** Absolute URLs of the endpoints. */
+  get endpoints(): Readonly<ServerContext['endpoints']> {
+    return this.#ctx.endpoints;
+  }
+
+  /** The pathnames this server answers, for adapters that mount it beside other routes. */
+  get paths(): string[] {
+    return [...this.#routes.keys()];
+  }
+
+  /** True when `pathname` is one of this server's endpoints. */
+  handles(pathname: string): boolean {
+    return this.#routes.has(pathname);
+  }
+
+  /** Loads or creates the signing keys now instead of at the first request. */
+  async ready(): Promise<void> {
+    await this.#ctx.keys.ready();
+  }
+
+  /**
+   * Answers one HTTP request. Never throws: protocol errors become RFC-shaped responses, anything else a
+   * generic `server_error` that goes to `onError`.
+   */
+  async fetch(request: Request): Promise<Response> {
+    const pathname = new URL(request.url).pathname;
+    const route = this.#routes.get(pathname);
+    if (request.method === 'OPTIONS') {
+      // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
+      if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });
+      return new Response(null, { status: 204, headers: { ...CORS_HEADERS } });
+    }
+    if (!route) return rawJSONResponse('{"error":"not_found"}', { status: 404 });
+    let response: Response;
+    try {
+      response = await route.handler(request);
+    } catch (error) {
+      if (isOAuthError(error)) {
+        response = error.toResponse();
+      } else {
+        this.#options.onError?.(error, request);
+        response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();
+      }
+    }
+    return route.cors ? withHeaders(response, CORS_HEADERS) : response;
+  }
+
+  /**
+   * Test helper in the style of Hono's `app.request`: `path` is resolved against the issuer.
+   *
+   * @example
+   * ```ts
+   * const res = await server.request('/.well-known/oauth-authorization-server');
+   * ```
+   */
+  request(path: string, init?: RequestInit): Promise<Response> {
+    return this.fetch(new Request(new URL(path, this.#ctx.issuer), init));
+  }
+
+  async #approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response> {
+    const ctx = this.#ctx;
+    const target = targetFromInteraction(interaction);
+    const scopes = result.scopes ?? interaction.scopes;
+    if (!isScopeSubset(scopes, interaction.scopes)) throw new KeywardConfigError('approved scopes must be a subset of the requested ones');
+    const now = ctx.clock();
+    const grantId = randomToken(16);
+    await ctx.store.saveGrant({
+      grantId,
+      clientId: interaction.clientId,
+      subject: result.subject,
+      scopes,
+      resources: interaction.resources,
+      authTime: result.authTime ?? epochSeconds(ctx.clock),
+      claims: result.claims,
+      createdAt: now,
+      expiresAt: now + ctx.ttl.refreshToken * 1000,
+    });
+    const code = randomToken();
+    await ctx.store.saveAuthorizationCode({
+      codeHash: await sha256(code),
+      grantId,
+      clientId: interaction.clientId,
+      subject: result.subject,
+      redirectUri: interaction.redirectUri,
+      redirectUriSent: interaction.redirectUriSent,
+      codeChallenge: interaction.codeChallenge,
+      codeChallengeMethod: interaction.codeChallengeMethod,
+      scopes,
+      resources: interaction.resources,
+      nonce: interaction.nonce,
+      authTime: result.authTime ?? epochSeconds(ctx.clock),
+      createdAt: now,
+      expiresAt: now + ctx.ttl.authorizationCode * 1000,
+    });
+    return redirectResponse(ctx, target, { code }, method);
+  }
+
+  /**
+   * Finishes a pending authorization after login and consent: issues the code and answers the redirect to
+   * the client (303 after a POST). An unknown, expired or already finished interaction gets an error page.
+   *
+   * @example
+   * ```ts
+   * app.post('/login', async (req, res) => send(res, await server.completeInteraction(req.body.interaction, { subject: user.id })));
+   * ```
+   * @see [OAuth 2.1 §4.1.2](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-4.1.2)
+   */
+  async completeInteraction(interactionId: string, result: InteractionResult, method = 'POST'): Promise<Response> {
+    const interaction = await this.#ctx.store.consumeInteraction(interactionId);
+    if (!interaction || interaction.expiresAt <= this.#ctx.clock()) return interactionErrorPage('this sign-in request has expired or was already used');
+    return this.#approve(interaction, result, method);
+  }
+
+  /**
+   * Ends a pending authorization with `access_denied` (the user pressed "Deny").
+   *
+   * @see [OAuth 2.1 §4.1.2.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-4.1.2.1)
+   */
+  async denyInteraction(interactionId: string, method = 'POST'): Promise<Response> {
+    const interaction = await this.#ctx.store.consumeInteraction(interactionId);
+    if (!interaction || interaction.expiresAt <= this.#ctx.clock()) return interactionErrorPage('this sign-in request has expired or was already used');
+    const denied = new OAuthError('access_denied', { description: 'the user denied the request' });
+    return redirectError(this.#ctx, targetFromInteraction(interaction), denied, method);
+  }
+
+  /** Reads a pending interaction (for rendering a consent page), or null when unknown or expired. */
+  async getInteraction(interactionId: string): Promise<InteractionRecord | null> {
+    const interaction = await this.#ctx.store.getInteraction(interactionId);
+    return interaction && interaction.expiresAt > this.#ctx.clock() ? interaction : null;
+  }
+
+  /** Revokes a grant: its refresh tokens stop working at once and its access tokens are refused by guards. */
+  revokeGrant(grantId: string): Promise<void> {
+    return revokeGrant(this.#ctx, grantId);
+  }
+
+  /** Rotates the access-token signing key; the old key stays published until its tokens have expired. */
+  async rotateSigningKey(): Promise<string> {
+    await this.#ctx.keys.ready();
+    return this.#ctx.keys.rotate(this.#ctx.accessTokenAlgorithm === 'HS256' ? 'RS256' : this.#ctx.accessTokenAlgorithm);
+  }
+
+  #makeGuard(resource: string, scopes: string[], anyAudience = false): ResourceServerGuard {
+    const ctx = this.#ctx;
+    const known = ctx.resources.get(resource);
+    return new ResourceServerGuard({
+      issuer: ctx.issuer,
+      resource,
+      // The userinfo endpoint accepts this server's tokens for any of its resources.
+      audiences: anyAudience ? [...ctx.resources.keys()] : undefined,
+      resourceMetadataUrl: known?.metadataUrl ?? wellKnownURL(resource, 'oauth-protected-resource'),
+      keys: async (header) => {
+        const key = await ctx.keys.verificationKey(header.kid, header.alg);
+        if (!key) throw new Error('unknown key');
+        return key;
+      },
+      algorithms: [ctx.accessTokenAlgorithm],
+      requiredScopes: scopes,
+      revocations: ctx.revocations,
+      clock: ctx.clock,
+    });
+  }
+
+  /**
+   * A resource-server guard for one of this server's resources that verifies tokens with the server's own
+   * keys (no HTTP round trip) and sees its revocations at once.
+   *
+   * @example
+   * ```ts
+   * const guard = server.createGuard({ scopes: ['mcp:tools'] });
+   * const result = await guard.authenticate(request);
+   * ```
+   * @see [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+   */
+  createGuard(options: { resource?: string; scopes?: string[] } = {}): ResourceServerGuard {
+    const resource = options.resource ?? this.#ctx.defaultResource;
+    if (!this.#ctx.resources.has(resource)) throw new KeywardConfigError(`resource ${resource} is not configured on this server`);
+    const key = `${resource} ${(options.scopes ?? []).join(' ')}`;
+    let guard = this.#guards.get(key);
+    if (!guard) {
+      guard = this.#makeGuard(resource, options.scopes ?? []);
+      this.#guards.set(key, guard);
+    }
+    return guard;
+  }
+}
