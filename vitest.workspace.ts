@@ -17,5 +17,8 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
 export default [
   project('core', './packages/core'),
   project('express', './packages/express'),
+  project('store-sqlite', './packages/stores/sqlite'),
+  project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
+  project('store-redis', './packages/stores/redis', { fileParallelism: false }),
   project('example-09', './examples/09-oauth-pkce'),
 ] satisfies TestProjectConfiguration[];
