@@ -76,7 +76,7 @@ export async function authenticateClient(
       throw new OAuthError('invalid_request', { description: 'client_id does not match the Authorization header' });
     }
     const client = await ctx.getClient(credentials.clientId);
-    if (!client || client.tokenEndpointAuthMethod !== 'client_secret_basic' || !(await secretMatches(ctx, client, credentials.clientSecret))) {
+    if (!client || !ctx.allowsAuthMethod(client, 'client_secret_basic') || !(await secretMatches(ctx, client, credentials.clientSecret))) {
       throw failure;
     }
     return { client, method: 'client_secret_basic' };
@@ -93,10 +93,10 @@ export async function authenticateClient(
   const failure = new OAuthError('invalid_client', { description: 'client authentication failed' });
   if (!client) throw failure;
   if (bodySecret !== undefined) {
-    if (client.tokenEndpointAuthMethod !== 'client_secret_post' || !(await secretMatches(ctx, client, bodySecret))) throw failure;
+    if (!ctx.allowsAuthMethod(client, 'client_secret_post') || !(await secretMatches(ctx, client, bodySecret))) throw failure;
     return { client, method: 'client_secret_post' };
   }
-  if (client.tokenEndpointAuthMethod !== 'none') {
+  if (!ctx.allowsAuthMethod(client, 'none')) {
     throw new OAuthError('invalid_client', {
       description: `this client must authenticate with ${client.tokenEndpointAuthMethod}`,
       headers: { 'www-authenticate': realm },

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { KeyManager, SigningAlgorithm } from './keys.js';
 import type { RevocationList } from './revocation-list.js';
-import type { ClientRecord, InteractionRecord, Store } from './store.js';
+import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from './store.js';
 
 /** A protected resource (an MCP endpoint) this server issues tokens for. */
 export interface ResolvedResource {
@@ -65,6 +65,8 @@ export interface ServerContext {
   interaction: InteractionHandler | undefined;
   devLogin: InteractionResult | undefined;
   getClient(clientId: string): Promise<ClientRecord | null>;
+  /** Whether `client` may authenticate with `method` (its registered one, or a configured client's list). */
+  allowsAuthMethod(client: ClientRecord, method: TokenEndpointAuthMethod): boolean;
   /** Turns an approved interaction into a redirect carrying the code. */
   approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response>;
 }

@@ -46,8 +46,11 @@ export interface StaticClientOptions {
   clientId: string;
   /** Makes the client confidential; stored only as a hash. */
   clientSecret?: string;
-  /** Default `client_secret_basic` with a secret, `none` without. */
-  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /**
+   * Default `client_secret_basic` with a secret, `none` without. A configured client may accept several
+   * methods (the first is the one its metadata reports).
+   */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod | TokenEndpointAuthMethod[];
   redirectUris?: string[];
   /** Default `['authorization_code', 'refresh_token']`. */
   grantTypes?: string[];
@@ -104,6 +107,7 @@ export interface AuthorizationServerOptions {
 const urlString = z.string().refine((value) => URL.canParse(value), 'must be an absolute URL');
 const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a valid scope token');
 const positiveSeconds = z.number().int().positive();
+const authMethod = z.enum(['none', 'client_secret_basic', 'client_secret_post']);
 
 const optionsSchema = z.object({
   issuer: urlString.refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment'),
@@ -116,7 +120,7 @@ const optionsSchema = z.object({
       z.object({
         clientId: z.string().min(1),
         clientSecret: z.string().min(1).optional(),
-        tokenEndpointAuthMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+        tokenEndpointAuthMethod: z.union([authMethod, z.array(authMethod).min(1)]).optional(),
         redirectUris: z.array(z.string()).optional(),
         grantTypes: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
         scopes: z.array(scopeToken).optional(),
@@ -158,11 +162,21 @@ function validateOptions(options: AuthorizationServerOptions): void {
   }
 }
 
-function staticClient(options: StaticClientOptions, secretHash: string | undefined, redirectUriSchemes: string[]): ClientRecord {
-  const method = options.tokenEndpointAuthMethod ?? (options.clientSecret ? 'client_secret_basic' : 'none');
-  if (method !== 'none' && !options.clientSecret) {
-    throw new KeywardConfigError(`client ${options.clientId} uses ${method} but has no clientSecret`);
+function staticAuthMethods(options: StaticClientOptions): TokenEndpointAuthMethod[] {
+  const configured = options.tokenEndpointAuthMethod ?? (options.clientSecret ? 'client_secret_basic' : 'none');
+  const methods = Array.isArray(configured) ? configured : [configured];
+  const secretMethod = methods.find((method) => method !== 'none');
+  if (secretMethod && !options.clientSecret) {
+    throw new KeywardConfigError(`client ${options.clientId} uses ${secretMethod} but has no clientSecret`);
   }
+  if (methods.includes('none') && methods.length > 1) {
+    throw new KeywardConfigError(`client ${options.clientId} cannot be both public (none) and confidential`);
+  }
+  return methods;
+}
+
+function staticClient(options: StaticClientOptions, redirectUriSchemes: string[]): ClientRecord {
+  const method = staticAuthMethods(options)[0]!;
   for (const uri of options.redirectUris ?? []) {
     const problem = checkRedirectUriForRegistration(uri, { allowedSchemes: redirectUriSchemes });
     if (problem) throw new KeywardConfigError(`client ${options.clientId} redirect URI ${uri}: ${problem}`);
@@ -170,7 +184,7 @@ function staticClient(options: StaticClientOptions, secretHash: string | undefin
   const grantTypes = options.grantTypes ?? ['authorization_code', 'refresh_token'];
   return {
     clientId: options.clientId,
-    clientSecretHash: secretHash,
+    clientSecretHash: undefined,
     clientSecretExpiresAt: 0,
     tokenEndpointAuthMethod: method,
     redirectUris: options.redirectUris ?? [],
@@ -214,6 +228,7 @@ export class AuthorizationServer {
   readonly #routes = new Map<string, Route>();
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
+  readonly #staticAuthMethods = new Map<string, TokenEndpointAuthMethod[]>();
   readonly #pendingSecrets: Promise<void>;
   readonly #guards = new Map<string, ResourceServerGuard>();
   readonly #internalGuard: ResourceServerGuard;
@@ -247,8 +262,9 @@ export class AuthorizationServer {
     const secretHashes: Promise<void>[] = [];
     for (const client of options.clients ?? []) {
       if (this.#staticClients.has(client.clientId)) throw new KeywardConfigError(`client ${client.clientId} is configured twice`);
-      const record = staticClient(client, undefined, schemes);
+      const record = staticClient(client, schemes);
       this.#staticClients.set(client.clientId, record);
+      this.#staticAuthMethods.set(client.clientId, staticAuthMethods(client));
       if (client.clientSecret) secretHashes.push(sha256(client.clientSecret).then((hash) => void (record.clientSecretHash = hash)));
     }
     this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
@@ -298,6 +314,8 @@ export class AuthorizationServer {
         }
         return options.store.getClient(clientId);
       },
+      allowsAuthMethod: (client, method) =>
+        (this.#staticAuthMethods.get(client.clientId) ?? [client.tokenEndpointAuthMethod]).includes(method),
       approve: (interaction, result, method) => this.#approve(interaction, result, method),
     };
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
