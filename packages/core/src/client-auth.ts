@@ -1,3 +1,4 @@
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ServerContext } from './context.js';
 import { sha256, timingSafeEqual } from './crypto.js';
 import { OAuthError } from './errors.js';
@@ -82,9 +83,7 @@ export async function authenticateClient(
     return { client, method: 'client_secret_basic' };
   }
 
-  if (assertion !== undefined) {
-    throw new OAuthError('invalid_client', { description: 'private_key_jwt client authentication is not enabled' });
-  }
+  if (assertion !== undefined) return authenticateWithAssertion(ctx, params, assertion, bodyClientId);
 
   if (bodyClientId === undefined) {
     throw new OAuthError('invalid_client', { description: 'client authentication required', headers: { 'www-authenticate': realm } });
@@ -110,4 +109,75 @@ async function secretMatches(ctx: ServerContext, client: ClientRecord, secret: s
   const expiresAt = client.clientSecretExpiresAt ?? 0;
   if (expiresAt !== 0 && expiresAt * 1000 <= ctx.clock()) return false;
   return timingSafeEqual(await sha256(secret), client.clientSecretHash);
+}
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const ASYMMETRIC_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey | null {
+  const { jwks, jwks_uri: jwksUri } = client.metadata as { jwks?: { keys: Record<string, unknown>[] }; jwks_uri?: string };
+  if (jwks) return createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
+  if (typeof jwksUri !== 'string') return null;
+  let keys = remoteKeySets.get(jwksUri);
+  if (!keys) {
+    // A registered jwks_uri is client-supplied: fetch it with the same SSRF protections as metadata documents.
+    keys = createRemoteJWKSet(new URL(jwksUri), {
+      [customFetch]: async (url: string) => {
+        const response = await ctx.safeFetch(url);
+        return new Response(response.body, { status: response.status, headers: { 'content-type': 'application/json' } });
+      },
+    });
+    if (remoteKeySets.size > 500) remoteKeySets.clear();
+    remoteKeySets.set(jwksUri, keys);
+  }
+  return keys;
+}
+
+/**
+ * `private_key_jwt`: a JWT signed by a key the client registered, `iss` = `sub` = client_id, `aud` = this
+ * issuer (rfc7523bis; the token endpoint URL is accepted too, as older clients send it), `exp` required and
+ * `jti` single-use through the Store.
+ *
+ * @see [RFC 7523 §2.2, §3](https://www.rfc-editor.org/rfc/rfc7523#section-3)
+ */
+async function authenticateWithAssertion(
+  ctx: ServerContext,
+  params: RequestParams,
+  assertion: string,
+  bodyClientId: string | undefined,
+): Promise<AuthenticatedClient> {
+  const failure = (reason: string) => new OAuthError('invalid_client', { description: `client assertion ${reason}` });
+  if (params.get('client_assertion_type') !== JWT_BEARER) {
+    throw new OAuthError('invalid_request', { description: `client_assertion_type must be ${JWT_BEARER}` });
+  }
+  let clientId: string | undefined;
+  try {
+    clientId = decodeJwt(assertion).sub;
+  } catch {
+    throw failure('is not a JWT');
+  }
+  if (!clientId || (bodyClientId !== undefined && bodyClientId !== clientId)) throw failure('subject does not name the client');
+  const client = await ctx.getClient(clientId);
+  if (!client || !ctx.allowsAuthMethod(client, 'private_key_jwt')) throw failure('is not accepted for this client');
+  const keys = clientKeys(ctx, client);
+  if (!keys) throw failure('cannot be verified: the client registered no keys');
+  let jti: string | undefined;
+  let exp: number | undefined;
+  try {
+    const { payload } = await jwtVerify(assertion, keys, {
+      issuer: clientId,
+      subject: clientId,
+      audience: [ctx.issuer, ctx.endpoints.token],
+      algorithms: ASYMMETRIC_ALGORITHMS,
+      requiredClaims: ['exp', 'jti'],
+      currentDate: new Date(ctx.clock()),
+      clockTolerance: 5,
+    });
+    ({ jti, exp } = payload);
+  } catch {
+    throw failure('is invalid, expired or not signed by a registered key');
+  }
+  if (!(await ctx.store.markUsed(`assertion:${clientId}:${jti}`, (exp! + 5) * 1000))) throw failure('has already been used');
+  return { client, method: 'private_key_jwt' };
 }

@@ -61,7 +61,14 @@ export interface ServerContext {
     token: string;
     jwks: string;
     userinfo: string;
+    registration: string;
+    revocation: string;
+    introspection: string;
   };
+  /** Renews the expiry of a registered client that was just used (unused clients expire). */
+  touchClient(client: ClientRecord): Promise<void>;
+  /** Fetches a client-supplied URL with the SSRF protections (metadata documents, jwks_uri). */
+  safeFetch(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
   interaction: InteractionHandler | undefined;
   devLogin: InteractionResult | undefined;
   getClient(clientId: string): Promise<ClientRecord | null>;

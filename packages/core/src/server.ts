@@ -5,7 +5,12 @@ import { randomToken, sha256 } from './crypto.js';
 import { isOAuthError, KeywardConfigError, OAuthError } from './errors.js';
 import { handleAuthorize, interactionErrorPage, redirectError, redirectResponse, targetFromInteraction } from './handlers/authorize.js';
 import { handleToken, revokeGrant } from './handlers/token.js';
+import { handleIntrospect, type IntrospectionOptions } from './handlers/introspect.js';
+import { handleClientConfiguration, handleRegister, type RegistrationOptions, type ResolvedRegistration } from './handlers/register.js';
+import { handleRevoke } from './handlers/revoke.js';
 import { handleUserinfo } from './handlers/userinfo.js';
+import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL, type ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
+import { safeFetch } from './safe-fetch.js';
 import { CORS_HEADERS, rawJSONResponse, withHeaders } from './http.js';
 import { KeyManager, type SigningAlgorithm } from './keys.js';
 import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from './metadata.js';
@@ -22,6 +27,9 @@ export interface EndpointPaths {
   token: string;
   jwks: string;
   userinfo: string;
+  registration: string;
+  revocation: string;
+  introspection: string;
 }
 
 const DEFAULT_PATHS: EndpointPaths = {
@@ -29,6 +37,9 @@ const DEFAULT_PATHS: EndpointPaths = {
   token: '/oauth/token',
   jwks: '/oauth/keys',
   userinfo: '/oauth/userinfo',
+  registration: '/oauth/register',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
 };
 
 /** A protected resource (an MCP endpoint) the server issues tokens for. */
@@ -99,6 +110,17 @@ export interface AuthorizationServerOptions {
   refreshTokenReuseGraceSeconds?: number;
   /** Private-use redirect URI schemes allowed without a dot (e.g. `cursor`). */
   redirectUriSchemes?: string[];
+  /** Dynamic client registration (RFC 7591/7592); on by default, `false` turns it off. */
+  registration?: RegistrationOptions | false;
+  /** Token revocation (RFC 7009); on by default. */
+  revocation?: boolean;
+  /** Token introspection (RFC 7662); on by default, `false` turns it off. */
+  introspection?: IntrospectionOptions | false;
+  /**
+   * Client ID metadata documents (URL client ids, the MCP 2025-11-25 registration); on by default,
+   * `false` turns it off.
+   */
+  clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions | false;
   clock?: Clock;
   /** Called with every unexpected error; the client gets a generic `server_error`. */
   onError?: (error: unknown, request: Request) => void;
@@ -128,7 +150,7 @@ const optionsSchema = z.object({
       }),
     )
     .optional(),
-  paths: z.record(z.enum(['authorization', 'token', 'jwks', 'userinfo']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
+  paths: z.record(z.enum(['authorization', 'token', 'jwks', 'userinfo', 'registration', 'revocation', 'introspection']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
   ttl: z
     .object({ accessToken: positiveSeconds, refreshToken: positiveSeconds, authorizationCode: positiveSeconds, interaction: positiveSeconds })
     .partial()
@@ -141,6 +163,22 @@ const optionsSchema = z.object({
   devLogin: z.object({ subject: z.string().min(1) }).passthrough().optional(),
   refreshTokenReuseGraceSeconds: z.number().min(0).max(60).optional(),
   redirectUriSchemes: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*$/)).optional(),
+  registration: z
+    .union([
+      z.literal(false),
+      z.object({
+        rateLimit: z.union([z.literal(false), z.object({ max: z.number().int().positive(), windowSeconds: positiveSeconds })]).optional(),
+        policy: z.function().optional(),
+        initialAccessTokens: z.array(z.string().min(16, 'must be at least 16 characters')).optional(),
+        requireInitialAccessToken: z.boolean().optional(),
+        clientSecretLifetime: z.number().int().min(0).optional(),
+        unusedClientLifetime: z.number().int().min(0).optional(),
+      }),
+    ])
+    .optional(),
+  revocation: z.boolean().optional(),
+  introspection: z.union([z.literal(false), z.object({ bearerScope: scopeToken.optional() })]).optional(),
+  clientIdMetadataDocuments: z.union([z.literal(false), z.object({}).passthrough()]).optional(),
   clock: z.function().optional(),
   onError: z.function().optional(),
 });
@@ -198,7 +236,13 @@ function staticClient(options: StaticClientOptions, redirectUriSchemes: string[]
   };
 }
 
-type Route = { handler: (request: Request) => Promise<Response>; cors: boolean };
+/** What an adapter knows about a request that a Web `Request` cannot carry. */
+export interface RequestContext {
+  /** The client's network address (rate limits per source); adapters pass the socket or proxy address. */
+  clientAddress?: string;
+}
+
+type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
 
 /**
  * A complete OAuth 2.1 authorization server as one `fetch(Request): Promise<Response>` function: the
@@ -229,10 +273,13 @@ export class AuthorizationServer {
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
   readonly #staticAuthMethods = new Map<string, TokenEndpointAuthMethod[]>();
-  readonly #pendingSecrets: Promise<void>;
   readonly #guards = new Map<string, ResourceServerGuard>();
   readonly #internalGuard: ResourceServerGuard;
   readonly #authorizationPath: string;
+  #registrationPrefix: string | undefined;
+  readonly #documents: ClientIdMetadataDocumentResolver | undefined;
+  readonly #registration: ResolvedRegistration | false;
+  #pendingSecrets: Promise<void> = Promise.resolve();
 
   constructor(options: AuthorizationServerOptions) {
     validateOptions(options);
@@ -267,7 +314,6 @@ export class AuthorizationServer {
       this.#staticAuthMethods.set(client.clientId, staticAuthMethods(client));
       if (client.clientSecret) secretHashes.push(sha256(client.clientSecret).then((hash) => void (record.clientSecretHash = hash)));
     }
-    this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
 
     const algorithm = options.signing?.algorithm ?? 'ES256';
     const ttl = {
@@ -285,6 +331,24 @@ export class AuthorizationServer {
       rotateAfterSeconds: options.signing?.rotateAfterSeconds,
     });
     const endpoint = (path: string) => base + path;
+    const cimdOptions = options.clientIdMetadataDocuments ?? {};
+    if (cimdOptions) {
+      this.#documents = new ClientIdMetadataDocumentResolver({ ...cimdOptions, scopesSupported, allowedSchemes: schemes, clock });
+    }
+    const registration = options.registration ?? {};
+    this.#registration = registration && {
+      rateLimit: registration.rateLimit ?? { max: 20, windowSeconds: 60 },
+      policy: registration.policy,
+      initialAccessTokenHashes: [],
+      requireInitialAccessToken: registration.requireInitialAccessToken ?? false,
+      clientSecretLifetime: registration.clientSecretLifetime ?? 0,
+      unusedClientLifetime: registration.unusedClientLifetime ?? 30 * 24 * 3600,
+      allowedSchemes: schemes,
+    };
+    if (registration && registration.initialAccessTokens) {
+      const hashes = this.#registration ? this.#registration.initialAccessTokenHashes : [];
+      for (const token of registration.initialAccessTokens) secretHashes.push(sha256(token).then((hash) => void hashes.push(hash)));
+    }
     this.#ctx = {
       issuer,
       store: options.store,
@@ -303,7 +367,11 @@ export class AuthorizationServer {
         token: endpoint(paths.token),
         jwks: endpoint(paths.jwks),
         userinfo: endpoint(paths.userinfo),
+        registration: endpoint(paths.registration),
+        revocation: endpoint(paths.revocation),
+        introspection: endpoint(paths.introspection),
       },
+      safeFetch: (url) => safeFetch(url, cimdOptions || {}),
       interaction: options.interaction,
       devLogin: options.devLogin,
       getClient: async (clientId) => {
@@ -312,12 +380,21 @@ export class AuthorizationServer {
           await this.#pendingSecrets;
           return configured;
         }
+        if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
         return options.store.getClient(clientId);
+      },
+      touchClient: async (client) => {
+        const lifetime = this.#registration ? this.#registration.unusedClientLifetime * 1000 : 0;
+        const now = clock();
+        // Writing on every token request would be wasteful; renew once half the lifetime has passed.
+        if (!lifetime || client.expiresAt === null || client.expiresAt - now > lifetime / 2) return;
+        await options.store.saveClient({ ...client, expiresAt: now + lifetime });
       },
       allowsAuthMethod: (client, method) =>
         (this.#staticAuthMethods.get(client.clientId) ?? [client.tokenEndpointAuthMethod]).includes(method),
       approve: (interaction, result, method) => this.#approve(interaction, result, method),
     };
+    this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
     this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
     this.#buildRoutes();
@@ -338,9 +415,13 @@ export class AuthorizationServer {
       tokenEndpoint: ctx.endpoints.token,
       jwksUri: ctx.endpoints.jwks,
       userinfoEndpoint: ctx.endpoints.userinfo,
+      registrationEndpoint: this.#registration ? ctx.endpoints.registration : undefined,
+      revocationEndpoint: this.#options.revocation !== false ? ctx.endpoints.revocation : undefined,
+      introspectionEndpoint: this.#options.introspection !== false ? ctx.endpoints.introspection : undefined,
       scopesSupported: ctx.scopesSupported,
       grantTypesSupported: ['authorization_code', 'refresh_token', 'client_credentials'],
-      tokenEndpointAuthMethodsSupported: ['client_secret_basic', 'client_secret_post', 'none'],
+      tokenEndpointAuthMethodsSupported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+      clientIdMetadataDocumentSupported: this.#documents !== undefined,
     });
     // Metadata is serialised once: it never changes while the server runs.
     const asJSON = JSON.stringify(asMetadata);
@@ -372,6 +453,16 @@ export class AuthorizationServer {
     add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
     add(pathOf(ctx.endpoints.token), true, (request) => handleToken(ctx, request));
     add(pathOf(ctx.endpoints.userinfo), true, (request) => handleUserinfo(ctx, request, this.#internalGuard));
+    const registration = this.#registration;
+    if (registration) {
+      this.#registrationPrefix = `${pathOf(ctx.endpoints.registration)}/`;
+      add(pathOf(ctx.endpoints.registration), true, (request, context) =>
+        handleRegister(ctx, registration, request, context.clientAddress ?? 'unknown'),
+      );
+    }
+    if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (request) => handleRevoke(ctx, request));
+    const introspection = this.#options.introspection ?? {};
+    if (introspection) add(pathOf(ctx.endpoints.introspection), true, (request) => handleIntrospect(ctx, introspection, request));
     add(pathOf(ctx.endpoints.jwks), true, async (request) =>
       request.method === 'GET' || request.method === 'HEAD'
         ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: 'public, max-age=300' })
@@ -396,7 +487,22 @@ export class AuthorizationServer {
 
   /** True when `pathname` is one of this server's endpoints. */
   handles(pathname: string): boolean {
-    return this.#routes.has(pathname);
+    return this.#route(pathname) !== undefined;
+  }
+
+  #route(pathname: string): Route | undefined {
+    const route = this.#routes.get(pathname);
+    if (route || !this.#registrationPrefix || !pathname.startsWith(this.#registrationPrefix)) return route;
+    const registration = this.#registration as ResolvedRegistration;
+    let clientId: string;
+    try {
+      clientId = decodeURIComponent(pathname.slice(this.#registrationPrefix.length));
+    } catch {
+      return undefined;
+    }
+    return clientId && !clientId.includes('/')
+      ? { cors: true, handler: (request) => handleClientConfiguration(this.#ctx, registration, request, clientId) }
+      : undefined;
   }
 
   /** Loads or creates the signing keys now instead of at the first request. */
@@ -408,9 +514,9 @@ export class AuthorizationServer {
    * Answers one HTTP request. Never throws: protocol errors become RFC-shaped responses, anything else a
    * generic `server_error` that goes to `onError`.
    */
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
     const pathname = new URL(request.url).pathname;
-    const route = this.#routes.get(pathname);
+    const route = this.#route(pathname);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
       if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });
@@ -419,7 +525,7 @@ export class AuthorizationServer {
     if (!route) return rawJSONResponse('{"error":"not_found"}', { status: 404 });
     let response: Response;
     try {
-      response = await route.handler(request);
+      response = await route.handler(request, context);
     } catch (error) {
       if (isOAuthError(error)) {
         response = error.toResponse();
@@ -439,8 +545,8 @@ export class AuthorizationServer {
    * const res = await server.request('/.well-known/oauth-authorization-server');
    * ```
    */
-  request(path: string, init?: RequestInit): Promise<Response> {
-    return this.fetch(new Request(new URL(path, this.#ctx.issuer), init));
+  request(path: string, init?: RequestInit, context?: RequestContext): Promise<Response> {
+    return this.fetch(new Request(new URL(path, this.#ctx.issuer), init), context);
   }
 
   async #approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response> {

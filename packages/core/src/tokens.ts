@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose';
+import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { epochSeconds } from './clock.js';
 import type { ServerContext } from './context.js';
 import { base64url, randomToken } from './crypto.js';
@@ -82,4 +82,26 @@ export async function issueIDToken(ctx: ServerContext, content: IDTokenContent):
     .setIssuedAt(iat)
     .setExpirationTime(iat + ctx.ttl.accessToken)
     .sign(key);
+}
+
+/**
+ * Verifies an access token of this server whatever its audience (for revocation and introspection):
+ * signature by a current key, `typ`, `iss`, expiry. Returns null for anything else.
+ */
+export async function verifyOwnAccessToken(ctx: ServerContext, token: string): Promise<JWTPayload | null> {
+  if (token.split('.').length !== 3) return null;
+  try {
+    const header = decodeProtectedHeader(token);
+    const key = await ctx.keys.verificationKey(header.kid, header.alg);
+    if (!key || header.alg !== ctx.accessTokenAlgorithm) return null;
+    const { payload } = await jwtVerify(token, key, {
+      issuer: ctx.issuer,
+      typ: 'at+jwt',
+      currentDate: new Date(ctx.clock()),
+      requiredClaims: ['exp', 'sub', 'client_id', 'jti'],
+    });
+    return payload;
+  } catch {
+    return null;
+  }
 }

@@ -230,5 +230,7 @@ export async function handleToken(ctx: ServerContext, request: Request): Promise
   if (!client.grantTypes.includes(grantType)) {
     throw new OAuthError('unauthorized_client', { description: `this client is not allowed the ${grantType} grant` });
   }
-  return handler(ctx, params, client);
+  const response = await handler(ctx, params, client);
+  await ctx.touchClient(client);
+  return response;
 }

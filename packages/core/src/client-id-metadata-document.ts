@@ -1,0 +1,125 @@
+import { parseClientMetadata } from './client-metadata.js';
+import type { Clock } from './clock.js';
+import { OAuthError } from './errors.js';
+import { safeFetch, type SafeFetchOptions } from './safe-fetch.js';
+import { parseScope } from './scope.js';
+import type { ClientRecord } from './store.js';
+
+/** Client ID metadata document settings. */
+export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
+  /** Cache lifetime when the document's response sets none, in seconds; default 300. */
+  defaultCacheSeconds?: number;
+  /** Upper bound on any cache lifetime, in seconds; default 86400. */
+  maxCacheSeconds?: number;
+  /** Replaces the fetcher (tests, non-Node runtimes); it must keep the SSRF protections of {@link safeFetch}. */
+  fetch?: (url: string) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
+}
+
+/**
+ * True when a `client_id` is a URL that names a client ID metadata document: https, a path other than `/`,
+ * no dot segments, no fragment, no user information.
+ *
+ * @example
+ * ```ts
+ * isClientIdMetadataDocumentURL('https://app.example/oauth/client.json'); // true
+ * isClientIdMetadataDocumentURL('https://app.example'); // false
+ * ```
+ * @see [CIMD §3](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+ */
+export function isClientIdMetadataDocumentURL(clientId: string): boolean {
+  if (!clientId.startsWith('https://') || clientId.includes('#') || !URL.canParse(clientId)) return false;
+  const url = new URL(clientId);
+  if (url.username || url.password) return false;
+  // Judge the path as written: `URL` would silently resolve the dot segments this rule forbids.
+  const afterScheme = clientId.slice('https://'.length);
+  const pathStart = afterScheme.search(/[/?]/);
+  const path = pathStart < 0 ? '' : afterScheme.slice(pathStart).split('?', 1)[0]!;
+  if (!path || path === '/') return false;
+  return !path.split('/').some((segment) => segment === '.' || segment === '..');
+}
+
+function cacheSeconds(headers: Record<string, string | string[] | undefined>, options: ClientIdMetadataDocumentOptions): number {
+  const control = String(headers['cache-control'] ?? '');
+  const max = options.maxCacheSeconds ?? 86_400;
+  if (/no-store|no-cache/i.test(control)) return 0;
+  const maxAge = /max-age=(\d+)/i.exec(control);
+  return Math.min(maxAge ? Number(maxAge[1]) : (options.defaultCacheSeconds ?? 300), max);
+}
+
+/**
+ * Turns a URL `client_id` into a client by fetching its metadata document: only a 200 counts, the
+ * document's `client_id` must equal the URL exactly, no shared secrets, unsupported grant types dropped.
+ * Valid documents are cached per Cache-Control; failures never are.
+ *
+ * @example
+ * ```ts
+ * const resolver = new ClientIdMetadataDocumentResolver({ scopesSupported, allowedSchemes: [], clock: Date.now });
+ * const client = await resolver.resolve('https://app.example/oauth/client.json');
+ * ```
+ * @see [CIMD §4](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+ */
+export class ClientIdMetadataDocumentResolver {
+  readonly #cache = new Map<string, { client: ClientRecord; until: number }>();
+  readonly #options: ClientIdMetadataDocumentOptions & { scopesSupported: readonly string[]; allowedSchemes: readonly string[]; clock: Clock };
+
+  constructor(options: ClientIdMetadataDocumentOptions & { scopesSupported: readonly string[]; allowedSchemes: readonly string[]; clock: Clock }) {
+    this.#options = options;
+  }
+
+  /** The client the document describes; throws `invalid_client` with the reason when it cannot be used. */
+  async resolve(clientId: string): Promise<ClientRecord> {
+    const now = this.#options.clock();
+    const cached = this.#cache.get(clientId);
+    if (cached && cached.until > now) return cached.client;
+    const failure = (reason: string) => new OAuthError('invalid_client', { description: `client metadata document ${reason}` });
+    if (!isClientIdMetadataDocumentURL(clientId)) throw failure('URL is not a valid https client_id');
+
+    let response: Awaited<ReturnType<NonNullable<ClientIdMetadataDocumentOptions['fetch']>>>;
+    try {
+      response = await (this.#options.fetch ?? ((url) => safeFetch(url, this.#options)))(clientId);
+    } catch (error) {
+      throw failure(`could not be fetched: ${(error as Error).message}`);
+    }
+    // CIMD §4: redirects are not followed; only a 200 is a document.
+    if (response.status !== 200) throw failure(`answered HTTP ${response.status}`);
+    let document: unknown;
+    try {
+      document = JSON.parse(response.body);
+    } catch {
+      throw failure('is not JSON');
+    }
+    if (typeof document !== 'object' || document === null || Array.isArray(document)) throw failure('is not a JSON object');
+    const fields = document as Record<string, unknown>;
+    if (fields.client_id !== clientId) throw failure('has a client_id that differs from its URL');
+    if ('client_secret' in fields || 'client_secret_expires_at' in fields) throw failure('must not contain a client secret');
+    let metadata;
+    try {
+      // A document client authenticates with none or private_key_jwt; "none" is its natural default.
+      metadata = parseClientMetadata(
+        { token_endpoint_auth_method: 'none', ...fields },
+        { scopesSupported: this.#options.scopesSupported, allowedSchemes: this.#options.allowedSchemes, forbidSharedSecrets: true },
+      );
+    } catch (error) {
+      throw failure(`is invalid: ${(error as OAuthError).description ?? 'bad metadata'}`);
+    }
+    const client: ClientRecord = {
+      clientId,
+      tokenEndpointAuthMethod: metadata.token_endpoint_auth_method,
+      redirectUris: metadata.redirect_uris ?? [],
+      grantTypes: metadata.grant_types,
+      responseTypes: metadata.response_types,
+      scopes: metadata.scope === undefined ? undefined : (parseScope(metadata.scope) ?? undefined),
+      clientName: metadata.client_name,
+      applicationType: metadata.application_type,
+      metadata: { ...metadata, client_id: clientId },
+      createdAt: now,
+      expiresAt: null,
+    };
+    const seconds = cacheSeconds(response.headers, this.#options);
+    if (seconds > 0) {
+      if (this.#cache.size >= 1000) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(clientId, { client, until: now + seconds * 1000 });
+    }
+    return client;
+  }
+}

@@ -1,0 +1,90 @@
+import { authenticateClient } from '../client-auth.js';
+import type { ServerContext } from '../context.js';
+import { sha256 } from '../crypto.js';
+import { OAuthError } from '../errors.js';
+import { jsonResponse, readBodyParams } from '../http.js';
+import { parseScope } from '../scope.js';
+import { verifyOwnAccessToken } from '../tokens.js';
+import { bearerChallenge } from '../www-authenticate.js';
+
+const INACTIVE = '{"active":false}';
+
+/** Introspection settings. */
+export interface IntrospectionOptions {
+  /**
+   * A scope that lets a bearer access token of this server introspect any token (the product brief's
+   * `Authorization: Bearer admin-token`), e.g. `mcp:admin`. Off by default.
+   */
+  bearerScope?: string;
+}
+
+function inactive(): Response {
+  return new Response(INACTIVE, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+}
+
+/** Who is asking: a confidential client sees its own tokens, an administrator's bearer token sees all. */
+async function authenticateCaller(ctx: ServerContext, options: IntrospectionOptions, request: Request, params: Awaited<ReturnType<typeof readBodyParams>>) {
+  const bearer = /^bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
+  if (bearer && options.bearerScope) {
+    const payload = await verifyOwnAccessToken(ctx, bearer[1]!);
+    const scopes = typeof payload?.scope === 'string' ? (parseScope(payload.scope) ?? []) : [];
+    const revoked = payload && (await ctx.revocations.isRevoked(String(payload.jti), typeof payload.grant_id === 'string' ? payload.grant_id : undefined));
+    if (!payload || revoked || !scopes.includes(options.bearerScope)) {
+      throw new OAuthError('invalid_token', {
+        description: `introspection needs a valid access token with scope ${options.bearerScope}`,
+        headers: { 'www-authenticate': bearerChallenge({ error: 'invalid_token', scope: options.bearerScope }) },
+      });
+    }
+    return { clientId: undefined };
+  }
+  const { client, method } = await authenticateClient(ctx, request, params);
+  // RFC 7662 §2.1: the caller must be authorised, or the endpoint becomes a token-scanning oracle.
+  if (method === 'none') {
+    throw new OAuthError('invalid_client', { description: 'introspection requires an authenticated (confidential) client', headers: { 'www-authenticate': `Basic realm="${ctx.issuer}"` } });
+  }
+  return { clientId: client.clientId };
+}
+
+/**
+ * The introspection endpoint. An active token yields its claims; anything else, including a token the
+ * caller may not see, yields exactly `{"active":false}`.
+ *
+ * @see [RFC 7662 §2](https://www.rfc-editor.org/rfc/rfc7662#section-2)
+ */
+export async function handleIntrospect(ctx: ServerContext, options: IntrospectionOptions, request: Request): Promise<Response> {
+  if (request.method !== 'POST') {
+    throw new OAuthError('invalid_request', { description: 'the introspection endpoint accepts POST only', status: 405, headers: { allow: 'POST' } });
+  }
+  const params = await readBodyParams(request);
+  const caller = await authenticateCaller(ctx, options, request, params);
+  const token = params.get('token');
+  if (token === undefined) throw new OAuthError('invalid_request', { description: 'token is required' });
+  params.get('token_type_hint');
+  const visible = (clientId: unknown) => caller.clientId === undefined || caller.clientId === clientId;
+
+  const payload = await verifyOwnAccessToken(ctx, token);
+  if (payload) {
+    const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
+    if (!visible(payload.client_id) || (await ctx.revocations.isRevoked(String(payload.jti), grantId))) return inactive();
+    const grant = grantId ? await ctx.store.getGrant(grantId) : null;
+    if (grantId && (!grant || grant.revokedAt !== undefined)) return inactive();
+    const { scope, client_id, sub, aud, iss, exp, iat, jti } = payload;
+    return jsonResponse({ active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' });
+  }
+
+  const refresh = await ctx.store.getRefreshToken(await sha256(token));
+  if (!refresh || refresh.rotatedAt !== undefined || refresh.expiresAt <= ctx.clock() || !visible(refresh.clientId)) return inactive();
+  const grant = await ctx.store.getGrant(refresh.grantId);
+  if (!grant || grant.revokedAt !== undefined) return inactive();
+  return jsonResponse({
+    active: true,
+    scope: refresh.scopes.join(' '),
+    client_id: refresh.clientId,
+    sub: refresh.subject,
+    aud: refresh.resources.length === 1 ? refresh.resources[0] : refresh.resources,
+    iss: ctx.issuer,
+    exp: Math.floor(refresh.expiresAt / 1000),
+    iat: Math.floor(refresh.createdAt / 1000),
+    token_type: 'refresh_token',
+  });
+}

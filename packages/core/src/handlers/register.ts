@@ -1,0 +1,205 @@
+import { parseClientMetadata, usesClientSecret, type ClientMetadata } from '../client-metadata.js';
+import type { ServerContext } from '../context.js';
+import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
+import { OAuthError } from '../errors.js';
+import { jsonResponse } from '../http.js';
+import { parseScope } from '../scope.js';
+import type { ClientRecord } from '../store.js';
+import { bearerChallenge } from '../www-authenticate.js';
+
+/**
+ * Decides whether an anonymous registration is accepted: return `true`, or `false`/a reason to refuse it
+ * with `invalid_client_metadata`.
+ */
+export type RegistrationPolicy = (metadata: ClientMetadata, request: Request) => boolean | string | Promise<boolean | string>;
+
+/** Dynamic client registration settings. */
+export interface RegistrationOptions {
+  /** Registrations per source address per window; `false` turns the limit off. Default 20 a minute. */
+  rateLimit?: { max: number; windowSeconds: number } | false;
+  policy?: RegistrationPolicy;
+  /**
+   * Initial access tokens (RFC 7591 §3). A registration that presents one may obtain client_credentials;
+   * anonymous ones may not.
+   */
+  initialAccessTokens?: string[];
+  /** Refuse registrations without an initial access token. */
+  requireInitialAccessToken?: boolean;
+  /** Lifetime of issued client secrets in seconds; 0 (default) means they do not expire. */
+  clientSecretLifetime?: number;
+  /** A registered client unused for this many seconds is forgotten; each use renews it. Default 30 days; 0 keeps clients forever. */
+  unusedClientLifetime?: number;
+}
+
+/** @internal Registration settings with defaults applied. */
+export interface ResolvedRegistration {
+  rateLimit: { max: number; windowSeconds: number } | false;
+  policy: RegistrationPolicy | undefined;
+  initialAccessTokenHashes: string[];
+  requireInitialAccessToken: boolean;
+  clientSecretLifetime: number;
+  unusedClientLifetime: number;
+  allowedSchemes: string[];
+}
+
+async function readJSON(request: Request): Promise<unknown> {
+  const type = (request.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new OAuthError('invalid_client_metadata', { description: 'the request body must be application/json' });
+  try {
+    return JSON.parse(await request.text());
+  } catch {
+    throw new OAuthError('invalid_client_metadata', { description: 'the request body is not valid JSON' });
+  }
+}
+
+async function presentedInitialAccessToken(request: Request, registration: ResolvedRegistration): Promise<boolean> {
+  const match = /^bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
+  if (!match) return false;
+  const hash = await sha256(match[1]!);
+  if (registration.initialAccessTokenHashes.some((known) => timingSafeEqual(known, hash))) return true;
+  throw new OAuthError('invalid_token', {
+    description: 'the initial access token is not valid',
+    headers: { 'www-authenticate': bearerChallenge({ error: 'invalid_token' }) },
+  });
+}
+
+function clientInformation(ctx: ServerContext, client: ClientRecord, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...client.metadata,
+    client_id: client.clientId,
+    client_id_issued_at: Math.floor(client.createdAt / 1000),
+    ...(client.clientSecretHash && { client_secret_expires_at: client.clientSecretExpiresAt ?? 0 }),
+    registration_client_uri: `${ctx.endpoints.registration}/${encodeURIComponent(client.clientId)}`,
+    ...extra,
+  };
+}
+
+/** The parts of a registration that an update keeps. */
+type ExistingRegistration = Pick<ClientRecord, 'clientId' | 'createdAt' | 'clientSecretHash' | 'clientSecretExpiresAt'>;
+
+async function buildClient(
+  ctx: ServerContext,
+  registration: ResolvedRegistration,
+  metadata: ClientMetadata,
+  existing: ExistingRegistration,
+): Promise<{ client: ClientRecord; secret?: string; registrationAccessToken: string }> {
+  const now = ctx.clock();
+  let secret: string | undefined;
+  let { clientSecretHash, clientSecretExpiresAt } = existing;
+  if (!usesClientSecret(metadata.token_endpoint_auth_method)) {
+    clientSecretHash = clientSecretExpiresAt = undefined;
+  } else if (!clientSecretHash) {
+    secret = randomToken();
+    clientSecretHash = await sha256(secret);
+    clientSecretExpiresAt = registration.clientSecretLifetime ? Math.floor(now / 1000) + registration.clientSecretLifetime : 0;
+  }
+  const registrationAccessToken = randomToken();
+  const client: ClientRecord = {
+    clientId: existing.clientId,
+    clientSecretHash,
+    clientSecretExpiresAt,
+    tokenEndpointAuthMethod: metadata.token_endpoint_auth_method,
+    redirectUris: metadata.redirect_uris ?? [],
+    grantTypes: metadata.grant_types,
+    responseTypes: metadata.response_types,
+    scopes: metadata.scope === undefined ? undefined : (parseScope(metadata.scope) ?? undefined),
+    clientName: metadata.client_name,
+    applicationType: metadata.application_type,
+    registrationAccessTokenHash: await sha256(registrationAccessToken),
+    metadata: { ...metadata },
+    createdAt: existing.createdAt,
+    expiresAt: registration.unusedClientLifetime ? now + registration.unusedClientLifetime * 1000 : null,
+  };
+  return { client, ...(secret && { secret }), registrationAccessToken };
+}
+
+/**
+ * The registration endpoint: validates the metadata, applies the rate limit and policy, and answers 201 with
+ * the client information (RFC 7591 §3.2.1) including the RFC 7592 management credentials.
+ *
+ * @see [RFC 7591 §3](https://www.rfc-editor.org/rfc/rfc7591#section-3)
+ */
+export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request, source: string): Promise<Response> {
+  if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
+  if (registration.rateLimit) {
+    const { max, windowSeconds } = registration.rateLimit;
+    const counter = await ctx.store.incrementCounter(`register:${source}`, windowSeconds * 1000);
+    if (counter.count > max) {
+      const retryAfter = Math.max(1, Math.ceil((counter.resetAt - ctx.clock()) / 1000));
+      throw new OAuthError('invalid_request', { description: 'too many registrations from this source; retry later', status: 429, headers: { 'retry-after': String(retryAfter) } });
+    }
+  }
+  const authorized = await presentedInitialAccessToken(request, registration);
+  if (registration.requireInitialAccessToken && !authorized) {
+    throw new OAuthError('invalid_token', {
+      description: 'registration requires an initial access token',
+      headers: { 'www-authenticate': bearerChallenge({}) },
+    });
+  }
+  const metadata = parseClientMetadata(await readJSON(request), { scopesSupported: ctx.scopesSupported, allowedSchemes: registration.allowedSchemes });
+  // RFC 7591 §3: an open endpoint must not hand out service accounts; client_credentials needs an initial access token.
+  if (!authorized && metadata.grant_types.includes('client_credentials')) {
+    throw new OAuthError('invalid_client_metadata', { description: 'grant_types: client_credentials requires an initial access token' });
+  }
+  if (registration.policy) {
+    const verdict = await registration.policy(metadata, request);
+    if (verdict !== true) {
+      throw new OAuthError('invalid_client_metadata', { description: typeof verdict === 'string' ? verdict : 'the registration was refused by policy' });
+    }
+  }
+  const { client, secret, registrationAccessToken } = await buildClient(ctx, registration, metadata, { clientId: randomToken(16), createdAt: ctx.clock() });
+  await ctx.store.saveClient(client);
+  return jsonResponse(clientInformation(ctx, client, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }), { status: 201 });
+}
+
+async function managedClient(ctx: ServerContext, request: Request, clientId: string): Promise<ClientRecord> {
+  const match = /^bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
+  const client = match ? await ctx.store.getClient(clientId) : null;
+  const hash = match ? await sha256(match[1]!) : '';
+  if (!client?.registrationAccessTokenHash || !timingSafeEqual(hash, client.registrationAccessTokenHash)) {
+    // RFC 7592 §2: an unknown client and a wrong token look the same, so client ids cannot be probed.
+    throw new OAuthError('invalid_token', {
+      description: 'the registration access token is not valid for this client',
+      headers: { 'www-authenticate': bearerChallenge({ error: match ? 'invalid_token' : undefined }) },
+    });
+  }
+  return client;
+}
+
+const READ_ONLY_FIELDS = ['registration_access_token', 'registration_client_uri', 'client_secret_expires_at', 'client_id_issued_at'];
+
+/**
+ * The client configuration endpoint: read (GET), replace (PUT) and delete (DELETE) a registration with
+ * its registration access token, which is rotated on every read and update so only its hash is ever kept.
+ *
+ * @see [RFC 7592 §2](https://www.rfc-editor.org/rfc/rfc7592#section-2)
+ */
+export async function handleClientConfiguration(ctx: ServerContext, registration: ResolvedRegistration, request: Request, clientId: string): Promise<Response> {
+  if (!['GET', 'PUT', 'DELETE'].includes(request.method)) return new Response(null, { status: 405, headers: { allow: 'GET, PUT, DELETE' } });
+  const client = await managedClient(ctx, request, clientId);
+  if (request.method === 'DELETE') {
+    await ctx.store.deleteClient(client.clientId);
+    return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+  }
+  let metadata: ClientMetadata | undefined;
+  if (request.method === 'PUT') {
+    const body = await readJSON(request);
+    if (typeof body !== 'object' || body === null || (body as Record<string, unknown>).client_id !== client.clientId) {
+      throw new OAuthError('invalid_client_metadata', { description: 'client_id: must equal the client being updated' });
+    }
+    const forbidden = READ_ONLY_FIELDS.find((field) => field in body);
+    if (forbidden) throw new OAuthError('invalid_client_metadata', { description: `${forbidden}: must not be sent in an update` });
+    const sentSecret = (body as Record<string, unknown>).client_secret;
+    if (sentSecret !== undefined && (typeof sentSecret !== 'string' || !client.clientSecretHash || !timingSafeEqual(await sha256(sentSecret), client.clientSecretHash))) {
+      throw new OAuthError('invalid_client_metadata', { description: 'client_secret: does not match the current secret' });
+    }
+    metadata = parseClientMetadata(body, { scopesSupported: ctx.scopesSupported, allowedSchemes: registration.allowedSchemes });
+    if (metadata.grant_types.includes('client_credentials') && !client.grantTypes.includes('client_credentials')) {
+      throw new OAuthError('invalid_client_metadata', { description: 'grant_types: client_credentials requires an initial access token' });
+    }
+  }
+  const current = metadata ?? (client.metadata as ClientMetadata);
+  const { client: updated, secret, registrationAccessToken } = await buildClient(ctx, registration, current, client);
+  await ctx.store.saveClient(updated);
+  return jsonResponse(clientInformation(ctx, updated, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }));
+}

@@ -1,0 +1,39 @@
+import { authenticateClient } from '../client-auth.js';
+import type { ServerContext } from '../context.js';
+import { sha256 } from '../crypto.js';
+import { OAuthError } from '../errors.js';
+import { readBodyParams } from '../http.js';
+import { verifyOwnAccessToken } from '../tokens.js';
+import { revokeGrant } from './token.js';
+
+/**
+ * The revocation endpoint. Whatever the hint says, both token types are tried (RFC 7009 §2.1). Revoking a
+ * refresh token revokes its whole grant, access tokens included; revoking an access token adds its `jti` to
+ * the revocation list. A token of another client, or an unknown one, is left alone and still answered 200,
+ * so the endpoint reveals nothing.
+ *
+ * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+ */
+export async function handleRevoke(ctx: ServerContext, request: Request): Promise<Response> {
+  if (request.method !== 'POST') {
+    throw new OAuthError('invalid_request', { description: 'the revocation endpoint accepts POST only', status: 405, headers: { allow: 'POST' } });
+  }
+  const params = await readBodyParams(request);
+  const { client } = await authenticateClient(ctx, request, params);
+  const token = params.get('token');
+  if (token === undefined) throw new OAuthError('invalid_request', { description: 'token is required' });
+  params.get('token_type_hint');
+
+  const payload = await verifyOwnAccessToken(ctx, token);
+  if (payload) {
+    if (payload.client_id === client.clientId) {
+      const expiresAt = (payload.exp ?? 0) * 1000 + 60_000;
+      await ctx.store.addRevocation({ key: `jti:${payload.jti}`, revokedAt: ctx.clock(), expiresAt });
+      ctx.revocations.add(`jti:${payload.jti}`, expiresAt);
+    }
+  } else {
+    const refresh = await ctx.store.getRefreshToken(await sha256(token));
+    if (refresh && refresh.clientId === client.clientId) await revokeGrant(ctx, refresh.grantId);
+  }
+  return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
+}
