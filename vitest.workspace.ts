@@ -17,6 +17,9 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
 export default [
   project('core', './packages/core'),
   project('express', './packages/express'),
+  project('fastify', './packages/fastify'),
+  project('hono', './packages/hono'),
+  project('upstream', './packages/upstream'),
   project('store-sqlite', './packages/stores/sqlite'),
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
