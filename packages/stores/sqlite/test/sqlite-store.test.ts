@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { testStore } from '@keyward/core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrate, SCHEMA_VERSION, SQLiteStore } from '../src/index.js';
+
+testStore({
+  name: 'sqlite (:memory:)',
+  create: (clock) => new SQLiteStore({ filename: ':memory:', clock }),
+  cleanup: (store) => store.close?.(),
+});
+
+// A file in WAL mode is what production uses; each test gets its own file, so every store starts empty.
+const directory = mkdtempSync(join(tmpdir(), 'keyward-sqlite-'));
+let files = 0;
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+testStore({
+  name: 'sqlite (WAL file)',
+  create: (clock) => new SQLiteStore({ filename: join(directory, `store-${++files}.db`), clock }),
+  cleanup: (store) => store.close?.(),
+});
+
+describe('SQLiteStore', () => {
+  it('enables WAL and a busy timeout on a file it opens', async () => {
+    const filename = join(directory, 'pragmas.db');
+    const store = new SQLiteStore({ filename });
+    await store.close();
+    const db = new Database(filename);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('uses a database passed in and leaves it open on close', async () => {
+    const db = new Database(':memory:');
+    const store = new SQLiteStore({ database: db });
+    expect(await store.markUsed('jti:1', Date.now() + 60_000)).toBe(true);
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare('SELECT count(*) FROM keyward_used_markers').pluck().get()).toBe(1);
+    db.close();
+  });
+
+  it('refuses options without a filename or database', () => {
+    expect(() => new SQLiteStore({})).toThrow(TypeError);
+  });
+
+  it('sees a second process-like connection consume a code only once', async () => {
+    // Two connections to one WAL file stand in for two processes: the guarded UPDATE decides across them.
+    const filename = join(directory, 'two-connections.db');
+    const first = new SQLiteStore({ filename });
+    const second = new SQLiteStore({ filename });
+    const now = Date.now();
+    await first.saveAuthorizationCode({
+      codeHash: 'code-hash',
+      grantId: 'grant-1',
+      clientId: 'client-1',
+      subject: 'user-1',
+      redirectUri: 'http://127.0.0.1:33418/callback',
+      redirectUriSent: true,
+      scopes: [],
+      resources: [],
+      createdAt: now,
+      expiresAt: now + 60_000,
+    });
+    expect((await second.consumeAuthorizationCode('code-hash'))?.firstUse).toBe(true);
+    expect((await first.consumeAuthorizationCode('code-hash'))?.firstUse).toBe(false);
+    await first.close();
+    await second.close();
+  });
+});
+
+describe('migrate', () => {
+  it('applies every migration once and is a no-op when run again', () => {
+    const db = new Database(':memory:');
+    expect(migrate(db)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(migrate(db)).toEqual([]);
+    expect(db.prepare('SELECT max(version) FROM keyward_migrations').pluck().get()).toBe(SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('leaves a database the store already migrated unchanged', async () => {
+    const filename = join(directory, 'migrated.db');
+    await new SQLiteStore({ filename }).close();
+    const db = new Database(filename);
+    expect(migrate(db)).toEqual([]);
+    db.close();
+  });
+});
