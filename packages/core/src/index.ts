@@ -25,3 +25,4 @@ export { randomToken, sha256, timingSafeEqual, base64url } from './crypto.js';
 export { systemClock, epochSeconds } from './clock.js';
 export type { Clock } from './clock.js';
 export type * from './store.js';
+export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, UpstreamIdentity, UpstreamLoginProvider } from './login-providers.js';
