@@ -1,0 +1,190 @@
+import type { ServerResponse } from 'node:http';
+import type { AuthInfo, AuthorizationServer, ResourceServerGuard } from '@keyward/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Set by {@link requireBearerAuth}; the MCP SDK's transports read it from here as `extra.authInfo`. */
+      auth?: AuthInfo;
+    }
+  }
+}
+
+// Token, revocation and introspection bodies are a few hundred bytes; this only bounds what an
+// unauthenticated caller can make the process buffer (body-parser's own default is 100 kB).
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const FORM = /^application\/x-www-form-urlencoded\b/i;
+
+function requestHost(req: Request): string {
+  // Express 5's `req.host` rule, which Express 4 lacks (its `req.host` drops the port): X-Forwarded-Host
+  // counts only when `trust proxy` trusts the peer, the same decision `req.protocol` makes.
+  const trust = req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined;
+  const forwarded = trust?.(req.socket.remoteAddress, 0) ? req.get('x-forwarded-host')?.split(',')[0]?.trim() : undefined;
+  return forwarded || req.get('host') || 'localhost';
+}
+
+/** The absolute URL of the request as the client addressed it. */
+function requestURL(req: Request): URL | null {
+  // Absolute-form and `*` request targets never address an OAuth endpoint.
+  if (!req.originalUrl.startsWith('/')) return null;
+  try {
+    return new URL(`${req.protocol}://${requestHost(req)}${req.originalUrl}`);
+  } catch {
+    return null;
+  }
+}
+
+function requestHeaders(req: Request): Headers {
+  const headers = new Headers();
+  // rawHeaders keeps repeated fields apart, as the client sent them.
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    if (!name.startsWith(':')) headers.append(name, req.rawHeaders[i + 1]!);
+  }
+  // The body handed on is a copy with its own length, which the Request computes.
+  headers.delete('content-length');
+  headers.delete('transfer-encoding');
+  return headers;
+}
+
+function appendFormValue(form: URLSearchParams, name: string, value: unknown): void {
+  // A repeated parameter must stay repeated: OAuth rejects `state=a&state=b`, which `String(['a','b'])` would hide.
+  if (Array.isArray(value)) for (const item of value) appendFormValue(form, name, item);
+  else if (value !== null && typeof value === 'object') {
+    // `extended: true` (qs) turned `a[b]=c` into objects; put the brackets back.
+    for (const [key, item] of Object.entries(value)) appendFormValue(form, `${name}[${key}]`, item);
+  } else if (value !== undefined) form.append(name, String(value));
+}
+
+/** Re-encodes a body that a parser (express.json(), express.urlencoded(), …) has already read. */
+function encodeParsedBody(body: unknown, contentType: string | undefined): BodyInit | null {
+  if (body === undefined) return null;
+  if (typeof body === 'string') return body;
+  if (Buffer.isBuffer(body)) return new Uint8Array(body);
+  if (FORM.test(contentType ?? '')) {
+    const form = new URLSearchParams();
+    for (const [name, value] of Object.entries(body as object)) appendFormValue(form, name, value);
+    return form.toString();
+  }
+  return JSON.stringify(body);
+}
+
+async function readRawBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    // Same shape as body-parser's error, so an app's error handler treats both alike.
+    if (size > MAX_BODY_BYTES) throw Object.assign(new Error('request entity too large'), { status: 413, statusCode: 413, expose: true, type: 'entity.too.large' });
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function hasBody(req: Request): boolean {
+  return req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+function wasParsed(req: Request): boolean {
+  // body-parser 1 (Express 4) marks `_body`; body-parser 2 leaves only a consumed stream behind.
+  return req.readableEnded || Boolean((req as { _body?: unknown })._body);
+}
+
+/** The whole request for `server.fetch`: the raw body when the stream is unread, else the parsed one re-encoded. */
+async function toWebRequest(req: Request, url: URL): Promise<globalThis.Request> {
+  let body: BodyInit | null = null;
+  if (hasBody(req)) body = wasParsed(req) ? encodeParsedBody(req.body, req.get('content-type')) : await readRawBody(req);
+  return new Request(url, { method: req.method, headers: requestHeaders(req), body });
+}
+
+/**
+ * The request for a guard, which looks at headers and (RFC 6750 §2.2) a form body. The stream is never
+ * read here, because the route after the guard needs it; a form body some parser already read is passed.
+ */
+function toGuardRequest(req: Request, url: URL): globalThis.Request {
+  const form = hasBody(req) && wasParsed(req) && FORM.test(req.get('content-type') ?? '');
+  return new Request(url, { method: req.method, headers: requestHeaders(req), body: form ? encodeParsedBody(req.body, req.get('content-type')) : null });
+}
+
+/**
+ * Writes a Web `Response` to a Node/Express response: status, every header (each `Set-Cookie` kept apart)
+ * and the body bytes. Use it to send what `server.completeInteraction()` or `server.denyInteraction()`
+ * returns from your own login route.
+ *
+ * @example
+ * ```ts
+ * app.post('/login', express.urlencoded({ extended: false }), async (req, res) => {
+ *   const user = await checkPassword(req.body.username, req.body.password);
+ *   sendWebResponse(res, await server.completeInteraction(req.body.interaction, { subject: user.id }));
+ * });
+ * ```
+ * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
+ */
+export async function sendWebResponse(res: ServerResponse, response: globalThis.Response): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) {
+    // Headers joins repeated fields with ", ", which is only wrong for Set-Cookie (RFC 6265 §3).
+    if (name !== 'set-cookie') res.setHeader(name, value);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) res.setHeader('set-cookie', cookies);
+  res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+}
+
+/**
+ * Mounts a Keyward {@link AuthorizationServer} in an Express app (4 or 5) with one line. Requests for the
+ * server's endpoints (and CORS preflights for them) go to `server.fetch`; everything else falls through to
+ * your routes. Body parsers may run before or after it: an unread body is read raw, a parsed one re-encoded.
+ *
+ * @example
+ * ```ts
+ * const server = new AuthorizationServer({ issuer: 'http://localhost:3009', store: new MemoryStore() });
+ * const app = express();
+ * app.use(keyward(server));
+ * ```
+ * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
+ * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+ */
+export function keyward(server: AuthorizationServer): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const url = requestURL(req);
+    if (!url || !server.handles(url.pathname)) return next();
+    toWebRequest(req, url)
+      .then((request) => server.fetch(request))
+      .then((response) => sendWebResponse(res, response))
+      .catch(next);
+  };
+}
+
+/**
+ * Protects routes with RFC 6750 bearer tokens verified by a {@link ResourceServerGuard} (typically
+ * `server.createGuard()`). On success `req.auth` holds the token's {@link AuthInfo}, where the MCP SDK's
+ * `StreamableHTTPServerTransport` finds it; otherwise the guard's 401/403 challenge is sent, with
+ * `resource_metadata` pointing MCP clients at discovery. The body stream is never read, so the route's
+ * own parser still sees it; a form body already parsed is passed on, so a token sent in both the header
+ * and the body is refused.
+ *
+ * @example
+ * ```ts
+ * app.post('/mcp', requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] })), (req, res) => {
+ *   transport.handleRequest(req, res, req.body); // tools receive req.auth as extra.authInfo
+ * });
+ * ```
+ * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
+ */
+export function requireBearerAuth(guard: ResourceServerGuard, options: { scopes?: string[] } = {}): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const url = requestURL(req) ?? new URL(guard.resource);
+    guard
+      .authenticate(toGuardRequest(req, url), { scopes: options.scopes ?? [] })
+      .then((result) => {
+        if (!result.ok) return sendWebResponse(res, result.response);
+        req.auth = result.auth;
+        next();
+      })
+      .catch(next);
+  };
+}

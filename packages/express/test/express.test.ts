@@ -1,0 +1,185 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express, { type Express } from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuthorizationServer } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+import { keyward, requireBearerAuth, sendWebResponse } from '../src/index.js';
+
+const CLIENT_ID = 'service';
+const CLIENT_SECRET = 'service-secret-service-secret-1234';
+const basic = `Basic ${btoa(`${CLIENT_ID}:${CLIENT_SECRET}`)}`;
+
+const running: Server[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+/** A real listening Express server on a free loopback port; the issuer is that very origin. */
+async function serve(build: (app: Express, server: AuthorizationServer) => void): Promise<{ base: string; server: AuthorizationServer }> {
+  const app = express();
+  const http = app.listen(0, '127.0.0.1');
+  running.push(http);
+  await new Promise((resolve) => http.once('listening', resolve));
+  const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const server = new AuthorizationServer({
+    issuer: base,
+    store: new MemoryStore(),
+    scopes: ['mcp:tools', 'mcp:admin', 'openid'],
+    clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, grantTypes: ['client_credentials'] }],
+  });
+  build(app, server);
+  return { base, server };
+}
+
+function clientCredentials(base: string, body: string, contentType = 'application/x-www-form-urlencoded'): Promise<Response> {
+  return fetch(`${base}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': contentType }, body });
+}
+
+describe('keyward(server)', () => {
+  it('serves the authorization server metadata', async () => {
+    const { base } = await serve((app, server) => app.use(keyward(server)));
+    const response = await fetch(`${base}/.well-known/oauth-authorization-server`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    const metadata = await response.json();
+    expect(metadata.issuer).toBe(base);
+    expect(metadata.token_endpoint).toBe(`${base}/oauth/token`);
+    const resource = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
+    expect((await resource.json()).resource).toBe(`${base}/mcp`);
+  });
+
+  it('reads an unparsed form body from the stream', async () => {
+    const { base } = await serve((app, server) => app.use(keyward(server)));
+    const response = await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Aadmin');
+    const body = await response.json();
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    expect(body.scope).toBe('mcp:admin');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('re-encodes a form body that express.urlencoded() and express.json() parsed before the mount', async () => {
+    const { base } = await serve((app, server) => {
+      app.use(express.urlencoded({ extended: true }));
+      app.use(express.json());
+      app.use(keyward(server));
+    });
+    const form = await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Atools+mcp%3Aadmin');
+    expect(form.status).toBe(200);
+    expect((await form.json()).scope).toBe('mcp:tools mcp:admin');
+    const json = await clientCredentials(base, JSON.stringify({ grant_type: 'client_credentials', scope: 'mcp:tools' }), 'application/json');
+    expect(json.status).toBe(200);
+    expect((await json.json()).scope).toBe('mcp:tools');
+  });
+
+  it('keeps a repeated form parameter repeated after a parser read it (OAuth 2.1 §3.1)', async () => {
+    for (const extended of [false, true]) {
+      const { base } = await serve((app, server) => {
+        app.use(express.urlencoded({ extended }));
+        app.use(keyward(server));
+      });
+      const response = await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Atools&scope=mcp%3Aadmin');
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    }
+  });
+
+  it('builds the request URL from req.protocol and the forwarded host under trust proxy', async () => {
+    const seen: string[] = [];
+    const { base } = await serve((app, server) => {
+      app.set('trust proxy', 'loopback');
+      const fetchFromServer = server.fetch.bind(server);
+      server.fetch = (request) => (seen.push(request.url), fetchFromServer(request));
+      app.use(keyward(server));
+    });
+    await fetch(`${base}/.well-known/oauth-authorization-server?x=1`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' } });
+    await fetch(`${base}/oauth/keys`);
+    expect(seen).toEqual(['https://auth.example.com/.well-known/oauth-authorization-server?x=1', `${base}/oauth/keys`]);
+  });
+
+  it('lets other routes fall through, and answers CORS preflights only for its own endpoints', async () => {
+    const { base } = await serve((app, server) => {
+      app.use(keyward(server));
+      app.get('/hello', (_req, res) => void res.send('hello'));
+    });
+    expect(await (await fetch(`${base}/hello`)).text()).toBe('hello');
+    expect((await fetch(`${base}/nowhere`)).status).toBe(404);
+    const preflight = await fetch(`${base}/oauth/token`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    // AUTHZ-AZ-03: the authorization endpoint is a top-level navigation, never CORS.
+    const authorize = await fetch(`${base}/oauth/authorize`, { method: 'OPTIONS', headers: { origin: 'https://app.example' } });
+    expect(authorize.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('sendWebResponse(res, response)', () => {
+  it('writes status, every header value and the body bytes', async () => {
+    const { base } = await serve((app) =>
+      app.get('/web', (_req, res) => {
+        const headers = new Headers([['set-cookie', 'a=1; Path=/'], ['set-cookie', 'b=2; Path=/'], ['x-list', 'one'], ['x-list', 'two']]);
+        void sendWebResponse(res, new Response(new Uint8Array([0, 1, 2, 255]), { status: 201, headers }));
+      }),
+    );
+    const response = await fetch(`${base}/web`);
+    expect(response.status).toBe(201);
+    expect(response.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+    expect(response.headers.get('x-list')).toBe('one, two');
+    expect([...new Uint8Array(await response.arrayBuffer())]).toEqual([0, 1, 2, 255]);
+  });
+});
+
+describe('requireBearerAuth(guard)', () => {
+  async function protectedApp(parseFirst: boolean) {
+    const { base, server } = await serve((app, server) => {
+      app.use(keyward(server));
+      if (parseFirst) app.use(express.urlencoded({ extended: false }));
+      app.post('/mcp', requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] })), express.json(), (req, res) => {
+        res.json({ auth: { clientId: req.auth?.clientId, scopes: req.auth?.scopes, subject: req.auth?.extra?.subject }, body: req.body });
+      });
+    });
+    const token = await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Atools');
+    return { base, server, accessToken: (await token.json()).access_token as string };
+  }
+
+  it('AUTHZ-RS-01: sets req.auth and leaves the body for the route', async () => {
+    const { base, accessToken } = await protectedApp(false);
+    const response = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      auth: { clientId: CLIENT_ID, scopes: ['mcp:tools'], subject: CLIENT_ID },
+      body: { jsonrpc: '2.0', id: 1, method: 'ping' },
+    });
+  });
+
+  it('AUTHZ-RS-02, AUTHZ-RS-05: no token → 401 with a resource_metadata challenge and no error', async () => {
+    const { base } = await protectedApp(false);
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"`);
+    expect(response.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate');
+  });
+
+  it('AUTHZ-RS-02: an invalid token → 401 invalid_token', async () => {
+    const { base } = await protectedApp(false);
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: 'Bearer not.a.jwt' } });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token"/);
+  });
+
+  it('AUTHZ-RS-01: a token in both the header and an already parsed form body → 400', async () => {
+    const { base, accessToken } = await protectedApp(true);
+    const response = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: accessToken }),
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
+  });
+});
