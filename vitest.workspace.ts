@@ -7,21 +7,34 @@ const sourceFirst = {
   ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'], externalConditions: ['source'] } },
 };
 
-function project(name: string, root: string, extra: Record<string, unknown> = {}): TestProjectConfiguration {
+// Vitest also hands ssr.resolve.conditions to the worker's Node as --conditions, and Node applies those to
+// require() too: with `import` (or `module`) listed, express's router require()s is-promise's ESM build and
+// gets a namespace object instead of a function. Projects that load express or the MCP SDK in the worker use
+// this list; Node adds import/require by itself.
+const sourceFirstNodeSafe = {
+  resolve: { conditions: ['source', 'node', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'node', 'default'], externalConditions: ['source'] } },
+};
+
+// `source` is also a condition of eventsource(-parser), where it names raw TypeScript that Node cannot load;
+// inlining them (and the MCP SDKs that import them) lets Vite transpile it instead.
+const inlineMCPSDK = { server: { deps: { inline: [/@modelcontextprotocol\//, 'eventsource-parser', 'eventsource'] } } };
+
+function project(name: string, root: string, extra: Record<string, unknown> = {}, resolution: typeof sourceFirst = sourceFirst): TestProjectConfiguration {
   return defineProject({
-    ...sourceFirst,
+    ...resolution,
     test: { name, root, include: ['test/**/*.test.ts', 'src/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000, ...extra },
   });
 }
 
 export default [
   project('core', './packages/core'),
-  project('express', './packages/express'),
+  project('express', './packages/express', {}, sourceFirstNodeSafe),
   project('fastify', './packages/fastify'),
   project('hono', './packages/hono'),
   project('upstream', './packages/upstream'),
   project('store-sqlite', './packages/stores/sqlite'),
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
-  project('example-09', './examples/09-oauth-pkce'),
+  project('example-09', './examples/09-oauth-pkce', inlineMCPSDK, sourceFirstNodeSafe),
 ] satisfies TestProjectConfiguration[];
