@@ -7,6 +7,8 @@ const DANGEROUS_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:',
 function splitLoopback(uri: string): { host: string; rest: string } | null {
   const match = LOOPBACK.exec(uri);
   if (!match) return null;
+  // RFC 3986 §3.2.3 / RFC 6335 §6: a port beyond 65535 names no port; such a URI is not a usable redirect target.
+  if (match[2] !== undefined && Number(match[2]) > 65535) return null;
   return { host: match[1]!, rest: match[3] ?? '' };
 }
 
