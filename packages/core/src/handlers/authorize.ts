@@ -225,7 +225,9 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
       request,
     );
   } catch (error) {
-    if (isOAuthError(error) && error.status < 500) return redirectError(ctx, target, error, request.method);
+    // OAuth 2.1 §4.1.2.1: once the redirect URI is validated, every error (server_error and
+    // temporarily_unavailable included) goes back to the client; a 5xx cannot reach it through a redirect.
+    if (isOAuthError(error)) return redirectError(ctx, target, error, request.method);
     throw error;
   }
 }
