@@ -6,7 +6,9 @@
 import { systemClock, type Clock } from './clock.js';
 import type {
   AuthorizationCodeRecord,
+  BrowserSessionRecord,
   ClientRecord,
+  ConsentRecord,
   ConsumedAuthorizationCode,
   CounterState,
   GrantRecord,
@@ -85,6 +87,9 @@ export class MemoryStore implements Store {
   readonly #revocations = new Map<string, RevocationRecord>();
   readonly #interactions = new Map<string, InteractionRecord>();
   readonly #signingKeys = new Map<string, SigningKeyRecord>();
+  readonly #sessions = new Map<string, BrowserSessionRecord>();
+  /** Keyed by the JSON pair [subject, clientId], which no choice of either can make collide. */
+  readonly #consents = new Map<string, ConsentRecord>();
   /** Single-use marker key → its expiresAt. */
   readonly #markers = new Map<string, number>();
   readonly #counters = new Map<string, CounterState>();
@@ -192,6 +197,28 @@ export class MemoryStore implements Store {
     return interaction ?? null;
   }
 
+  async saveSession(session: BrowserSessionRecord): Promise<void> {
+    this.#sessions.set(session.sessionHash, structuredClone(session));
+  }
+
+  async getSession(sessionHash: string): Promise<BrowserSessionRecord | null> {
+    const session = this.#live(this.#sessions, sessionHash);
+    return session ? structuredClone(session) : null;
+  }
+
+  async deleteSession(sessionHash: string): Promise<void> {
+    this.#sessions.delete(sessionHash);
+  }
+
+  async saveConsent(consent: ConsentRecord): Promise<void> {
+    this.#consents.set(JSON.stringify([consent.subject, consent.clientId]), structuredClone(consent));
+  }
+
+  async getConsent(subject: string, clientId: string): Promise<ConsentRecord | null> {
+    const consent = this.#live(this.#consents, JSON.stringify([subject, clientId]));
+    return consent ? structuredClone(consent) : null;
+  }
+
   /** Keys past their `expiresAt` are left out: their last tokens have expired, so nothing needs them. */
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
     const now = this.#clock();
@@ -234,6 +261,8 @@ export class MemoryStore implements Store {
       purge(this.#revocations, (revocation) => revocation.expiresAt, now) +
       purge(this.#interactions, (interaction) => interaction.expiresAt, now) +
       purge(this.#signingKeys, (key) => key.expiresAt, now) +
+      purge(this.#sessions, (session) => session.expiresAt, now) +
+      purge(this.#consents, (consent) => consent.expiresAt, now) +
       purge(this.#markers, (expiresAt) => expiresAt, now) +
       purge(this.#counters, (counter) => counter.resetAt, now)
     );

@@ -60,6 +60,8 @@ export interface GrantRecord {
   expiresAt: number;
   /** Epoch milliseconds of revocation; a revoked grant authorises nothing. */
   revokedAt?: number | undefined;
+  /** The upstream identity provider's tokens, encrypted (a compact JWE); never sent to clients. */
+  upstreamTokens?: string | undefined;
 }
 
 /**
@@ -135,6 +137,32 @@ export interface InteractionRecord {
   maxAge?: number | undefined;
   /** The browser session the interaction belongs to (CSRF binding), when the login pages set one. */
   sessionBinding?: string | undefined;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/**
+ * A signed-in browser: created at login, found again through the hash of its cookie. Lasts the configured
+ * session timeout (OAUTH_SESSION_TIMEOUT).
+ */
+export interface BrowserSessionRecord {
+  /** SHA-256 (base64url) of the session cookie value. */
+  sessionHash: string;
+  subject: string;
+  claims?: Record<string, unknown> | undefined;
+  /** Encrypted upstream tokens of this login (a compact JWE), carried into the grant. */
+  upstreamTokens?: string | undefined;
+  /** Epoch seconds of the authentication, for `max_age` and `auth_time`. */
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** A user's remembered consent to a client, for the scopes listed. Asked again when a request wants more. */
+export interface ConsentRecord {
+  subject: string;
+  clientId: string;
+  scopes: string[];
   createdAt: number;
   expiresAt: number;
 }
@@ -234,6 +262,14 @@ export interface Store {
   /** Atomically removes and returns the interaction; of concurrent callers exactly one receives it. */
   consumeInteraction(interactionId: string): Promise<InteractionRecord | null>;
 
+  saveSession(session: BrowserSessionRecord): Promise<void>;
+  getSession(sessionHash: string): Promise<BrowserSessionRecord | null>;
+  deleteSession(sessionHash: string): Promise<void>;
+
+  /** Inserts or replaces the consent of `subject` to `clientId`. */
+  saveConsent(consent: ConsentRecord): Promise<void>;
+  getConsent(subject: string, clientId: string): Promise<ConsentRecord | null>;
+
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   saveSigningKey(key: SigningKeyRecord): Promise<void>;
 
@@ -242,7 +278,10 @@ export interface Store {
    * before `expiresAt`, false for every later call.
    */
   markUsed(key: string, expiresAt: number): Promise<boolean>;
-  /** Adds one to a fixed-window counter and returns its state; a closed window restarts at 1. */
+  /**
+   * Adds one to a fixed-window counter and returns its state; a closed window restarts at 1 with
+   * `resetAt = clock() + windowMs` (the store's clock, not the engine's).
+   */
   incrementCounter(key: string, windowMs: number): Promise<CounterState>;
 
   /** Deletes every expired record; returns how many went. */

@@ -8,7 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../crypto.js';
 import type {
   AuthorizationCodeRecord,
+  BrowserSessionRecord,
   ClientRecord,
+  ConsentRecord,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
@@ -170,6 +172,25 @@ export function testStore(options: TestStoreOptions): void {
       ...overrides,
     });
 
+    const session = (overrides: Partial<BrowserSessionRecord> = {}): BrowserSessionRecord => ({
+      sessionHash: hashOf('session-cookie-1'),
+      subject: 'user-42',
+      claims: { name: 'Ada Lovelace', email: 'ada@example.com', email_verified: true },
+      authTime: Math.floor(now / SECOND),
+      createdAt: now,
+      expiresAt: now + HOUR,
+      ...overrides,
+    });
+
+    const consent = (overrides: Partial<ConsentRecord> = {}): ConsentRecord => ({
+      subject: 'user-42',
+      clientId: 'client-claude',
+      scopes: ['mcp:tools', 'openid'],
+      createdAt: now,
+      expiresAt: now + 30 * DAY,
+      ...overrides,
+    });
+
     const revocation = (overrides: Partial<RevocationRecord> = {}): RevocationRecord => ({
       key: 'grant:grant-1',
       revokedAt: now,
@@ -264,7 +285,7 @@ export function testStore(options: TestStoreOptions): void {
 
     describe('grants', () => {
       it('saves and reads a grant', async () => {
-        const full = grant({ authTime: Math.floor(now / 1000), claims: { name: 'Ada', email: 'ada@example.com' } });
+        const full = grant({ authTime: Math.floor(now / 1000), claims: { name: 'Ada', email: 'ada@example.com' }, upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
         await store.saveGrant(full);
         expect(await store.getGrant('grant-1')).toEqual(full);
         expect(await store.getGrant('grant-unknown')).toBeNull();
@@ -411,6 +432,46 @@ export function testStore(options: TestStoreOptions): void {
         now += 10 * MINUTE;
         expect(await store.getInteraction('interaction-1')).toBeNull();
         expect(await store.consumeInteraction('interaction-1')).toBeNull();
+      });
+    });
+
+    describe('browser sessions', () => {
+      it('saves, reads and deletes a session by the hash of its cookie', async () => {
+        const full = session({ upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
+        await store.saveSession(full);
+        expect(await store.getSession(full.sessionHash)).toEqual(full);
+        expect(await store.getSession(hashOf('session-cookie-2'))).toBeNull();
+        await store.deleteSession(full.sessionHash);
+        expect(await store.getSession(full.sessionHash)).toBeNull();
+      });
+
+      it('treats a session past its timeout as absent', async () => {
+        await store.saveSession(session());
+        now += HOUR;
+        expect(await store.getSession(hashOf('session-cookie-1'))).toBeNull();
+      });
+    });
+
+    describe('consents', () => {
+      it('remembers one consent per user and client, replaced when saved again', async () => {
+        await store.saveConsent(consent());
+        await store.saveConsent(consent({ clientId: 'client-cursor', scopes: ['mcp:tools'] }));
+        await store.saveConsent(consent({ scopes: ['mcp:tools', 'openid', 'mcp:admin'] }));
+        expect((await store.getConsent('user-42', 'client-claude'))?.scopes).toEqual(['mcp:tools', 'openid', 'mcp:admin']);
+        expect((await store.getConsent('user-42', 'client-cursor'))?.scopes).toEqual(['mcp:tools']);
+        expect(await store.getConsent('user-43', 'client-claude')).toBeNull();
+      });
+
+      it('keeps subjects and client ids apart even when they contain separators', async () => {
+        await store.saveConsent(consent({ subject: 'a:b', clientId: 'c' }));
+        expect(await store.getConsent('a', 'b:c')).toBeNull();
+        expect(await store.getConsent('a:b', 'c')).not.toBeNull();
+      });
+
+      it('treats an expired consent as absent', async () => {
+        await store.saveConsent(consent());
+        now += 30 * DAY;
+        expect(await store.getConsent('user-42', 'client-claude')).toBeNull();
       });
     });
 
