@@ -44,6 +44,7 @@ const MIGRATIONS: readonly Migration[] = [
         resources TEXT NOT NULL,
         auth_time INTEGER,
         claims TEXT,
+        upstream_tokens TEXT,
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
         revoked_at INTEGER
@@ -98,10 +99,32 @@ const MIGRATIONS: readonly Migration[] = [
         prompt TEXT,
         max_age INTEGER,
         session_binding TEXT,
+        login_state TEXT,
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
       ) STRICT;
       CREATE INDEX keyward_interactions_expires_at ON keyward_interactions (expires_at);
+
+      CREATE TABLE keyward_sessions (
+        session_hash TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        claims TEXT,
+        upstream_tokens TEXT,
+        auth_time INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX keyward_sessions_expires_at ON keyward_sessions (expires_at);
+
+      CREATE TABLE keyward_consents (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (subject, client_id)
+      ) STRICT;
+      CREATE INDEX keyward_consents_expires_at ON keyward_consents (expires_at);
 
       CREATE TABLE keyward_revocations (
         key TEXT PRIMARY KEY,

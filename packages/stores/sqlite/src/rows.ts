@@ -6,7 +6,9 @@
  */
 import type {
   AuthorizationCodeRecord,
+  BrowserSessionRecord,
   ClientRecord,
+  ConsentRecord,
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
@@ -41,6 +43,7 @@ export interface GrantRow {
   resources: string;
   auth_time: Nullable<number>;
   claims: Nullable<string>;
+  upstream_tokens: Nullable<string>;
   created_at: number;
   expires_at: number;
   revoked_at: Nullable<number>;
@@ -90,6 +93,25 @@ export interface InteractionRow {
   prompt: Nullable<string>;
   max_age: Nullable<number>;
   session_binding: Nullable<string>;
+  login_state: Nullable<string>;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SessionRow {
+  session_hash: string;
+  subject: string;
+  claims: Nullable<string>;
+  upstream_tokens: Nullable<string>;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ConsentRow {
+  subject: string;
+  client_id: string;
+  scopes: string;
   created_at: number;
   expires_at: number;
 }
@@ -168,6 +190,7 @@ export function grantToRow(grant: GrantRecord): GrantRow {
     resources: json(grant.resources),
     auth_time: grant.authTime ?? null,
     claims: jsonOrNull(grant.claims),
+    upstream_tokens: grant.upstreamTokens ?? null,
     created_at: grant.createdAt,
     expires_at: grant.expiresAt,
     revoked_at: grant.revokedAt ?? null,
@@ -183,6 +206,7 @@ export function grantFromRow(row: GrantRow): GrantRecord {
     resources: parse(row.resources),
     authTime: absentIfNull(row.auth_time),
     claims: parseOrAbsent(row.claims),
+    upstreamTokens: absentIfNull(row.upstream_tokens),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: absentIfNull(row.revoked_at),
@@ -272,6 +296,7 @@ export function interactionToRow(interaction: InteractionRecord): InteractionRow
     prompt: interaction.prompt ?? null,
     max_age: interaction.maxAge ?? null,
     session_binding: interaction.sessionBinding ?? null,
+    login_state: jsonOrNull(interaction.loginState),
     created_at: interaction.createdAt,
     expires_at: interaction.expiresAt,
   };
@@ -293,9 +318,54 @@ export function interactionFromRow(row: InteractionRow): InteractionRecord {
     prompt: absentIfNull(row.prompt),
     maxAge: absentIfNull(row.max_age),
     sessionBinding: absentIfNull(row.session_binding),
+    loginState: parseOrAbsent(row.login_state),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
   });
+}
+
+export function sessionToRow(session: BrowserSessionRecord): SessionRow {
+  return {
+    session_hash: session.sessionHash,
+    subject: session.subject,
+    claims: jsonOrNull(session.claims),
+    upstream_tokens: session.upstreamTokens ?? null,
+    auth_time: session.authTime,
+    created_at: session.createdAt,
+    expires_at: session.expiresAt,
+  };
+}
+
+export function sessionFromRow(row: SessionRow): BrowserSessionRecord {
+  return withoutUndefined<BrowserSessionRecord>({
+    sessionHash: row.session_hash,
+    subject: row.subject,
+    claims: parseOrAbsent(row.claims),
+    upstreamTokens: absentIfNull(row.upstream_tokens),
+    authTime: row.auth_time,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  });
+}
+
+export function consentToRow(consent: ConsentRecord): ConsentRow {
+  return {
+    subject: consent.subject,
+    client_id: consent.clientId,
+    scopes: json(consent.scopes),
+    created_at: consent.createdAt,
+    expires_at: consent.expiresAt,
+  };
+}
+
+export function consentFromRow(row: ConsentRow): ConsentRecord {
+  return {
+    subject: row.subject,
+    clientId: row.client_id,
+    scopes: parse(row.scopes),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
 }
 
 export function revocationToRow(revocation: RevocationRecord): RevocationRow {

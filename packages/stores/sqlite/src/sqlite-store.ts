@@ -7,8 +7,10 @@ import Database from 'better-sqlite3';
 import { systemClock } from '@keyward/core';
 import type {
   AuthorizationCodeRecord,
+  BrowserSessionRecord,
   ClientRecord,
   Clock,
+  ConsentRecord,
   ConsumedAuthorizationCode,
   CounterState,
   GrantRecord,
@@ -26,6 +28,8 @@ import {
   clientToRow,
   codeFromRow,
   codeToRow,
+  consentFromRow,
+  consentToRow,
   grantFromRow,
   grantToRow,
   interactionFromRow,
@@ -34,14 +38,18 @@ import {
   refreshTokenToRow,
   revocationFromRow,
   revocationToRow,
+  sessionFromRow,
+  sessionToRow,
   signingKeyFromRow,
   signingKeyToRow,
   type ClientRow,
   type CodeRow,
+  type ConsentRow,
   type GrantRow,
   type InteractionRow,
   type RefreshTokenRow,
   type RevocationRow,
+  type SessionRow,
   type SigningKeyRow,
 } from './rows.js';
 
@@ -75,6 +83,8 @@ const EXPIRING_TABLES = [
   ['keyward_interactions', 'expires_at'],
   ['keyward_revocations', 'expires_at'],
   ['keyward_signing_keys', 'expires_at'],
+  ['keyward_sessions', 'expires_at'],
+  ['keyward_consents', 'expires_at'],
   ['keyward_used_markers', 'expires_at'],
   ['keyward_counters', 'reset_at'],
 ] as const;
@@ -167,6 +177,11 @@ export class SQLiteStore implements Store {
       ),
       // Deletes an expired interaction too (it is dead anyway); the caller then answers null.
       deleteInteraction: db.prepare('DELETE FROM keyward_interactions WHERE interaction_id = @id RETURNING *'),
+      getSession: db.prepare('SELECT * FROM keyward_sessions WHERE session_hash = @hash AND expires_at > @now'),
+      deleteSession: db.prepare('DELETE FROM keyward_sessions WHERE session_hash = @hash'),
+      getConsent: db.prepare(
+        'SELECT * FROM keyward_consents WHERE subject = @subject AND client_id = @clientId AND expires_at > @now',
+      ),
       listSigningKeys: db.prepare(
         'SELECT * FROM keyward_signing_keys WHERE expires_at IS NULL OR expires_at > @now ORDER BY created_at, kid',
       ),
@@ -297,6 +312,29 @@ export class SQLiteStore implements Store {
   async consumeInteraction(interactionId: string): Promise<InteractionRecord | null> {
     const row = this.#sql.deleteInteraction.get({ id: interactionId }) as InteractionRow | undefined;
     return row && row.expires_at > this.#clock() ? interactionFromRow(row) : null;
+  }
+
+  async saveSession(session: BrowserSessionRecord): Promise<void> {
+    this.#replace('keyward_sessions', sessionToRow(session));
+  }
+
+  async getSession(sessionHash: string): Promise<BrowserSessionRecord | null> {
+    const row = this.#sql.getSession.get({ hash: sessionHash, now: this.#clock() }) as SessionRow | undefined;
+    return row ? sessionFromRow(row) : null;
+  }
+
+  async deleteSession(sessionHash: string): Promise<void> {
+    this.#sql.deleteSession.run({ hash: sessionHash });
+  }
+
+  /** One row per (subject, client), replaced when saved again. */
+  async saveConsent(consent: ConsentRecord): Promise<void> {
+    this.#replace('keyward_consents', consentToRow(consent));
+  }
+
+  async getConsent(subject: string, clientId: string): Promise<ConsentRecord | null> {
+    const row = this.#sql.getConsent.get({ subject, clientId, now: this.#clock() }) as ConsentRow | undefined;
+    return row ? consentFromRow(row) : null;
   }
 
   /** Keys past their `expiresAt` are left out; oldest first. */
