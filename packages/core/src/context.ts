@@ -22,6 +22,8 @@ export interface InteractionResult {
   scopes?: string[];
   /** Epoch seconds of the authentication; default now. */
   authTime?: number;
+  /** The upstream provider's tokens, already encrypted (compact JWE); kept on the grant, never sent out. */
+  upstreamTokens?: string;
 }
 
 /**

@@ -11,6 +11,7 @@ import { handleRevoke } from './handlers/revoke.js';
 import { handleUserinfo } from './handlers/userinfo.js';
 import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL, type ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
 import { safeFetch } from './safe-fetch.js';
+import { LoginFlow, type LoginOptions } from './login/flow.js';
 import { CORS_HEADERS, rawJSONResponse, withHeaders } from './http.js';
 import { KeyManager, type SigningAlgorithm } from './keys.js';
 import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from './metadata.js';
@@ -96,8 +97,10 @@ export interface AuthorizationServerOptions {
     /** Rotate signing keys automatically once they are this many seconds old; default never. */
     rotateAfterSeconds?: number;
   };
-  /** Renders login and consent; see {@link InteractionHandler}. */
+  /** Renders login and consent yourself; see {@link InteractionHandler}. Takes precedence over `login`. */
   interaction?: InteractionHandler;
+  /** The built-in login and consent pages, with local users and upstream providers. */
+  login?: LoginOptions;
   /**
    * Development only: signs this user in and approves consent without any page. Refused unless the issuer
    * is a loopback `http` URL.
@@ -160,6 +163,16 @@ const optionsSchema = z.object({
     .partial()
     .optional(),
   interaction: z.function().optional(),
+  login: z
+    .object({
+      users: z.custom<object>((value) => typeof value === 'object' && value !== null && 'verify' in value, 'must have a verify method').optional(),
+      providers: z.array(z.object({ id: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and dashes'), kind: z.enum(['redirect', 'token']), displayName: z.string() }).passthrough()).optional(),
+      sessionTimeout: positiveSeconds.optional(),
+      consentLifetime: positiveSeconds.optional(),
+      encryptionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+    })
+    .passthrough()
+    .optional(),
   devLogin: z.object({ subject: z.string().min(1) }).passthrough().optional(),
   refreshTokenReuseGraceSeconds: z.number().min(0).max(60).optional(),
   redirectUriSchemes: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*$/)).optional(),
@@ -398,6 +411,17 @@ export class AuthorizationServer {
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
     this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
     this.#buildRoutes();
+    if (options.login && !options.interaction && !options.devLogin) {
+      const flow = new LoginFlow(this.#ctx, options.login, {
+        complete: (id, result) => this.completeInteraction(id, result),
+        deny: (id) => this.denyInteraction(id),
+        isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
+      }, base);
+      this.#ctx.interaction = flow.interaction;
+      for (const [path, handler] of flow.routes()) {
+        this.#routes.set(path, { cors: false, handler: (request, context) => handler(request, context.clientAddress ?? 'unknown') });
+      }
+    }
   }
 
   #buildRoutes(): void {
@@ -564,6 +588,7 @@ export class AuthorizationServer {
       resources: interaction.resources,
       authTime: result.authTime ?? epochSeconds(ctx.clock),
       claims: result.claims,
+      upstreamTokens: result.upstreamTokens,
       createdAt: now,
       expiresAt: now + ctx.ttl.refreshToken * 1000,
     });

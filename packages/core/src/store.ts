@@ -137,6 +137,8 @@ export interface InteractionRecord {
   maxAge?: number | undefined;
   /** The browser session the interaction belongs to (CSRF binding), when the login pages set one. */
   sessionBinding?: string | undefined;
+  /** What an upstream login in progress must keep server-side (provider id, PKCE verifier, nonce, state). */
+  loginState?: Record<string, unknown> | undefined;
   createdAt: number;
   expiresAt: number;
 }

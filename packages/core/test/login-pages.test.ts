@@ -1,0 +1,152 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AuthorizationServer, calculatePKCECodeChallenge, randomToken, timingSafeEqual, type PasswordAuthenticator } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+
+const issuer = 'http://localhost:3009';
+const redirectUri = 'http://127.0.0.1/callback';
+
+const users: PasswordAuthenticator = {
+  async verify(username, password) {
+    return username === 'demo' && timingSafeEqual(password, 'correct horse')
+      ? { subject: 'local:demo', claims: { name: 'Demo User', email: 'demo@example.com' } }
+      : null;
+  },
+};
+
+/** A browser in miniature: keeps cookies, follows nothing by itself. */
+class Browser {
+  readonly cookies = new Map<string, string>();
+  constructor(readonly server: AuthorizationServer) {}
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const response = await this.server.fetch(new Request(new URL(url, issuer), { ...init, headers, redirect: 'manual' }), { clientAddress: '203.0.113.7' });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const index = pair!.indexOf('=');
+      this.cookies.set(pair!.slice(0, index), pair!.slice(index + 1));
+    }
+    return response;
+  }
+  post(url: string, fields: Record<string, string>): Promise<Response> {
+    return this.request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+  }
+}
+
+function hiddenFields(html: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[match[1]!] = match[2]!;
+  return fields;
+}
+
+describe('built-in login and consent pages', () => {
+  let server: AuthorizationServer;
+  let browser: Browser;
+
+  beforeEach(() => {
+    server = new AuthorizationServer({
+      issuer,
+      store: new MemoryStore(),
+      scopes: ['mcp:tools', 'openid', 'profile'],
+      clients: [{ clientId: 'app', clientName: 'Example App', redirectUris: [redirectUri] }],
+      login: { users },
+    });
+    browser = new Browser(server);
+  });
+
+  async function startAuthorization(state = 'st') {
+    const verifier = randomToken();
+    const query = new URLSearchParams({ response_type: 'code', client_id: 'app', redirect_uri: redirectUri, code_challenge: await calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: 'mcp:tools openid', state });
+    const response = await browser.request(`/oauth/authorize?${query}`);
+    expect(response.status).toBe(303);
+    return response.headers.get('location')!;
+  }
+
+  async function signIn(password = 'correct horse') {
+    const loginUrl = await startAuthorization();
+    const page = await browser.request(loginUrl);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<label for="username">Username</label>');
+    expect(html).toContain('>Sign in</button>');
+    return browser.post('/oauth/login', { ...hiddenFields(html), username: 'demo', password });
+  }
+
+  it('AUTHZ-UI-01: pages forbid framing and referrers', async () => {
+    const page = await browser.request(await startAuthorization());
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+  });
+
+  it('AUTHZ-AZ-06: login, consent and the code, with 303 after every POST', async () => {
+    const login = await signIn();
+    expect(login.status).toBe(303);
+    const consentPage = await browser.request(login.headers.get('location')!);
+    const html = await consentPage.text();
+    expect(html).toContain('Example App');
+    expect(html).toContain('127.0.0.1');
+    expect(html).toContain("Use this server&#39;s tools on your behalf");
+    const allow = await browser.post('/oauth/consent', { ...hiddenFields(html), decision: 'allow' });
+    expect(allow.status).toBe(303);
+    const location = new URL(allow.headers.get('location')!);
+    expect(location.searchParams.get('code')).toBeTruthy();
+    expect(location.searchParams.get('iss')).toBe(issuer);
+    expect(location.searchParams.get('state')).toBe('st');
+  });
+
+  it('AUTHZ-ARESP-06: Deny returns access_denied with state and iss', async () => {
+    const login = await signIn();
+    const html = await (await browser.request(login.headers.get('location')!)).text();
+    const deny = await browser.post('/oauth/consent', { ...hiddenFields(html), decision: 'deny' });
+    const location = new URL(deny.headers.get('location')!);
+    expect(location.searchParams.get('error')).toBe('access_denied');
+    expect(location.searchParams.get('state')).toBe('st');
+    expect(location.searchParams.get('iss')).toBe(issuer);
+  });
+
+  it('AUTHZ-UI-02: a forged CSRF token is refused and no code is issued', async () => {
+    const login = await signIn();
+    const html = await (await browser.request(login.headers.get('location')!)).text();
+    const forged = await browser.post('/oauth/consent', { ...hiddenFields(html), csrf: 'forged', decision: 'allow' });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get('location')).toBeNull();
+  });
+
+  it('AUTHZ-UI-02: a consent form from another browser is refused', async () => {
+    const login = await signIn();
+    const html = await (await browser.request(login.headers.get('location')!)).text();
+    const attacker = new Browser(server);
+    const response = await attacker.post('/oauth/consent', { ...hiddenFields(html), decision: 'allow' });
+    expect(response.status).toBe(403);
+  });
+
+  it('a wrong password and an unknown user get the same message', async () => {
+    const wrong = await signIn('nope');
+    expect(wrong.status).toBe(401);
+    const text = await wrong.text();
+    expect(text).toContain('The username or password is incorrect.');
+  });
+
+  it('remembers consent per user, client and scopes, and asks again when scopes grow', async () => {
+    const login = await signIn();
+    const html = await (await browser.request(login.headers.get('location')!)).text();
+    await browser.post('/oauth/consent', { ...hiddenFields(html), decision: 'allow' });
+    // Same scopes again: signed in and consented, straight back to the client.
+    const again = await startAuthorization('second');
+    expect(new URL(again).searchParams.get('state')).toBe('second');
+    expect(new URL(again).searchParams.get('code')).toBeTruthy();
+    // More scopes: the consent page again.
+    const verifier = randomToken();
+    const query = new URLSearchParams({ response_type: 'code', client_id: 'app', redirect_uri: redirectUri, code_challenge: await calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: 'mcp:tools openid profile', state: 'third' });
+    const wider = await browser.request(`/oauth/authorize?${query}`);
+    expect(wider.headers.get('location')).toContain('/oauth/consent?interaction=');
+  });
+
+  it('sets HttpOnly SameSite=Lax cookies', async () => {
+    await startAuthorization();
+    const response = await signIn();
+    const cookies = response.headers.getSetCookie();
+    expect(cookies.some((cookie) => cookie.startsWith('keyward-session=') && /HttpOnly/.test(cookie) && /SameSite=Lax/.test(cookie))).toBe(true);
+  });
+});
