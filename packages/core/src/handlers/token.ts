@@ -38,7 +38,10 @@ function selectAudience(params: RequestParams, granted: string[]): string[] {
 }
 
 async function activeGrant(ctx: ServerContext, grantId: string): Promise<GrantRecord> {
-  const grant = await ctx.store.getGrant(grantId);
+  return assertActive(ctx, await ctx.store.getGrant(grantId));
+}
+
+function assertActive(ctx: ServerContext, grant: GrantRecord | null): GrantRecord {
   if (!grant || grant.revokedAt !== undefined || grant.expiresAt <= ctx.clock()) throw invalidGrant('the grant has been revoked or has expired');
   return grant;
 }
@@ -106,6 +109,11 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
   const consumed = await ctx.store.consumeAuthorizationCode(await sha256(code));
   if (!consumed) throw invalidGrant('the authorization code is invalid or has expired');
   const { record, firstUse } = consumed;
+  // The grant is judged as it stood when this request won the atomic consume, before the awaits of the
+  // checks below: a concurrent replay revokes it a moment later (RFC 9700 §4.2.4), and the tokens issued
+  // here are then born revoked, but the one winning redemption must not turn into a second loser
+  // (AUTHZ-CODE-04: N parallel redemptions give exactly one 200).
+  const grantAtConsume = firstUse ? await ctx.store.getGrant(record.grantId) : null;
   // Checks of what the caller sent come before replay handling: a replay with wrong parameters must not be
   // able to revoke somebody else's grant (OAuth 2.1 §7.5.2, a denial-of-service vector).
   if (record.clientId !== client.clientId) throw invalidGrant('the authorization code was issued to another client');
@@ -124,7 +132,7 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
     await revokeGrant(ctx, record.grantId);
     throw invalidGrant('the authorization code has already been used');
   }
-  const grant = await activeGrant(ctx, record.grantId);
+  const grant = assertActive(ctx, grantAtConsume);
   const audience = selectAudience(params, record.resources);
 
   let refreshToken: string | undefined;
