@@ -1,0 +1,411 @@
+/**
+ * Conversions between Keyward records and PostgreSQL rows. Going in, arrays and objects become JSON text
+ * for jsonb columns (pg would turn a JS array into a PostgreSQL array) and absent optional fields become
+ * NULL. Coming out, pg returns bigint as a string (it may exceed 2^53; epoch milliseconds never do), jsonb
+ * already parsed, and NULL, which becomes an absent field again.
+ *
+ * @module
+ */
+import type {
+  AuthorizationCodeRecord,
+  BrowserSessionRecord,
+  ClientRecord,
+  ConsentRecord,
+  GrantRecord,
+  InteractionRecord,
+  RefreshTokenRecord,
+  RevocationRecord,
+  SigningKeyRecord,
+} from '@keyward/core';
+
+/** Column name → parameter value, in insert order. */
+export type Row = Record<string, unknown>;
+
+/** A bigint column as pg returns it. */
+type Int8 = string;
+type Nullable<T> = T | null;
+
+export interface ClientRow {
+  client_id: string;
+  client_secret_hash: Nullable<string>;
+  client_secret_expires_at: Nullable<Int8>;
+  token_endpoint_auth_method: ClientRecord['tokenEndpointAuthMethod'];
+  redirect_uris: string[];
+  grant_types: string[];
+  response_types: string[];
+  scopes: Nullable<string[]>;
+  client_name: Nullable<string>;
+  application_type: Nullable<'web' | 'native'>;
+  registration_access_token_hash: Nullable<string>;
+  metadata: Record<string, unknown>;
+  created_at: Int8;
+  expires_at: Nullable<Int8>;
+}
+
+export interface GrantRow {
+  grant_id: string;
+  client_id: string;
+  subject: string;
+  scopes: string[];
+  resources: string[];
+  auth_time: Nullable<Int8>;
+  claims: Nullable<Record<string, unknown>>;
+  upstream_tokens: Nullable<string>;
+  created_at: Int8;
+  expires_at: Int8;
+  revoked_at: Nullable<Int8>;
+}
+
+export interface CodeRow {
+  code_hash: string;
+  grant_id: string;
+  client_id: string;
+  subject: string;
+  redirect_uri: string;
+  redirect_uri_sent: boolean;
+  code_challenge: Nullable<string>;
+  code_challenge_method: Nullable<'S256'>;
+  scopes: string[];
+  resources: string[];
+  nonce: Nullable<string>;
+  auth_time: Nullable<Int8>;
+  created_at: Int8;
+  expires_at: Int8;
+}
+
+export interface RefreshTokenRow {
+  token_hash: string;
+  grant_id: string;
+  client_id: string;
+  subject: string;
+  scopes: string[];
+  resources: string[];
+  created_at: Int8;
+  expires_at: Int8;
+  rotated_at: Nullable<Int8>;
+}
+
+export interface InteractionRow {
+  interaction_id: string;
+  client_id: string;
+  redirect_uri: string;
+  redirect_uri_sent: boolean;
+  state: Nullable<string>;
+  scopes: string[];
+  resources: string[];
+  code_challenge: string;
+  code_challenge_method: 'S256';
+  nonce: Nullable<string>;
+  response_mode: 'query' | 'form_post';
+  prompt: Nullable<string>;
+  max_age: Nullable<number>;
+  session_binding: Nullable<string>;
+  login_state: Nullable<Record<string, unknown>>;
+  created_at: Int8;
+  expires_at: Int8;
+}
+
+export interface SessionRow {
+  session_hash: string;
+  subject: string;
+  claims: Nullable<Record<string, unknown>>;
+  upstream_tokens: Nullable<string>;
+  auth_time: Int8;
+  created_at: Int8;
+  expires_at: Int8;
+}
+
+export interface ConsentRow {
+  subject: string;
+  client_id: string;
+  scopes: string[];
+  created_at: Int8;
+  expires_at: Int8;
+}
+
+export interface RevocationRow {
+  key: string;
+  revoked_at: Int8;
+  expires_at: Int8;
+}
+
+export interface SigningKeyRow {
+  kid: string;
+  alg: string;
+  private_jwk: Record<string, unknown>;
+  public_jwk: Nullable<Record<string, unknown>>;
+  created_at: Int8;
+  retires_at: Nullable<Int8>;
+  expires_at: Nullable<Int8>;
+}
+
+const json = (value: unknown): string => JSON.stringify(value);
+const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+const absentIfNull = <T>(value: T | null): T | undefined => value ?? undefined;
+const int = (value: Int8): number => Number(value);
+const intOrNull = (value: Nullable<Int8>): number | null => (value === null ? null : Number(value));
+const intOrAbsent = (value: Nullable<Int8>): number | undefined => (value === null ? undefined : Number(value));
+
+/** Leaves out properties whose value is `undefined`, so optional fields stored as NULL read back absent. */
+function withoutUndefined<T extends object>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as T;
+}
+
+export function clientToRow(client: ClientRecord): Row {
+  return {
+    client_id: client.clientId,
+    client_secret_hash: client.clientSecretHash ?? null,
+    client_secret_expires_at: client.clientSecretExpiresAt ?? null,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    redirect_uris: json(client.redirectUris),
+    grant_types: json(client.grantTypes),
+    response_types: json(client.responseTypes),
+    scopes: jsonOrNull(client.scopes),
+    client_name: client.clientName ?? null,
+    application_type: client.applicationType ?? null,
+    registration_access_token_hash: client.registrationAccessTokenHash ?? null,
+    metadata: json(client.metadata),
+    created_at: client.createdAt,
+    expires_at: client.expiresAt,
+  };
+}
+
+export function clientFromRow(row: ClientRow): ClientRecord {
+  return withoutUndefined<ClientRecord>({
+    clientId: row.client_id,
+    clientSecretHash: absentIfNull(row.client_secret_hash),
+    clientSecretExpiresAt: intOrAbsent(row.client_secret_expires_at),
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+    redirectUris: row.redirect_uris,
+    grantTypes: row.grant_types,
+    responseTypes: row.response_types,
+    scopes: absentIfNull(row.scopes),
+    clientName: absentIfNull(row.client_name),
+    applicationType: absentIfNull(row.application_type),
+    registrationAccessTokenHash: absentIfNull(row.registration_access_token_hash),
+    metadata: row.metadata,
+    createdAt: int(row.created_at),
+    expiresAt: intOrNull(row.expires_at),
+  });
+}
+
+export function grantToRow(grant: GrantRecord): Row {
+  return {
+    grant_id: grant.grantId,
+    client_id: grant.clientId,
+    subject: grant.subject,
+    scopes: json(grant.scopes),
+    resources: json(grant.resources),
+    auth_time: grant.authTime ?? null,
+    claims: jsonOrNull(grant.claims),
+    upstream_tokens: grant.upstreamTokens ?? null,
+    created_at: grant.createdAt,
+    expires_at: grant.expiresAt,
+    revoked_at: grant.revokedAt ?? null,
+  };
+}
+
+export function grantFromRow(row: GrantRow): GrantRecord {
+  return withoutUndefined<GrantRecord>({
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    subject: row.subject,
+    scopes: row.scopes,
+    resources: row.resources,
+    authTime: intOrAbsent(row.auth_time),
+    claims: absentIfNull(row.claims),
+    upstreamTokens: absentIfNull(row.upstream_tokens),
+    createdAt: int(row.created_at),
+    expiresAt: int(row.expires_at),
+    revokedAt: intOrAbsent(row.revoked_at),
+  });
+}
+
+/** A saved code starts unconsumed, also when it replaces an earlier row. */
+export function codeToRow(code: AuthorizationCodeRecord): Row {
+  return {
+    code_hash: code.codeHash,
+    grant_id: code.grantId,
+    client_id: code.clientId,
+    subject: code.subject,
+    redirect_uri: code.redirectUri,
+    redirect_uri_sent: code.redirectUriSent,
+    code_challenge: code.codeChallenge ?? null,
+    code_challenge_method: code.codeChallengeMethod ?? null,
+    scopes: json(code.scopes),
+    resources: json(code.resources),
+    nonce: code.nonce ?? null,
+    auth_time: code.authTime ?? null,
+    created_at: code.createdAt,
+    expires_at: code.expiresAt,
+    consumed_at: null,
+  };
+}
+
+/** `consumed_at` is the store's own bookkeeping and not part of the record. */
+export function codeFromRow(row: CodeRow): AuthorizationCodeRecord {
+  return withoutUndefined<AuthorizationCodeRecord>({
+    codeHash: row.code_hash,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    subject: row.subject,
+    redirectUri: row.redirect_uri,
+    redirectUriSent: row.redirect_uri_sent,
+    codeChallenge: absentIfNull(row.code_challenge),
+    codeChallengeMethod: absentIfNull(row.code_challenge_method),
+    scopes: row.scopes,
+    resources: row.resources,
+    nonce: absentIfNull(row.nonce),
+    authTime: intOrAbsent(row.auth_time),
+    createdAt: int(row.created_at),
+    expiresAt: int(row.expires_at),
+  });
+}
+
+export function refreshTokenToRow(token: RefreshTokenRecord): Row {
+  return {
+    token_hash: token.tokenHash,
+    grant_id: token.grantId,
+    client_id: token.clientId,
+    subject: token.subject,
+    scopes: json(token.scopes),
+    resources: json(token.resources),
+    created_at: token.createdAt,
+    expires_at: token.expiresAt,
+    rotated_at: token.rotatedAt ?? null,
+  };
+}
+
+export function refreshTokenFromRow(row: RefreshTokenRow): RefreshTokenRecord {
+  return withoutUndefined<RefreshTokenRecord>({
+    tokenHash: row.token_hash,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    subject: row.subject,
+    scopes: row.scopes,
+    resources: row.resources,
+    createdAt: int(row.created_at),
+    expiresAt: int(row.expires_at),
+    rotatedAt: intOrAbsent(row.rotated_at),
+  });
+}
+
+export function interactionToRow(interaction: InteractionRecord): Row {
+  return {
+    interaction_id: interaction.interactionId,
+    client_id: interaction.clientId,
+    redirect_uri: interaction.redirectUri,
+    redirect_uri_sent: interaction.redirectUriSent,
+    state: interaction.state ?? null,
+    scopes: json(interaction.scopes),
+    resources: json(interaction.resources),
+    code_challenge: interaction.codeChallenge,
+    code_challenge_method: interaction.codeChallengeMethod,
+    nonce: interaction.nonce ?? null,
+    response_mode: interaction.responseMode,
+    prompt: interaction.prompt ?? null,
+    max_age: interaction.maxAge ?? null,
+    session_binding: interaction.sessionBinding ?? null,
+    login_state: jsonOrNull(interaction.loginState),
+    created_at: interaction.createdAt,
+    expires_at: interaction.expiresAt,
+  };
+}
+
+export function interactionFromRow(row: InteractionRow): InteractionRecord {
+  return withoutUndefined<InteractionRecord>({
+    interactionId: row.interaction_id,
+    clientId: row.client_id,
+    redirectUri: row.redirect_uri,
+    redirectUriSent: row.redirect_uri_sent,
+    state: absentIfNull(row.state),
+    scopes: row.scopes,
+    resources: row.resources,
+    codeChallenge: row.code_challenge,
+    codeChallengeMethod: row.code_challenge_method,
+    nonce: absentIfNull(row.nonce),
+    responseMode: row.response_mode,
+    prompt: absentIfNull(row.prompt),
+    maxAge: absentIfNull(row.max_age),
+    sessionBinding: absentIfNull(row.session_binding),
+    loginState: absentIfNull(row.login_state),
+    createdAt: int(row.created_at),
+    expiresAt: int(row.expires_at),
+  });
+}
+
+export function sessionToRow(session: BrowserSessionRecord): Row {
+  return {
+    session_hash: session.sessionHash,
+    subject: session.subject,
+    claims: jsonOrNull(session.claims),
+    upstream_tokens: session.upstreamTokens ?? null,
+    auth_time: session.authTime,
+    created_at: session.createdAt,
+    expires_at: session.expiresAt,
+  };
+}
+
+export function sessionFromRow(row: SessionRow): BrowserSessionRecord {
+  return withoutUndefined<BrowserSessionRecord>({
+    sessionHash: row.session_hash,
+    subject: row.subject,
+    claims: absentIfNull(row.claims),
+    upstreamTokens: absentIfNull(row.upstream_tokens),
+    authTime: int(row.auth_time),
+    createdAt: int(row.created_at),
+    expiresAt: int(row.expires_at),
+  });
+}
+
+export function consentToRow(consent: ConsentRecord): Row {
+  return {
+    subject: consent.subject,
+    client_id: consent.clientId,
+    scopes: json(consent.scopes),
+    created_at: consent.createdAt,
+    expires_at: consent.expiresAt,
+  };
+}
+
+export function consentFromRow(row: ConsentRow): ConsentRecord {
+  return {
+    subject: row.subject,
+    clientId: row.client_id,
+    scopes: row.scopes,
+    createdAt: int(row.created_at),
+    expiresAt: int(row.expires_at),
+  };
+}
+
+export function revocationToRow(revocation: RevocationRecord): Row {
+  return { key: revocation.key, revoked_at: revocation.revokedAt, expires_at: revocation.expiresAt };
+}
+
+export function revocationFromRow(row: RevocationRow): RevocationRecord {
+  return { key: row.key, revokedAt: int(row.revoked_at), expiresAt: int(row.expires_at) };
+}
+
+export function signingKeyToRow(key: SigningKeyRecord): Row {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    private_jwk: json(key.privateJwk),
+    public_jwk: jsonOrNull(key.publicJwk),
+    created_at: key.createdAt,
+    retires_at: key.retiresAt,
+    expires_at: key.expiresAt,
+  };
+}
+
+export function signingKeyFromRow(row: SigningKeyRow): SigningKeyRecord {
+  return withoutUndefined<SigningKeyRecord>({
+    kid: row.kid,
+    alg: row.alg,
+    privateJwk: row.private_jwk,
+    publicJwk: absentIfNull(row.public_jwk),
+    createdAt: int(row.created_at),
+    retiresAt: intOrNull(row.retires_at),
+    expiresAt: intOrNull(row.expires_at),
+  });
+}
