@@ -13,7 +13,14 @@ const basic = `Basic ${btoa(`${CLIENT_ID}:${CLIENT_SECRET}`)}`;
 const running: Server[] = [];
 
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  await Promise.all(
+    running.splice(0).map((server) => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      // Keep-alive connections would otherwise hold close() open for the keep-alive timeout.
+      server.closeAllConnections();
+      return closed;
+    }),
+  );
 });
 
 /** A real listening Express server on a free loopback port; the issuer is that very origin. */
@@ -83,6 +90,16 @@ describe('keyward(server)', () => {
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ error: 'invalid_request' });
     }
+  });
+
+  it('refuses an unread body over 1 MiB with 413 instead of buffering it', async () => {
+    const { base } = await serve((app, server) => {
+      app.use(keyward(server));
+      // Express's default handler would log the error to stderr; this app answers it quietly.
+      app.use((error: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(error.status ?? 500).end());
+    });
+    const response = await clientCredentials(base, `grant_type=client_credentials&padding=${'x'.repeat(2 * 1024 * 1024)}`);
+    expect(response.status).toBe(413);
   });
 
   it('builds the request URL from req.protocol and the forwarded host under trust proxy', async () => {
