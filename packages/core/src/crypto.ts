@@ -1,5 +1,12 @@
 const encoder = new TextEncoder();
 
+type NodeCrypto = typeof import('node:crypto');
+// On Node (20.16+), hash synchronously: Web Crypto's digest hops to the thread pool and back, which costs
+// more than hashing a 43-character token. Other runtimes keep the portable Web Crypto path.
+const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as
+  | NodeCrypto
+  | undefined;
+
 /** base64url without padding (RFC 4648 §5), the alphabet of every token Keyward mints. */
 export function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
@@ -29,6 +36,7 @@ export function randomToken(bytes = 32): string {
  * ```
  */
 export async function sha256(value: string): Promise<string> {
+  if (nodeCrypto) return nodeCrypto.createHash('sha256').update(value, 'utf8').digest('base64url');
   const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value));
   return base64url(new Uint8Array(digest));
 }

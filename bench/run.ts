@@ -1,0 +1,219 @@
+/**
+ * `pnpm bench`: throughput of the token endpoint and of a bearer-guarded MCP request on example 09, each
+ * beside raw jose ES256 sign/verify measured in the same run on the same core. The machine is shared and
+ * noisy, so the ratios are the figures to compare between runs, not the absolute numbers.
+ *
+ * The server runs pinned to core 0 (taskset) and the load generator on the other core.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { calculatePKCECodeChallenge, randomToken } from '@keyward/core';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SERVER_CORE = '0';
+const CODES = Number(process.env.BENCH_CODES ?? 4000);
+const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = 16;
+
+function pinned(command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const hasTaskset = process.platform === 'linux';
+  return spawn(hasTaskset ? 'taskset' : command, hasTaskset ? ['-c', SERVER_CORE, command, ...args] : args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** jose ES256 sign and verify, in a child on the server's core, so both figures share a CPU. */
+async function joseBaseline(): Promise<{ signPerSec: number; verifyPerSec: number; guardPerSec: number }> {
+  const child = pinned(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/jose-baseline.ts']);
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`jose baseline exited with ${code}`);
+  return JSON.parse(output.trim().split('\n').pop()!);
+}
+
+async function startExample(): Promise<{ base: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = pinned(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/09-oauth-pkce/src/server.ts'], {
+    PORT: String(port),
+    OAUTH_DEV_LOGIN: 'demo',
+    OAUTH_STORE: process.env.BENCH_STORE ?? 'memory',
+    OAUTH_CLIENT_ID: 'bench-client',
+    OAUTH_CLIENT_SECRET: 'bench-secret-bench-secret',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      if ((await fetch(`${base}/.well-known/oauth-authorization-server`)).ok) break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    base,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function inParallel<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await task(index);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Authorization codes made ahead of the measurement, since each code works once. */
+async function issueCodes(base: string, count: number): Promise<{ code: string; verifier: string }[]> {
+  return inParallel(count, CONNECTIONS, async () => {
+    const verifier = randomToken();
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'mcp-public-client',
+      redirect_uri: 'http://127.0.0.1/callback',
+      code_challenge: await calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      scope: 'mcp:tools',
+    });
+    const response = await fetch(`${base}/oauth/authorize?${query}`, { redirect: 'manual' });
+    const code = new URL(response.headers.get('location')!).searchParams.get('code');
+    if (!code) throw new Error(`authorize failed: ${response.status}`);
+    return { code, verifier };
+  });
+}
+
+async function load(options: autocannon.Options): Promise<{ perSec: number; errors: number; non2xx: number; p99: number }> {
+  const result = await autocannon({ connections: CONNECTIONS, pipelining: 1, ...options });
+  // Total over elapsed time: per-second samples undercount a run shorter than a few seconds.
+  return { perSec: result.requests.total / result.duration, errors: result.errors, non2xx: result.non2xx, p99: result.latency.p99 };
+}
+
+async function tokenEndpoint(base: string) {
+  const codes = await issueCodes(base, CODES);
+  let next = 0;
+  return load({
+    url: `${base}/oauth/token`,
+    amount: CODES,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        setupRequest: (request) => {
+          const { code, verifier } = codes[next++ % codes.length]!;
+          request.body = new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: 'mcp-public-client' }).toString();
+          return request;
+        },
+      },
+    ],
+  });
+}
+
+async function mcpSession(base: string): Promise<{ token: string; sessionId: string }> {
+  const [{ code, verifier }] = (await issueCodes(base, 1)) as [{ code: string; verifier: string }];
+  const tokenResponse = await fetch(`${base}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: 'mcp-public-client' }),
+  });
+  const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const init = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }),
+  });
+  const sessionId = init.headers.get('mcp-session-id')!;
+  await init.text();
+  await fetch(`${base}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sessionId }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  return { token, sessionId };
+}
+
+async function guardedMcp(base: string) {
+  const { token, sessionId } = await mcpSession(base);
+  return load({
+    url: `${base}/mcp`,
+    duration: DURATION_SECONDS,
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sessionId,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-06-18',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+  });
+}
+
+async function unauthenticatedMcp(base: string) {
+  return load({ url: `${base}/mcp`, duration: DURATION_SECONDS, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+}
+
+function row(name: string, perSec: number, baseline: number | undefined, note = ''): string {
+  const ratio = baseline ? `${(perSec / baseline).toFixed(3)}` : '';
+  return `| ${name} | ${Math.round(perSec).toLocaleString('en-US')} | ${ratio} | ${note} |`;
+}
+
+const jose = await joseBaseline();
+const example = await startExample();
+let lines: string[];
+try {
+  const token = await tokenEndpoint(example.base);
+  const guarded = await guardedMcp(example.base);
+  const challenge = await unauthenticatedMcp(example.base);
+  lines = [
+    `Server pinned to core ${SERVER_CORE}; ${CONNECTIONS} connections; Node ${process.version}; store ${process.env.BENCH_STORE ?? 'memory'}.`,
+    '',
+    '| measurement | per second | ratio to jose | note |',
+    '|---|---|---|---|',
+    row('jose ES256 sign (baseline)', jose.signPerSec, undefined, 'one core, in-process loop'),
+    row('jose ES256 verify (baseline)', jose.verifyPerSec, undefined, 'one core, in-process loop'),
+    row('guard.authenticate in-process (no HTTP)', jose.guardPerSec, jose.verifyPerSec, 'ratio to verify: the guard\'s own overhead'),
+    row('token endpoint: authorization_code + PKCE, ES256 JWT', token.perSec, jose.signPerSec, `ratio to sign; p99 ${token.p99} ms; ${token.non2xx} non-2xx`),
+    row('bearer-guarded MCP tools/call (whoami)', guarded.perSec, jose.verifyPerSec, `ratio to verify; p99 ${guarded.p99} ms; ${guarded.non2xx} non-2xx`),
+    row('MCP request without a token (401 challenge)', challenge.perSec, jose.verifyPerSec, 'the guard\'s cheapest path'),
+  ];
+} finally {
+  await example.stop();
+}
+console.log(lines.join('\n'));
+
+try {
+  // Loaded by name so this file still runs where the store benchmark is absent.
+  const storesModule = './stores.js';
+  const { benchStores } = (await import(storesModule)) as { benchStores?: () => Promise<Array<{ store: string; consumePerSec: number; rotatePerSec: number; note?: string }>> };
+  if (benchStores) {
+    const results = await benchStores();
+    const memory = results.find((result) => result.store === 'memory');
+    console.log('\n| store | consume codes/s | rotate refresh/s | consume ratio to memory | rotate ratio to memory |');
+    console.log('|---|---|---|---|---|');
+    for (const result of results) {
+      const ratio = (value: number, base: number | undefined) => (base ? (value / base).toFixed(3) : '');
+      console.log(`| ${result.store} | ${Math.round(result.consumePerSec)} | ${Math.round(result.rotatePerSec)} | ${ratio(result.consumePerSec, memory?.consumePerSec)} | ${ratio(result.rotatePerSec, memory?.rotatePerSec)} |`);
+    }
+  }
+} catch (error) {
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+}
