@@ -57,6 +57,8 @@ export class KeyManager {
   #jwks = '{"keys":[]}';
   #lastReload = 0;
   #hmac: ActiveSigningKey | undefined;
+  /** One rotation at a time per algorithm, so concurrent signers do not each mint a key. */
+  readonly #rotations = new Map<string, Promise<string>>();
 
   constructor(options: KeyManagerOptions) {
     this.#options = options;
@@ -80,8 +82,7 @@ export class KeyManager {
     const now = clock();
     for (const alg of algorithms) {
       const active = this.#active(alg, now);
-      const tooOld = active && this.#options.rotateAfterSeconds && now - active.createdAt > this.#options.rotateAfterSeconds * 1000;
-      if (!active || tooOld) await this.rotate(alg);
+      if (!active || this.#tooOld(active, now)) await this.rotate(alg);
     }
   }
 
@@ -97,6 +98,11 @@ export class KeyManager {
     }
     this.#records = records;
     this.#jwks = JSON.stringify({ keys: records.filter((r) => r.publicJwk).map((r) => r.publicJwk) });
+  }
+
+  #tooOld(record: SigningKeyRecord, now: number): boolean {
+    const limit = this.#options.rotateAfterSeconds;
+    return !!limit && now - record.createdAt > limit * 1000;
   }
 
   #active(alg: string, now: number): SigningKeyRecord | undefined {
@@ -132,9 +138,16 @@ export class KeyManager {
       if (!this.#hmac) throw new TypeError('HS256 needs an explicit secret');
       return this.#hmac;
     }
-    const record = this.#active(alg, this.#options.clock());
-    if (!record) {
-      await this.rotate(alg);
+    const now = this.#options.clock();
+    const record = this.#active(alg, now);
+    // rotateAfterSeconds is a key's maximum age while the server runs, not only at start-up.
+    if (!record || this.#tooOld(record, now)) {
+      let rotation = this.#rotations.get(alg);
+      if (!rotation) {
+        rotation = this.rotate(alg).finally(() => this.#rotations.delete(alg));
+        this.#rotations.set(alg, rotation);
+      }
+      await rotation;
       return this.signingKey(alg);
     }
     return { kid: record.kid, alg: record.alg, key: this.#imported.get(record.kid)!.sign };
@@ -158,6 +171,10 @@ export class KeyManager {
   /** The JWK Set as a pre-serialised JSON string (public members only). */
   async jwksJSON(): Promise<string> {
     await this.ready();
+    // A retired key is published only until the last token it signed has expired (RFC 7517 §5: the set of
+    // current keys); without a reload the cached set would keep it forever.
+    const now = this.#options.clock();
+    if (this.#records.some((r) => r.expiresAt !== null && r.expiresAt <= now)) await this.#reload();
     return this.#jwks;
   }
 }
