@@ -189,6 +189,19 @@ describe('requireBearerAuth(guard)', () => {
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token"/);
   });
 
+  it('AUTHZ-RS-02: options.scopes adds to the guard\'s scopes → 403 insufficient_scope naming all of them', async () => {
+    const { base } = await serve((app, server) => {
+      app.use(keyward(server));
+      app.post('/admin', requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopes: ['mcp:admin'] }), (_req, res) => void res.send('ok'));
+    });
+    const { access_token: accessToken } = await (await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Atools')).json();
+    const response = await fetch(`${base}/admin`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('www-authenticate')).toBe(
+      `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:tools mcp:admin"`,
+    );
+  });
+
   it('AUTHZ-RS-01: a token in both the header and an already parsed form body → 400', async () => {
     const { base, accessToken } = await protectedApp(true);
     const response = await fetch(`${base}/mcp`, {
