@@ -1,0 +1,52 @@
+import { KeywardConfigError } from '@keyward/core';
+import { envVar } from './config.js';
+import { oidcProvider } from './oidc.js';
+import type { OIDCLoginProvider, OIDCProviderOptions } from './oidc.js';
+
+/** Options of {@link auth0Provider}: those of {@link oidcProvider}, with the tenant in place of the issuer. */
+export interface Auth0ProviderOptions extends Omit<OIDCProviderOptions, 'issuer' | 'clientId'> {
+  /** Tenant or custom domain, e.g. `my-tenant.us.auth0.com`. Defaults to `AUTH0_DOMAIN`. */
+  domain?: string;
+  /** Defaults to `AUTH0_CLIENT_ID`. */
+  clientId?: string;
+  /** Defaults to `AUTH0_CLIENT_SECRET`. */
+  clientSecret?: string;
+  /** Overrides `https://<domain>/`, e.g. to test against a local provider. */
+  issuer?: string;
+  /** Auth0 API identifier to request an access token for (the `audience` parameter). */
+  audience?: string;
+}
+
+/**
+ * Login through Auth0 (Universal Login) with {@link oidcProvider}. The issuer is `https://<domain>/`: Auth0's
+ * issuer ends in a slash, and ID tokens are compared against it byte for byte. Subjects look like
+ * `auth0:google-oauth2|1234`.
+ *
+ * @example
+ * ```ts
+ * // AUTH0_DOMAIN=my-tenant.us.auth0.com AUTH0_CLIENT_ID=… AUTH0_CLIENT_SECRET=…
+ * const auth0 = auth0Provider();
+ * ```
+ * @see [Auth0: OpenID Connect protocol](https://auth0.com/docs/authenticate/protocols/openid-connect-protocol)
+ * @see [OIDC Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
+ */
+export function auth0Provider(options: Auth0ProviderOptions = {}): OIDCLoginProvider {
+  const { domain = envVar('AUTH0_DOMAIN'), audience, ...rest } = options;
+  // A domain pasted with its scheme or a trailing slash would otherwise produce `https://https://…`.
+  const host = domain?.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  const issuer = options.issuer ?? (host ? `https://${host}/` : undefined);
+  if (!issuer) throw new KeywardConfigError('auth0Provider: set AUTH0_DOMAIN or pass { domain }');
+  const clientId = options.clientId ?? envVar('AUTH0_CLIENT_ID');
+  if (!clientId) throw new KeywardConfigError('auth0Provider: set AUTH0_CLIENT_ID or pass { clientId }');
+  const clientSecret = options.clientSecret ?? envVar('AUTH0_CLIENT_SECRET');
+
+  return oidcProvider({
+    id: 'auth0',
+    displayName: 'Auth0',
+    ...rest,
+    issuer,
+    clientId,
+    ...(clientSecret === undefined ? {} : { clientSecret }),
+    ...(audience === undefined ? {} : { authorizationParams: { ...rest.authorizationParams, audience } }),
+  });
+}
