@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeywardConfigError } from '@keyward/core';
-import { UpstreamLoginError, auth0Provider, oidcProvider } from '../src/index.js';
+import { UpstreamLoginError, auth0Provider, clerkOIDCProvider, oidcProvider } from '../src/index.js';
 import type { OIDCProviderOptions } from '../src/index.js';
 import { CALLBACK_URL, CLIENT_ID, CLIENT_SECRET, browserLogin, profileOf, startIdP } from './idp.js';
 import type { TestIdP } from './idp.js';
@@ -191,6 +191,20 @@ describe('auth0Provider', () => {
     } finally {
       await slashIdP.close();
     }
+  });
+});
+
+describe('clerkOIDCProvider', () => {
+  it('uses the Frontend API as issuer and clerk as id', () => {
+    const clerk = clerkOIDCProvider({ frontendApi: 'clerk.example.com', clientId: 'c', clientSecret: 's' });
+    expect(clerk).toMatchObject({ id: 'clerk', issuer: 'https://clerk.example.com' });
+  });
+
+  it('logs in against a local issuer', async () => {
+    const clerk = clerkOIDCProvider({ frontendApi: idp.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, allowInsecureRequests: true });
+    const { location, state } = await clerk.start({ callbackUrl: CALLBACK_URL });
+    const identity = await clerk.finish({ callbackUrl: CALLBACK_URL, currentUrl: await browserLogin(location, { login: 'user_2abc' }), state });
+    expect(identity.subject).toBe('clerk:user_2abc');
   });
 });
 
