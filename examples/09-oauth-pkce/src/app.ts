@@ -34,8 +34,8 @@ function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticCl
       clientId,
       clientSecret,
       clientName: 'Confidential example client',
-      // Core accepts one registered method per client; client_secret_post as well awaits a core change.
-      tokenEndpointAuthMethod: 'client_secret_basic',
+      // Basic first: it is what the client's metadata reports, and what clients assume by default (RFC 8414 §2).
+      tokenEndpointAuthMethod: ['client_secret_basic', 'client_secret_post'],
       redirectUris,
       grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
     });

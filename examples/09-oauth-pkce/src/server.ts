@@ -14,7 +14,7 @@ const listener = example.app.listen(port, host, () => {
   console.log(`  AS metadata           ${base}/.well-known/oauth-authorization-server`);
   console.log(`  resource metadata     ${base}/.well-known/oauth-protected-resource/mcp`);
   console.log(`  public client         mcp-public-client (PKCE, no secret)`);
-  if (env.OAUTH_CLIENT_ID) console.log(`  confidential client   ${env.OAUTH_CLIENT_ID} (client_secret_basic)`);
+  if (env.OAUTH_CLIENT_ID) console.log(`  confidential client   ${env.OAUTH_CLIENT_ID} (client_secret_basic or client_secret_post)`);
   if (!env.OAUTH_DEV_LOGIN) {
     const note = example.demoPassword.generated ? ' (generated for this run; set OAUTH_DEMO_PASSWORD to choose one)' : '';
     console.log(`  login                 demo / ${example.demoPassword.value}${note}`);

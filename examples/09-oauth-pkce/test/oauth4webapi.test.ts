@@ -93,11 +93,19 @@ describe(`confidential client from OAUTH_CLIENT_ID (${CONFIDENTIAL.id})`, () => 
     expect(refreshed.access_token).not.toBe(tokens.access_token);
   });
 
-  // Core (client-auth.ts) accepts only the one method a client registered, and a static client registers
-  // one, so this client cannot also use client_secret_post. `it.fails` keeps the gap visible: it turns
-  // red once core lets a static client list several methods, and the example should then register both.
-  it.fails('AUTHZ-CAUTH-02: client_secret_post is accepted too (needs several methods per static client in core)', async () => {
-    await codeFlow(client, oauth.ClientSecretPost(CONFIDENTIAL.secret), 'mcp:tools');
+  it('AUTHZ-CAUTH-02: client_secret_post runs the code flow too', async () => {
+    const tokens = await codeFlow(client, oauth.ClientSecretPost(CONFIDENTIAL.secret), 'mcp:tools');
+    expect(tokens.scope).toBe('mcp:tools');
+  });
+
+  it('AUTHZ-CAUTH-04: Basic and a body secret together → invalid_request', async () => {
+    const response = await fetch(as.token_endpoint!, {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`${CONFIDENTIAL.id}:${CONFIDENTIAL.secret}`)}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_secret: CONFIDENTIAL.secret }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
   });
 
   it('AUTHZ-CAUTH-05: a wrong secret in the Authorization header → 401 invalid_client with a Basic challenge', async () => {
