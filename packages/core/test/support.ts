@@ -20,8 +20,8 @@ import { MemoryStore } from '@keyward/core/memory';
 
 export const ISSUER = 'http://localhost:3009';
 export const RESOURCE = 'http://localhost:3009/mcp';
-export const RESOURCE_B = 'https://files.example.com/mcp';
-export const RESOURCE_C = 'https://calendar.example.com/mcp';
+export const RESOURCE_B = 'https://files.example.com/files/mcp';
+export const RESOURCE_C = 'https://calendar.example.com/calendar/mcp';
 export const SCOPES = ['mcp:tools', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 /** Far from the wall clock on purpose: nothing may depend on Date.now(). */
 export const START = Date.UTC(2030, 0, 1, 12);
