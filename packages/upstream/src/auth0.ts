@@ -3,7 +3,15 @@ import { envVar } from './config.js';
 import { oidcProvider } from './oidc.js';
 import type { OIDCLoginProvider, OIDCProviderOptions } from './oidc.js';
 
-/** Options of {@link auth0Provider}: those of {@link oidcProvider}, with the tenant in place of the issuer. */
+/**
+ * Options of {@link auth0Provider}: those of {@link oidcProvider}, with the tenant in place of the issuer.
+ *
+ * @example
+ * ```ts
+ * const options: Auth0ProviderOptions = { domain: 'my-tenant.us.auth0.com', audience: 'https://api.example.com' };
+ * ```
+ * @see [Auth0: OpenID Connect protocol](https://auth0.com/docs/authenticate/protocols/openid-connect-protocol)
+ */
 export interface Auth0ProviderOptions extends Omit<OIDCProviderOptions, 'issuer' | 'clientId'> {
   /** Tenant or custom domain, e.g. `my-tenant.us.auth0.com`. Defaults to `AUTH0_DOMAIN`. */
   domain?: string;

@@ -8,7 +8,15 @@ import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from '.
 import { oidcProvider } from './oidc.js';
 import type { OIDCLoginProvider, OIDCProviderOptions } from './oidc.js';
 
-/** Where a Clerk instance lives: its Frontend API, given directly or through the publishable key. */
+/**
+ * Where a Clerk instance lives: its Frontend API, given directly or through the publishable key.
+ *
+ * @example
+ * ```ts
+ * const instance: ClerkInstanceOptions = { frontendApi: 'https://clerk.example.com' };
+ * ```
+ * @see [Clerk: manual JWT verification](https://clerk.com/docs/backend-requests/manual-jwt)
+ */
 export interface ClerkInstanceOptions {
   /**
    * Frontend API URL, e.g. `https://clerk.example.com` or `https://<slug>.clerk.accounts.dev`; a bare host
@@ -20,7 +28,15 @@ export interface ClerkInstanceOptions {
   publishableKey?: string;
 }
 
-/** Options of {@link clerkProvider}. */
+/**
+ * Options of {@link clerkProvider}.
+ *
+ * @example
+ * ```ts
+ * const options: ClerkProviderOptions = { authorizedParties: ['https://app.example.com'], fetchUserDetails: true };
+ * ```
+ * @see [RFC 7519 §4.1](https://www.rfc-editor.org/rfc/rfc7519#section-4.1)
+ */
 export interface ClerkProviderOptions extends ClerkInstanceOptions, TokenVerifierOptions {
   /** Where the signing keys are fetched. Defaults to `<frontendApi>/.well-known/jwks.json`. */
   jwksUri?: string;
@@ -43,7 +59,15 @@ export interface ClerkProviderOptions extends ClerkInstanceOptions, TokenVerifie
   displayName?: string;
 }
 
-/** Options of {@link clerkOIDCProvider}: those of {@link oidcProvider}, with the Clerk instance as issuer. */
+/**
+ * Options of {@link clerkOIDCProvider}: those of {@link oidcProvider}, with the Clerk instance as issuer.
+ *
+ * @example
+ * ```ts
+ * const options: ClerkOIDCProviderOptions = { frontendApi: 'clerk.example.com', clientId, clientSecret };
+ * ```
+ * @see [OIDC Core §3.1](https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth)
+ */
 export interface ClerkOIDCProviderOptions extends ClerkInstanceOptions, Omit<OIDCProviderOptions, 'issuer'> {}
 
 const CLERK_API_URL = 'https://api.clerk.com';
@@ -124,7 +148,7 @@ function clerkFrontendApi(options: ClerkInstanceOptions, caller: string): string
 function frontendApiOfKey(key: string, caller: string): string {
   const match = /^pk_(?:test|live)_([A-Za-z0-9+/=_-]+)$/.exec(key);
   const decoded = match?.[1] === undefined ? '' : Buffer.from(match[1], 'base64').toString('utf8');
-  if (!decoded.endsWith('$') || !/^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::\d+)?\$$/.test(decoded)) {
+  if (!/^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::\d+)?\$$/.test(decoded)) {
     throw new KeywardConfigError(`${caller}: the Clerk publishable key is malformed`);
   }
   return decoded.slice(0, -1);

@@ -9,6 +9,12 @@ const BRAND = Symbol.for('keyward.UpstreamLoginError');
  * - `upstream_error`: the identity provider answered with an OAuth error (the user cancelled, …).
  * - `unavailable`: the identity provider or its key set could not be reached.
  * - `misconfigured`: the identity provider does not match this configuration (issuer, endpoints, client).
+ *
+ * @example
+ * ```ts
+ * const status = error.code === 'unavailable' ? 503 : 401;
+ * ```
+ * @see [RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)
  */
 export type UpstreamLoginErrorCode = 'invalid_token' | 'invalid_callback' | 'upstream_error' | 'unavailable' | 'misconfigured';
 

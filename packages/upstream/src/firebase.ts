@@ -7,10 +7,26 @@ import { configURL, envVar } from './config.js';
 import { isInPast, remoteKeySet, timeRules, verifyJWT } from './jwt.js';
 import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from './jwt.js';
 
-/** Google's public keys for Firebase Auth ID tokens, as a JWK Set. */
+/**
+ * Google's public keys for Firebase Auth ID tokens, as a JWK Set.
+ *
+ * @example
+ * ```ts
+ * firebaseProvider({ projectId, jwksUri: FIREBASE_JWKS_URI }); // the default, spelled out
+ * ```
+ * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
+ */
 export const FIREBASE_JWKS_URI = 'https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com';
 
-/** Options of {@link firebaseProvider}. */
+/**
+ * Options of {@link firebaseProvider}.
+ *
+ * @example
+ * ```ts
+ * const options: FirebaseProviderOptions = { serviceAccount: '/run/secrets/firebase.json' };
+ * ```
+ * @see [Firebase: verify ID tokens](https://firebase.google.com/docs/auth/admin/verify-id-tokens)
+ */
 export interface FirebaseProviderOptions extends TokenVerifierOptions {
   /** Firebase project id. Defaults to `FIREBASE_PROJECT_ID`, then to the service account's `project_id`. */
   projectId?: string;

@@ -4,7 +4,16 @@ import { systemClock } from '@keyward/core';
 import type { Clock, TokenLoginProvider } from '@keyward/core';
 import { UpstreamLoginError } from './errors.js';
 
-/** Options every token-verifying provider shares. */
+/**
+ * Options every token-verifying provider shares.
+ *
+ * @example
+ * ```ts
+ * let now = Date.now();
+ * const firebase = firebaseProvider({ projectId, clock: () => now, clockTolerance: 0 });
+ * ```
+ * @see [RFC 7519 §4.1.4](https://www.rfc-editor.org/rfc/rfc7519#section-4.1.4)
+ */
 export interface TokenVerifierOptions {
   /** Time source in milliseconds, so tests can check expiry without sleeping. Defaults to `Date.now`. */
   clock?: Clock;
@@ -12,7 +21,15 @@ export interface TokenVerifierOptions {
   clockTolerance?: number;
 }
 
-/** A token login provider that also reports the issuer whose tokens it accepts. */
+/**
+ * A token login provider that also reports the issuer whose tokens it accepts.
+ *
+ * @example
+ * ```ts
+ * console.log(firebaseProvider({ projectId: 'demo' }).issuer); // https://securetoken.google.com/demo
+ * ```
+ * @see [RFC 7519 §4.1.1](https://www.rfc-editor.org/rfc/rfc7519#section-4.1.1)
+ */
 export interface IssuerTokenLoginProvider extends TokenLoginProvider {
   /** The exact `iss` value tokens must carry. */
   readonly issuer: string;

@@ -2,7 +2,15 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { KeywardConfigError } from '@keyward/core';
 import type { PasswordAuthenticator, UpstreamIdentity } from '@keyward/core';
 
-/** One account of {@link localUsers}. Give either `password` or `passwordHash`. */
+/**
+ * One account of {@link localUsers}. Give either `password` or `passwordHash`.
+ *
+ * @example
+ * ```ts
+ * const user: LocalUser = { username: 'ops', passwordHash: process.env.OPS_PASSWORD_HASH!, claims: { name: 'Ops' } };
+ * ```
+ * @see [RFC 7914](https://www.rfc-editor.org/rfc/rfc7914)
+ */
 export interface LocalUser {
   username: string;
   /** Plain password; hashed when the authenticator is built and not kept. */
@@ -15,7 +23,15 @@ export interface LocalUser {
   claims?: Record<string, unknown>;
 }
 
-/** Options of {@link localUsers}. */
+/**
+ * Options of {@link localUsers}.
+ *
+ * @example
+ * ```ts
+ * localUsers(users, { subjectPrefix: 'staff' }); // subjects staff:<username>
+ * ```
+ * @see [OIDC Core §2](https://openid.net/specs/openid-connect-core-1_0.html#IDToken)
+ */
 export interface LocalUsersOptions {
   /** Prefix of default subjects. Defaults to `local`. */
   subjectPrefix?: string;

@@ -6,10 +6,26 @@ import { configURL } from './config.js';
 import { UpstreamLoginError, isUpstreamLoginError } from './errors.js';
 import type { UpstreamLoginErrorCode } from './errors.js';
 
-/** How this server authenticates to the identity provider's token endpoint. */
+/**
+ * How this server authenticates to the identity provider's token endpoint.
+ *
+ * @example
+ * ```ts
+ * oidcProvider({ issuer, clientId, clientSecret, tokenEndpointAuthMethod: 'client_secret_post' });
+ * ```
+ * @see [OIDC Core §9](https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication)
+ */
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'none';
 
-/** Options of {@link oidcProvider}. */
+/**
+ * Options of {@link oidcProvider}.
+ *
+ * @example
+ * ```ts
+ * const options: OIDCProviderOptions = { id: 'okta', issuer: 'https://example.okta.com', clientId, clientSecret, fetchUserinfo: true };
+ * ```
+ * @see [OIDC Core §3.1.2.1](https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest)
+ */
 export interface OIDCProviderOptions {
   /** URL-safe identifier, used in callback paths and as the subject prefix. Defaults to `oidc`. */
   id?: string;
@@ -36,7 +52,15 @@ export interface OIDCProviderOptions {
   allowInsecureRequests?: boolean;
 }
 
-/** A redirect login provider that also reports the issuer it logs in with. */
+/**
+ * A redirect login provider that also reports the issuer it logs in with.
+ *
+ * @example
+ * ```ts
+ * console.log(auth0Provider().issuer); // https://my-tenant.us.auth0.com/
+ * ```
+ * @see [OIDC Discovery §3](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata)
+ */
 export interface OIDCLoginProvider extends RedirectLoginProvider {
   /** The identity provider's issuer identifier. */
   readonly issuer: string;

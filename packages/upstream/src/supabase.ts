@@ -7,7 +7,15 @@ import { UpstreamLoginError } from './errors.js';
 import { remoteKeySet, timeRules, verifyJWT } from './jwt.js';
 import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from './jwt.js';
 
-/** Options of {@link supabaseProvider}. */
+/**
+ * Options of {@link supabaseProvider}.
+ *
+ * @example
+ * ```ts
+ * const options: SupabaseProviderOptions = { url: 'https://abcd.supabase.co', jwtSecret: process.env.SUPABASE_JWT_SECRET };
+ * ```
+ * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
+ */
 export interface SupabaseProviderOptions extends TokenVerifierOptions {
   /** Project URL, e.g. `https://abcd.supabase.co`. Defaults to `SUPABASE_URL`. */
   url?: string;
