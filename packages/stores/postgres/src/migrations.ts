@@ -6,7 +6,14 @@
 import type pg from 'pg';
 import { inTransaction } from './transaction.js';
 
-/** The schema the store's tables live in unless told otherwise. */
+/**
+ * The schema the store's tables live in unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * await pool.query(`GRANT USAGE ON SCHEMA ${DEFAULT_SCHEMA} TO keyward_app`);
+ * ```
+ */
 export const DEFAULT_SCHEMA = 'keyward';
 
 /** A numbered schema change, applied once and in order. Never edit a released one: add the next number. */
@@ -165,7 +172,16 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The schema version this release of the store needs. */
+/**
+ * The schema version this release of the store needs: the highest number in `<schema>.migrations` once
+ * {@link migrate} has run.
+ *
+ * @example
+ * ```ts
+ * const { rows } = await pool.query('SELECT max(version) AS version FROM keyward.migrations');
+ * if (rows[0].version !== SCHEMA_VERSION) console.warn('run migrate() before starting with migrate: false');
+ * ```
+ */
 export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /**

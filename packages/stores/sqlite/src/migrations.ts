@@ -159,7 +159,16 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The schema version this release of the store needs. */
+/**
+ * The schema version this release of the store needs: the highest number in `keyward_migrations` once
+ * {@link migrate} has run.
+ *
+ * @example
+ * ```ts
+ * const current = db.prepare('SELECT max(version) FROM keyward_migrations').pluck().get();
+ * if (current !== SCHEMA_VERSION) migrate(db);
+ * ```
+ */
 export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /**
