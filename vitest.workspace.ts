@@ -2,39 +2,40 @@ import { defineProject, type TestProjectConfiguration } from 'vitest/config';
 
 // Workspace packages are resolved to their TypeScript sources (the `source` export condition), so tests
 // need no build step and a stack trace points at the file you edit.
-const sourceFirst = {
-  resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
-  ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'], externalConditions: ['source'] } },
-};
-
-// Vitest also hands ssr.resolve.conditions to the worker's Node as --conditions, and Node applies those to
+//
+// Vitest hands ssr.resolve.conditions to the worker's Node as --conditions, and Node applies those to
 // require() too: with `import` (or `module`) listed, express's router require()s is-promise's ESM build and
-// gets a namespace object instead of a function. Projects that load express or the MCP SDK in the worker use
-// this list; Node adds import/require by itself.
-const sourceFirstNodeSafe = {
-  resolve: { conditions: ['source', 'node', 'default'] },
-  ssr: { resolve: { conditions: ['source', 'node', 'default'], externalConditions: ['source'] } },
-};
+// gets a namespace object instead of a function. So the list names only what Node does not add by itself.
+const conditions = ['source', 'node', 'default'];
 
 // `source` is also a condition of eventsource(-parser), where it names raw TypeScript that Node cannot load;
 // inlining them (and the MCP SDKs that import them) lets Vite transpile it instead.
-const inlineMCPSDK = { server: { deps: { inline: [/@modelcontextprotocol\//, 'eventsource-parser', 'eventsource'] } } };
+const inlineMCPSDK = { deps: { inline: [/@modelcontextprotocol\//, 'eventsource-parser', 'eventsource'] } };
 
-function project(name: string, root: string, extra: Record<string, unknown> = {}, resolution: typeof sourceFirst = sourceFirst): TestProjectConfiguration {
+function project(name: string, root: string, extra: Record<string, unknown> = {}): TestProjectConfiguration {
   return defineProject({
-    ...resolution,
-    test: { name, root, include: ['test/**/*.test.ts', 'src/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000, ...extra },
+    resolve: { conditions },
+    ssr: { resolve: { conditions, externalConditions: ['source'] } },
+    test: {
+      name,
+      root,
+      include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      server: inlineMCPSDK,
+      ...extra,
+    },
   });
 }
 
 export default [
   project('core', './packages/core'),
-  project('express', './packages/express', {}, sourceFirstNodeSafe),
+  project('express', './packages/express'),
   project('fastify', './packages/fastify'),
   project('hono', './packages/hono'),
   project('upstream', './packages/upstream'),
   project('store-sqlite', './packages/stores/sqlite'),
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
-  project('example-09', './examples/09-oauth-pkce', inlineMCPSDK, sourceFirstNodeSafe),
+  project('example-09', './examples/09-oauth-pkce'),
 ] satisfies TestProjectConfiguration[];

@@ -3,7 +3,7 @@
  * build the subject from their own name and the upstream user id (`auth0|…` stays unique across providers).
  */
 export interface UpstreamIdentity {
-  /** Stable local subject, e.g. `oidc:https://idp.example:248289761001`. */
+  /** Stable local subject: the provider id and the upstream user id, e.g. `auth0:google-oauth2|1097`. */
   subject: string;
   /** Standard OIDC claims: name, email, email_verified, picture, … */
   claims: Record<string, unknown>;
