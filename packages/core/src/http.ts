@@ -66,6 +66,39 @@ export class RequestParams {
   }
 }
 
+/** The largest request body an endpoint reads; OAuth requests are a few hundred bytes. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Reads a request body as text, refusing more than `limit` bytes (413) before buffering it, so an
+ * unauthenticated POST cannot make the server hold an arbitrary amount of memory.
+ *
+ * @example
+ * ```ts
+ * const text = await readBodyText(request);
+ * ```
+ */
+export async function readBodyText(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new OAuthError('invalid_request', { description: `request body exceeds ${limit} bytes`, status: 413 });
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > limit) throw tooLarge();
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * Reads the body of a POST to the token, revocation or introspection endpoint: form-urlencoded per the
  * RFCs, or JSON (a Keyward extension). Any other media type is `invalid_request`.
@@ -79,12 +112,13 @@ export class RequestParams {
 export async function readBodyParams(request: Request): Promise<RequestParams> {
   const type = (request.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') {
-    return RequestParams.fromSearch(new URLSearchParams(await request.text()));
+    return RequestParams.fromSearch(new URLSearchParams(await readBodyText(request)));
   }
   if (type === 'application/json') {
+    const text = await readBodyText(request);
     let body: unknown;
     try {
-      body = JSON.parse(await request.text());
+      body = JSON.parse(text);
     } catch {
       throw new OAuthError('invalid_request', { description: 'request body is not valid JSON' });
     }
@@ -156,7 +190,9 @@ export function escapeHTML(text: string): string {
  * third-party resources, no referrer leaking the authorization request.
  */
 export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  // No form-action: Chrome and Safari apply it to the redirect a form POST answers with, which for the
+  // consent form is the client's redirect URI on another origin.
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',

@@ -20,7 +20,7 @@ export { authorizationServerMetadata, openIDConfiguration, protectedResourceMeta
 export type { AuthorizationServerMetadataInput, ProtectedResourceMetadataInput } from './metadata.js';
 export { parseBasicCredentials } from './client-auth.js';
 export { claimsForScopes } from './handlers/userinfo.js';
-export { RequestParams, readBodyParams, jsonResponse, escapeHTML, htmlResponse, PAGE_SECURITY_HEADERS, CORS_HEADERS } from './http.js';
+export { RequestParams, readBodyParams, readBodyText, MAX_BODY_BYTES, jsonResponse, escapeHTML, htmlResponse, PAGE_SECURITY_HEADERS, CORS_HEADERS } from './http.js';
 export { randomToken, sha256, timingSafeEqual, base64url } from './crypto.js';
 export { systemClock, epochSeconds } from './clock.js';
 export type { Clock } from './clock.js';

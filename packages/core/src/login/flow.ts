@@ -2,7 +2,7 @@ import { CompactEncrypt } from 'jose';
 import { epochSeconds } from '../clock.js';
 import type { InteractionResult, PendingAuthorization, ServerContext } from '../context.js';
 import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
-import { escapeHTML, htmlResponse, RequestParams } from '../http.js';
+import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../http.js';
 import type { PasswordAuthenticator, UpstreamIdentity, UpstreamLoginProvider } from '../login-providers.js';
 import type { BrowserSessionRecord, InteractionRecord } from '../store.js';
 import { DEFAULT_SCOPE_DESCRIPTIONS, defaultLoginPages, type LoginPageRenderer } from './pages.js';
@@ -326,7 +326,11 @@ export class LoginFlow {
   async #form(request: Request): Promise<RequestParams | Response> {
     const type = (request.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') return this.#error('The form could not be read.');
-    return RequestParams.fromSearch(new URLSearchParams(await request.text()));
+    try {
+      return RequestParams.fromSearch(new URLSearchParams(await readBodyText(request)));
+    } catch {
+      return this.#error('The form is too large.', 413);
+    }
   }
 
   async #encrypt(tokens: NonNullable<UpstreamIdentity['upstreamTokens']>): Promise<string | undefined> {
