@@ -74,7 +74,7 @@ export class KeyManager {
   }
 
   async #load(): Promise<void> {
-    const { store, clock, algorithms, hmacSecret } = this.#options;
+    const { clock, algorithms, hmacSecret } = this.#options;
     if (hmacSecret !== undefined) {
       this.#hmac = { kid: `hs-${(await sha256(hmacSecret)).slice(0, 16)}`, alg: 'HS256', key: new TextEncoder().encode(hmacSecret) };
     }
