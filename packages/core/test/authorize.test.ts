@@ -23,7 +23,7 @@ function expectRedirectError(response: Response, error: string, base: string, st
   return location;
 }
 
-const PUBLIC_RU = CLIENTS.public.redirectUris[0];
+const PUBLIC_RU = CLIENTS.public.redirectUris[0]!;
 
 describe('A2 authorization endpoint: general behaviour', () => {
   it('AUTHZ-AZ-01: a valid GET redirects with a code (devLogin)', async () => {
@@ -159,7 +159,7 @@ describe('A2 authorization endpoint: general behaviour', () => {
   it('AUTHZ-AZ-05: a scope the client is not allowed → invalid_scope', async () => {
     const h = setup();
     const { response } = await h.authorize({ client: 'limited', scope: 'mcp:tools mcp:admin' });
-    expectRedirectError(response, 'invalid_scope', CLIENTS.limited.redirectUris[0]);
+    expectRedirectError(response, 'invalid_scope', CLIENTS.limited.redirectUris[0]!);
     const ok = await h.authorize({ client: 'limited', scope: 'mcp:tools' });
     expect(locationOf(ok.response).searchParams.get('code')).toBeTruthy();
   });

@@ -3,7 +3,7 @@ import { AuthorizationServer, authorizationServerMetadata } from '@keyward/core'
 import { MemoryStore } from '@keyward/core/memory';
 import { CLIENTS, ISSUER, PATHS, setup } from './support.js';
 
-async function metadataOf(server: AuthorizationServer, path = PATHS.asMetadata) {
+async function metadataOf(server: AuthorizationServer, path: string = PATHS.asMetadata) {
   const response = await server.request(path);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^application\/json/);

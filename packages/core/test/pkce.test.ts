@@ -11,8 +11,8 @@ function expectPKCEError(response: Response, base: string): void {
   expect(location.searchParams.has('code')).toBe(false);
 }
 
-const PUBLIC_RU = CLIENTS.public.redirectUris[0];
-const BASIC_RU = CLIENTS.basic.redirectUris[0];
+const PUBLIC_RU = CLIENTS.public.redirectUris[0]!;
+const BASIC_RU = CLIENTS.basic.redirectUris[0]!;
 
 describe('A4 PKCE', () => {
   it('AUTHZ-PKCE-01: a public client without code_challenge → invalid_request', async () => {

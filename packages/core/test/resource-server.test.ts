@@ -92,7 +92,7 @@ describe('A16 resource server (RFC 6750, RFC 9728)', () => {
 
   it('AUTHZ-RS-02: no credentials → 401 Bearer challenge with no error attribute', async () => {
     const h = setup();
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }]) {
+    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }] as Record<string, string>[]) {
       const response = rejected(await h.server.createGuard().authenticate(request(headers)));
       expect(response.status).toBe(401);
       const { scheme, params } = challenge(response);
