@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authOf, CLIENTS, decodeJWT, expectOAuthError, ISSUER, locationOf, RESOURCE, RESOURCE_B, RESOURCE_C, setup } from './support.js';
 
-const PUBLIC_RU = CLIENTS.public.redirectUris[0];
+const PUBLIC_RU = CLIENTS.public.redirectUris[0]!;
 
 function expectTargetError(response: Response): void {
   const location = locationOf(response);
