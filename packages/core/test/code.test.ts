@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { authOf, CLIENTS, decodeJWT, expectOAuthError, RESOURCE, RESOURCE_B, RESOURCE_C, setup, type TokenSet } from './support.js';
+import { AuthorizationServer } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+import { authOf, CLIENTS, decodeJWT, expectOAuthError, ISSUER, locationOf, pkcePair, RESOURCE, RESOURCE_B, RESOURCE_C, setup, toSearch, type TokenSet } from './support.js';
 
 describe('A9 authorization code redemption', () => {
   it('AUTHZ-CODE-01: a code is redeemed once; the second redemption is 400 invalid_grant', async () => {
@@ -138,5 +140,41 @@ describe('A9 authorization code redemption', () => {
     const body = (await (await h.redeem(code, verifier, authOf('public'), { resource: RESOURCE_C })).json()) as TokenSet;
     expect(body.scope).toBe('mcp:tools');
     expect(decodeJWT(body.access_token).payload.aud).toBe(RESOURCE_C);
+  });
+
+  it('AUTHZ-IMPL-02: the server judges code and refresh-token expiry itself, whatever the store still returns', async () => {
+    // A store whose clock never moves keeps every record; only the server's own checks can expire them.
+    let now = Date.UTC(2030, 0, 1);
+    const server = new AuthorizationServer({
+      issuer: ISSUER,
+      store: new MemoryStore({ clock: () => Date.UTC(2030, 0, 1) }),
+      clock: () => now,
+      clients: [CLIENTS.public],
+      scopes: ['mcp:tools'],
+      ttl: { refreshToken: 3600 },
+      devLogin: { subject: 'u' },
+    });
+    const code = async () => {
+      const { verifier, challenge } = pkcePair();
+      const query = toSearch({ response_type: 'code', client_id: 'public-app', code_challenge: challenge, code_challenge_method: 'S256' });
+      const location = locationOf(await server.request(`/oauth/authorize?${query}`));
+      return { code: location.searchParams.get('code')!, verifier };
+    };
+    const redeem = (c: { code: string; verifier: string }) =>
+      server.request('/oauth/token', {
+        method: 'POST',
+        body: toSearch({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, client_id: 'public-app' }),
+      });
+    const stale = await code();
+    const fresh = await code();
+    const tokens = (await (await redeem(fresh)).json()) as TokenSet;
+    now += 61_000;
+    await expectOAuthError(await redeem(stale), 'invalid_grant');
+    now += 3600_000;
+    const refresh = await server.request('/oauth/token', {
+      method: 'POST',
+      body: toSearch({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'public-app' }),
+    });
+    await expectOAuthError(refresh, 'invalid_grant');
   });
 });
