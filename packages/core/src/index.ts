@@ -26,3 +26,6 @@ export { systemClock, epochSeconds } from './clock.js';
 export type { Clock } from './clock.js';
 export type * from './store.js';
 export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, UpstreamIdentity, UpstreamLoginProvider } from './login-providers.js';
+export { StoreUnavailableError } from './store-errors.js';
+export { MCPSessionBinding, MCP_SESSION_NOT_FOUND } from './mcp-session.js';
+export type { SessionCheck } from './mcp-session.js';

@@ -60,8 +60,11 @@ export class RevocationList {
         const since = Math.max(0, this.#syncedUntil - 60_000);
         for (const record of await this.#options.store.listRevocations(since)) this.add(record.key, record.expiresAt);
         this.#syncedUntil = now;
-        this.#lastSync = now;
+      } catch {
+        // While the database is away, tokens keep being checked against the list as last read (and this
+        // server's own revocations, which arrive through add()); the next interval tries again.
       } finally {
+        this.#lastSync = now;
         this.#syncing = undefined;
       }
     })();

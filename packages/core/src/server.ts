@@ -21,6 +21,7 @@ import { RevocationList } from './revocation-list.js';
 import { checkResourceIndicator } from './resource.js';
 import { isScopeSubset } from './scope.js';
 import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from './store.js';
+import { guardStore, StoreUnavailableError } from './store-errors.js';
 
 /** Where each endpoint is served, relative to the issuer. Defaults are the product brief's paths. */
 export interface EndpointPaths {
@@ -297,6 +298,7 @@ export class AuthorizationServer {
   constructor(options: AuthorizationServerOptions) {
     validateOptions(options);
     this.#options = options;
+    const store = guardStore(options.store);
     const clock = options.clock ?? systemClock;
     const issuer = options.issuer;
     const base = issuer.replace(/\/$/, '');
@@ -336,7 +338,7 @@ export class AuthorizationServer {
       interaction: options.ttl?.interaction ?? 600,
     };
     const keys = new KeyManager({
-      store: options.store,
+      store,
       clock,
       algorithms: algorithm === 'RS256' ? ['RS256'] : [algorithm, 'RS256'],
       hmacSecret: options.signing?.hmacSecret,
@@ -364,10 +366,10 @@ export class AuthorizationServer {
     }
     this.#ctx = {
       issuer,
-      store: options.store,
+      store,
       keys,
       clock,
-      revocations: new RevocationList({ store: options.store, clock }),
+      revocations: new RevocationList({ store, clock }),
       accessTokenAlgorithm: options.signing?.hmacSecret ? 'HS256' : algorithm,
       scopesSupported,
       defaultScopes,
@@ -394,14 +396,14 @@ export class AuthorizationServer {
           return configured;
         }
         if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
-        return options.store.getClient(clientId);
+        return store.getClient(clientId);
       },
       touchClient: async (client) => {
         const lifetime = this.#registration ? this.#registration.unusedClientLifetime * 1000 : 0;
         const now = clock();
         // Writing on every token request would be wasteful; renew once half the lifetime has passed.
         if (!lifetime || client.expiresAt === null || client.expiresAt - now > lifetime / 2) return;
-        await options.store.saveClient({ ...client, expiresAt: now + lifetime });
+        await store.saveClient({ ...client, expiresAt: now + lifetime });
       },
       allowsAuthMethod: (client, method) =>
         (this.#staticAuthMethods.get(client.clientId) ?? [client.tokenEndpointAuthMethod]).includes(method),
@@ -553,6 +555,12 @@ export class AuthorizationServer {
     } catch (error) {
       if (isOAuthError(error)) {
         response = error.toResponse();
+      } else if (error instanceof StoreUnavailableError) {
+        this.#options.onError?.(error, request);
+        response = new OAuthError('temporarily_unavailable', {
+          description: 'the authorization server cannot reach its database; retry shortly',
+          headers: { 'retry-after': '5' },
+        }).toResponse();
       } else {
         this.#options.onError?.(error, request);
         response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();

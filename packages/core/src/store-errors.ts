@@ -1,0 +1,36 @@
+import type { Store } from './store.js';
+
+/**
+ * A Store call failed (database unreachable, timeout, failed transaction). The server answers it with 503
+ * `temporarily_unavailable` and `Retry-After`, never with a 500: the request can succeed once the database
+ * is back, and the store's own atomic operations guarantee that nothing was half-written.
+ *
+ * @example
+ * ```ts
+ * server.fetch(request); // a PostgreSQL outage answers 503 {"error":"temporarily_unavailable"}
+ * ```
+ * @see [RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)
+ */
+export class StoreUnavailableError extends Error {
+  constructor(operation: string, cause: unknown) {
+    super(`store operation ${operation} failed`, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Wraps every method of a store so that a failure surfaces as {@link StoreUnavailableError}. */
+export function guardStore(store: Store): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (error) {
+          throw new StoreUnavailableError(String(property), error);
+        }
+      };
+    },
+  });
+}
