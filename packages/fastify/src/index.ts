@@ -1,0 +1,164 @@
+import type { IncomingMessage } from 'node:http';
+import { KeywardConfigError, type AuthInfo, type AuthorizationServer, type ResourceServerGuard } from '@keyward/core';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, preHandlerAsyncHookHandler } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by {@link requireBearerAuth}: the verified access token. */
+    auth?: AuthInfo;
+  }
+}
+
+const FORM = /^application\/x-www-form-urlencoded\b/i;
+const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** The absolute URL of the request as the client addressed it (`trustProxy` decides about X-Forwarded-*). */
+function requestURL(request: FastifyRequest): URL | null {
+  try {
+    return new URL(`${request.protocol}://${request.host}${request.url}`);
+  } catch {
+    return null;
+  }
+}
+
+function requestHeaders(request: FastifyRequest): Headers {
+  const headers = new Headers();
+  // rawHeaders keeps repeated fields apart, as the client sent them; HTTP/2 pseudo-headers are not fields.
+  const raw = request.raw.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) if (!raw[i]!.startsWith(':')) headers.append(raw[i]!, raw[i + 1]!);
+  // The body handed on is a copy with its own length, which the Request computes.
+  headers.delete('content-length');
+  headers.delete('transfer-encoding');
+  return headers;
+}
+
+/**
+ * The body bytes for a Web Request. This plugin's own parser keeps them as a Buffer; an object means a
+ * parser or hook outside it got there first, so it is encoded back by content type.
+ */
+function encodeBody(body: unknown, contentType: string | undefined): BodyInit | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string') return body;
+  if (Buffer.isBuffer(body)) return new Uint8Array(body);
+  if (!FORM.test(contentType ?? '')) return JSON.stringify(body);
+  const form = new URLSearchParams();
+  // @fastify/formbody turns `scope=a&scope=b` into an array; it must stay repeated, since OAuth rejects it.
+  for (const [name, value] of Object.entries(body)) for (const item of [value].flat()) form.append(name, String(item));
+  return form.toString();
+}
+
+function toWebRequest(request: FastifyRequest, url: URL, body: BodyInit | null): Request {
+  return new Request(url, { method: request.method, headers: requestHeaders(request), body });
+}
+
+/**
+ * Writes a Web `Response` with a Fastify reply: status, every header (each `Set-Cookie` kept apart) and
+ * the body bytes. Use it to send what `server.completeInteraction()` returns from your own login route.
+ *
+ * @example
+ * ```ts
+ * fastify.post('/login', async (request, reply) => {
+ *   const { interaction, username, password } = request.body as Record<string, string>;
+ *   const user = await checkPassword(username, password);
+ *   return sendWebResponse(reply, await server.completeInteraction(interaction, { subject: user.id }));
+ * });
+ * ```
+ * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
+ */
+export async function sendWebResponse(reply: FastifyReply, response: Response): Promise<FastifyReply> {
+  reply.code(response.status);
+  // Headers yields every Set-Cookie on its own, and reply.header() appends Set-Cookie values (RFC 6265 §3).
+  for (const [name, value] of response.headers) reply.header(name, value);
+  return reply.send(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+}
+
+/** Options of the {@link keyward} plugin. */
+export interface KeywardPluginOptions {
+  server: AuthorizationServer;
+}
+
+function routePaths(server: AuthorizationServer): string[] {
+  // find-my-way reads `:` as the start of a parameter; `::` is a literal colon.
+  const paths = server.paths.map((path) => path.replaceAll(':', '::'));
+  // RFC 7592: each registered client's configuration endpoint is the registration endpoint plus its id.
+  const registration = new URL(server.endpoints.registration).pathname;
+  if (server.handles(registration)) paths.push(`${registration.replaceAll(':', '::')}/:clientId`);
+  return paths;
+}
+
+/**
+ * A Fastify plugin that serves a Keyward {@link AuthorizationServer}: one route per endpoint (metadata,
+ * authorize, token, JWKS, userinfo, registration, revocation, introspection, login pages), each handed to
+ * `server.fetch` with `request.ip` as the client address. Register it at the root: its paths come from the
+ * server's issuer, so a `prefix` is refused. Its routes read bodies with their own parser, so the server
+ * gets the exact bytes whether or not the app registered `@fastify/formbody`; a body some hook already
+ * turned into an object is encoded back.
+ *
+ * @example
+ * ```ts
+ * const server = new AuthorizationServer({ issuer: 'http://localhost:3010', store: new MemoryStore() });
+ * const fastify = Fastify();
+ * await fastify.register(keyward, { server });
+ * ```
+ * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
+ * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+ */
+export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify, { server }) => {
+  if (fastify.prefix) throw new KeywardConfigError(`register keyward without a prefix (got ${fastify.prefix}); its paths come from the issuer`);
+  // This plugin is encapsulated, so the parser below serves its routes only and the app's parsers stay as they are.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const url = requestURL(request);
+    // A route pattern can match more than the server answers (a `/` inside a client id, say).
+    if (!url || !server.handles(url.pathname)) {
+      reply.callNotFound();
+      return reply;
+    }
+    const body = encodeBody(request.body, request.headers['content-type']);
+    return sendWebResponse(reply, await server.fetch(toWebRequest(request, url, body), { clientAddress: request.ip }));
+  };
+  for (const url of routePaths(server)) fastify.route({ method: METHODS, url, exposeHeadRoute: false, handler });
+};
+Object.assign(keyward, { [Symbol.for('fastify.display-name')]: '@keyward/fastify' });
+
+/** Options of {@link requireBearerAuth}. */
+export interface RequireBearerAuthOptions {
+  /** Scopes this route needs beyond the guard's own. */
+  scopes?: readonly string[];
+  /** Scopes one request needs, decided from it (its parsed body, say): step-up for a tool that needs more. */
+  scopesFor?: (request: FastifyRequest) => readonly string[] | Promise<readonly string[]>;
+}
+
+/**
+ * A `preHandler` that protects routes with RFC 6750 bearer tokens verified by a {@link ResourceServerGuard}
+ * (typically `server.createGuard()`). On success `request.auth` holds the token's {@link AuthInfo}, and so
+ * does `request.raw.auth`, where the MCP SDK's `StreamableHTTPServerTransport` reads it; otherwise the
+ * guard's 401/403 challenge is sent, with `resource_metadata` pointing MCP clients at discovery. A 403
+ * `insufficient_scope` names every scope needed, those of `scopesFor` included.
+ *
+ * @example
+ * ```ts
+ * const adminTool = (request: FastifyRequest) => ((request.body as { params?: { name?: string } })?.params?.name === 'admin_stats' ? ['mcp:admin'] : []);
+ * fastify.post('/mcp', { preHandler: requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: adminTool }) }, async (request, reply) => {
+ *   reply.hijack();
+ *   await transport.handleRequest(request.raw, reply.raw, request.body); // tools receive request.auth as extra.authInfo
+ * });
+ * ```
+ * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
+ */
+export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): preHandlerAsyncHookHandler {
+  return async (request, reply) => {
+    const url = requestURL(request) ?? new URL(guard.resource);
+    const contentType = request.headers['content-type'];
+    // RFC 6750 §2.2: the guard looks for a token in a form body too, so one sent twice is refused.
+    const form = FORM.test(contentType ?? '') ? encodeBody(request.body, contentType) : null;
+    const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(request)) ?? [])];
+    const result = await guard.authenticate(toWebRequest(request, url, form), { scopes });
+    if (!result.ok) return sendWebResponse(reply, result.response);
+    request.auth = result.auth;
+    (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = result.auth;
+  };
+}
