@@ -1,0 +1,206 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuthorizationServer } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+import { testHTTPConformance } from '@keyward/core/testing';
+import { bearerAuth, keyward } from '../src/index.js';
+
+/** Serves `app` with @hono/node-server on a free loopback port. */
+async function listen(app: Hono): Promise<{ base: string; close: () => Promise<void> }> {
+  let http!: ServerType;
+  const port = await new Promise<number>((resolve) => {
+    http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(info.port));
+  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      http.close(() => resolve());
+      // Keep-alive connections would otherwise hold close() open for the keep-alive timeout.
+      if ('closeAllConnections' in http) http.closeAllConnections();
+    });
+  return { base: `http://127.0.0.1:${port}`, close };
+}
+
+/** A middleware that reads every body before the routes, as validators and body-logging middleware do. */
+const parseBodiesFirst: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header('content-type') ?? '';
+  if (type.startsWith('application/x-www-form-urlencoded')) await c.req.parseBody();
+  else if (type.startsWith('application/json')) await c.req.json().catch(() => undefined);
+  await next();
+};
+
+/** Reads forms with c.req.formData(), which caches only a FormData, the one cache that is not the bytes sent. */
+const readFormDataFirst: MiddlewareHandler = async (c, next) => {
+  if (c.req.header('content-type')?.startsWith('application/x-www-form-urlencoded')) await c.req.formData();
+  await next();
+};
+
+function conformance(name: string, before?: MiddlewareHandler): void {
+  testHTTPConformance({
+    name,
+    start: async (server) => {
+      const app = new Hono();
+      if (before) app.use(before);
+      app.use(keyward(server));
+      const { base, close } = await listen(app);
+      return { fetch: (path, init) => fetch(base + path, init), close };
+    },
+  });
+}
+
+conformance('hono on @hono/node-server');
+conformance('hono (bodies read by c.req.parseBody() and c.req.json() first)', parseBodiesFirst);
+conformance('hono (forms read by c.req.formData() first)', readFormDataFirst);
+
+const CLIENT_ID = 'service';
+const CLIENT_SECRET = 'service-secret-service-secret-1234';
+const basic = `Basic ${btoa(`${CLIENT_ID}:${CLIENT_SECRET}`)}`;
+
+const running: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((close) => close()));
+});
+
+/** A listening Hono app; routes are looked up per request, so the issuer can be its origin. */
+async function serveApp(build: (app: Hono, server: AuthorizationServer) => void): Promise<{ base: string; server: AuthorizationServer }> {
+  const app = new Hono();
+  const { base, close } = await listen(app);
+  running.push(close);
+  const server = new AuthorizationServer({
+    issuer: base,
+    store: new MemoryStore(),
+    scopes: ['mcp:tools', 'mcp:admin', 'openid'],
+    clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, grantTypes: ['client_credentials'] }],
+  });
+  build(app, server);
+  return { base, server };
+}
+
+function clientCredentials(base: string, body: string): Promise<Response> {
+  return fetch(`${base}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body });
+}
+
+async function accessToken(base: string, scope: string): Promise<string> {
+  const response = await clientCredentials(base, new URLSearchParams({ grant_type: 'client_credentials', scope }).toString());
+  return (await response.json()).access_token;
+}
+
+describe('keyward(server)', () => {
+  it('lets other routes through, and leaves unknown paths to the app', async () => {
+    const { base } = await serveApp((app, server) => {
+      app.use(keyward(server));
+      app.get('/hello', (c) => c.text('hello'));
+      app.post('/echo', async (c) => c.json(await c.req.json()));
+    });
+    expect(await (await fetch(`${base}/hello`)).text()).toBe('hello');
+    const echo = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(await echo.json()).toEqual({ a: 1 });
+    expect((await fetch(`${base}/nowhere`)).status).toBe(404);
+  });
+
+  it('serves metadata whose URLs are the issuer, mounted with app.route() as well', async () => {
+    const { base } = await serveApp((app, server) => app.route('/', new Hono().use(keyward(server))));
+    const metadata = await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json();
+    expect(metadata.issuer).toBe(base);
+    expect(metadata.token_endpoint).toBe(`${base}/oauth/token`);
+  });
+
+  it('passes the socket address under @hono/node-server, or what options.clientAddress says', async () => {
+    const seen: (string | undefined)[] = [];
+    const { base } = await serveApp((app, server) => {
+      const fetchFromServer = server.fetch.bind(server);
+      server.fetch = (request, context) => (seen.push(context?.clientAddress), fetchFromServer(request, context));
+      app.use('/oauth/*', keyward(server, { clientAddress: (c) => c.req.header('x-real-ip') }));
+      app.use(keyward(server));
+    });
+    await fetch(`${base}/.well-known/oauth-authorization-server`);
+    await fetch(`${base}/oauth/keys`, { headers: { 'x-real-ip': '203.0.113.9' } });
+    expect(seen).toEqual(['127.0.0.1', '203.0.113.9']);
+  });
+
+  it('keeps a repeated form parameter repeated after c.req.parseBody() (OAuth 2.1 §3.1)', async () => {
+    const { base } = await serveApp((app, server) => {
+      app.use(parseBodiesFirst);
+      app.use(keyward(server));
+    });
+    const response = await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Atools&scope=mcp%3Aadmin');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+describe('bearerAuth(guard)', () => {
+  const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  const adminCall = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'admin_stats', arguments: {} } });
+
+  /** /mcp guarded for mcp:tools; calling the admin_stats tool needs mcp:admin as well. */
+  async function protectedApp(before?: MiddlewareHandler) {
+    return serveApp((app, server) => {
+      app.use(keyward(server));
+      if (before) app.use(before);
+      const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), {
+        scopesFor: async (c) => {
+          const message = c.req.header('content-type')?.startsWith('application/json') ? await c.req.json().catch(() => undefined) : undefined;
+          return message?.params?.name === 'admin_stats' ? ['mcp:admin'] : [];
+        },
+      });
+      app.post('/mcp', guard, async (c) => {
+        const auth = c.get('auth');
+        return c.json({ auth: { clientId: auth.clientId, scopes: auth.scopes, subject: auth.extra?.subject }, body: await c.req.json() });
+      });
+    });
+  }
+
+  it('AUTHZ-RS-01: sets c.get("auth") and leaves the body to the route', async () => {
+    const { base } = await protectedApp();
+    const token = await accessToken(base, 'mcp:tools');
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: ping });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ auth: { clientId: CLIENT_ID, scopes: ['mcp:tools'], subject: CLIENT_ID }, body: JSON.parse(ping) });
+  });
+
+  it('AUTHZ-RS-02, AUTHZ-RS-05: no token → 401 with a resource_metadata challenge, no error, exposed to browsers', async () => {
+    const { base } = await protectedApp();
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ping });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"`);
+    expect(response.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate');
+  });
+
+  it('AUTHZ-RS-02: an invalid token → 401 invalid_token', async () => {
+    const { base } = await protectedApp();
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: 'Bearer not.a.jwt' } });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token"/);
+  });
+
+  it('AUTHZ-RS-02: scopesFor demands more → 403 insufficient_scope naming every scope needed', async () => {
+    const { base } = await protectedApp();
+    const token = await accessToken(base, 'mcp:tools');
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: adminCall });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('www-authenticate')).toBe(
+      `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:tools mcp:admin"`,
+    );
+    expect(response.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate');
+    const admin = await accessToken(base, 'mcp:tools mcp:admin');
+    const allowed = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: adminCall });
+    expect(allowed.status).toBe(200);
+  });
+
+  for (const [when, before] of [['unread', undefined], ['already parsed', parseBodiesFirst]] as const) {
+    it(`AUTHZ-RS-01: a token in both the header and an ${when} form body → 400 invalid_request`, async () => {
+      const { base } = await protectedApp(before);
+      const token = await accessToken(base, 'mcp:tools');
+      const response = await fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ access_token: token }),
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
+    });
+  }
+});
