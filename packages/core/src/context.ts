@@ -72,6 +72,8 @@ export interface ServerContext {
   /** Fetches a client-supplied URL with the SSRF protections (metadata documents, jwks_uri). */
   safeFetch(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
   interaction: InteractionHandler | undefined;
+  /** Answers `prompt=none` from an existing session and consent, or with an error redirect; never a page. */
+  silentInteraction?: ((interaction: InteractionRecord, request: Request) => Promise<Response>) | undefined;
   devLogin: InteractionResult | undefined;
   getClient(clientId: string): Promise<ClientRecord | null>;
   /** Whether `client` may authenticate with `method` (its registered one, or a configured client's list). */

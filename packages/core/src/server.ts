@@ -415,11 +415,12 @@ export class AuthorizationServer {
     this.#buildRoutes();
     if (options.login && !options.interaction && !options.devLogin) {
       const flow = new LoginFlow(this.#ctx, options.login, {
-        complete: (id, result) => this.completeInteraction(id, result),
-        deny: (id) => this.denyInteraction(id),
+        complete: (id, result, method) => this.completeInteraction(id, result, method),
+        deny: (id, error, method) => this.denyInteraction(id, { ...error, method }),
         isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
       }, base);
       this.#ctx.interaction = flow.interaction;
+      this.#ctx.silentInteraction = flow.silent;
       for (const [path, handler] of flow.routes()) {
         this.#routes.set(path, { cors: false, handler: (request, context) => handler(request, context.clientAddress ?? 'unknown') });
       }
@@ -637,14 +638,24 @@ export class AuthorizationServer {
   }
 
   /**
-   * Ends a pending authorization with `access_denied` (the user pressed "Deny").
+   * Ends a pending authorization with an error redirect: `access_denied` (the user pressed "Deny") unless
+   * another code is given (`login_required`, `consent_required`, `interaction_required` for `prompt=none`).
    *
+   * @example
+   * ```ts
+   * return server.denyInteraction(interactionId); // → redirect_uri?error=access_denied&state=…&iss=…
+   * ```
    * @see [OAuth 2.1 §4.1.2.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-4.1.2.1)
+   * @see [OIDC Core §3.1.2.6](https://openid.net/specs/openid-connect-core-1_0.html#AuthError)
    */
-  async denyInteraction(interactionId: string, method = 'POST'): Promise<Response> {
+  async denyInteraction(
+    interactionId: string,
+    options: { error?: 'access_denied' | 'login_required' | 'consent_required' | 'interaction_required'; description?: string; method?: string } = {},
+  ): Promise<Response> {
     const interaction = await this.#ctx.store.consumeInteraction(interactionId);
     if (!interaction || interaction.expiresAt <= this.#ctx.clock()) return interactionErrorPage('this sign-in request has expired or was already used');
-    const denied = new OAuthError('access_denied', { description: 'the user denied the request' });
+    const method = options.method ?? 'POST';
+    const denied = new OAuthError(options.error ?? 'access_denied', { description: options.description ?? 'the user denied the request' });
     return redirectError(this.#ctx, targetFromInteraction(interaction), denied, method);
   }
 

@@ -42,9 +42,12 @@ function hiddenFields(html: string): Record<string, string> {
 describe('built-in login and consent pages', () => {
   let server: AuthorizationServer;
   let browser: Browser;
+  let now: number;
 
   beforeEach(() => {
+    now = Date.now();
     server = new AuthorizationServer({
+      clock: () => now,
       issuer,
       store: new MemoryStore(),
       scopes: ['mcp:tools', 'openid', 'profile'],
@@ -141,6 +144,51 @@ describe('built-in login and consent pages', () => {
     const query = new URLSearchParams({ response_type: 'code', client_id: 'app', redirect_uri: redirectUri, code_challenge: await calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: 'mcp:tools openid profile', state: 'third' });
     const wider = await browser.request(`/oauth/authorize?${query}`);
     expect(wider.headers.get('location')).toContain('/oauth/consent?interaction=');
+  });
+
+  async function authorizeWith(extra: Record<string, string>, clientId = 'app', redirect = redirectUri) {
+    const verifier = randomToken();
+    const query = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirect, code_challenge: await calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: 'mcp:tools openid', state: 'silent', ...extra });
+    return browser.request(`/oauth/authorize?${query}`);
+  }
+
+  it('AUTHZ-OIDC-03: prompt=none without a session redirects login_required and shows no page', async () => {
+    const response = await authorizeWith({ prompt: 'none' });
+    expect(response.status).toBe(302);
+    const location = new URL(response.headers.get('location')!);
+    expect(location.searchParams.get('error')).toBe('login_required');
+    expect(location.searchParams.get('state')).toBe('silent');
+  });
+
+  it('AUTHZ-OIDC-03: prompt=none with a session but no consent redirects consent_required; with both it issues a code', async () => {
+    await signIn();
+    const withoutConsent = await authorizeWith({ prompt: 'none' });
+    expect(new URL(withoutConsent.headers.get('location')!).searchParams.get('error')).toBe('consent_required');
+    const html = await (await browser.request((await authorizeWith({})).headers.get('location')!)).text();
+    await browser.post('/oauth/consent', { ...hiddenFields(html), decision: 'allow' });
+    const silent = await authorizeWith({ prompt: 'none' });
+    expect(new URL(silent.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('AUTHZ-OIDC-03: max_age asks a user who signed in too long ago to sign in again', async () => {
+    await signIn();
+    expect((await authorizeWith({ max_age: '60' })).headers.get('location')).toContain('/oauth/consent?interaction=');
+    now += 61_000;
+    expect((await authorizeWith({ max_age: '60' })).headers.get('location')).toContain('/oauth/login?interaction=');
+  });
+
+  it('AUTHZ-UI-04: a self-registered public client is asked for consent every time', async () => {
+    const registered = await (
+      await server.request('/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Looks Trustworthy', redirect_uris: ['http://127.0.0.1/dcr'], token_endpoint_auth_method: 'none' }) })
+    ).json();
+    const first = await authorizeWith({}, registered.client_id, 'http://127.0.0.1/dcr');
+    const loginHtml = await (await browser.request(first.headers.get('location')!)).text();
+    const login = await browser.post('/oauth/login', { ...hiddenFields(loginHtml), username: 'demo', password: 'correct horse' });
+    const consentHtml = await (await browser.request(login.headers.get('location')!)).text();
+    expect(consentHtml).toContain('registered itself');
+    await browser.post('/oauth/consent', { ...hiddenFields(consentHtml), decision: 'allow' });
+    const second = await authorizeWith({}, registered.client_id, 'http://127.0.0.1/dcr');
+    expect(second.headers.get('location')).toContain('/oauth/consent?interaction=');
   });
 
   it('sets HttpOnly SameSite=Lax cookies', async () => {

@@ -207,9 +207,12 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
       expiresAt: now + ctx.ttl.interaction * 1000,
     };
     if (ctx.devLogin) return await ctx.approve(interaction, ctx.devLogin, request.method);
-    // OIDC Core §3.1.2.1: prompt=none must never show a page; with no session there is nobody to approve.
+    // OIDC Core §3.1.2.1: prompt=none must never show a page. Only the built-in login flow can answer it
+    // from an existing session and consent; a custom hook might render a page, so it is not asked.
     if (interaction.prompt?.split(' ').includes('none')) {
-      throw new OAuthError('login_required', { description: 'no active session and prompt=none' });
+      if (!ctx.silentInteraction) throw new OAuthError('login_required', { description: 'no active session and prompt=none' });
+      await ctx.store.saveInteraction(interaction);
+      return await ctx.silentInteraction(interaction, request);
     }
     if (!ctx.interaction) throw new OAuthError('access_denied', { description: 'this server has no login configured' });
     await ctx.store.saveInteraction(interaction);

@@ -29,8 +29,8 @@ export interface LoginOptions {
 
 /** @internal How the flow finishes an interaction (the server's own methods). */
 export interface LoginFlowHooks {
-  complete(interactionId: string, result: InteractionResult): Promise<Response>;
-  deny(interactionId: string): Promise<Response>;
+  complete(interactionId: string, result: InteractionResult, method: string): Promise<Response>;
+  deny(interactionId: string, error: { error?: 'login_required' | 'consent_required'; description?: string }, method: string): Promise<Response>;
   isConfiguredClient(clientId: string): boolean;
 }
 
@@ -116,6 +116,34 @@ export class LoginFlow {
     if (session && fresh && !prompts.includes('login')) return this.#afterLogin(interaction, session, setCookies);
     return this.#redirect(`${this.#urls.login}?interaction=${encodeURIComponent(interaction.interactionId)}`, setCookies);
   };
+
+  /**
+   * `prompt=none` (OIDC Core §3.1.2.1): approve from the browser's session and remembered consent, or
+   * redirect `login_required` / `consent_required`. Never renders a page.
+   */
+  readonly silent = async (interaction: InteractionRecord, request: Request): Promise<Response> => {
+    const method = request.method;
+    const session = await this.#session(request);
+    const fresh = session && (interaction.maxAge === undefined || epochSeconds(this.#ctx.clock) - session.authTime <= interaction.maxAge);
+    if (!session || !fresh) return this.#hooks.deny(interaction.interactionId, { error: 'login_required', description: 'the user is not signed in' }, method);
+    if (!(await this.#consentCovers(interaction, session))) {
+      return this.#hooks.deny(interaction.interactionId, { error: 'consent_required', description: 'the user has not consented to these scopes' }, method);
+    }
+    return this.#hooks.complete(interaction.interactionId, this.#result(session), method);
+  };
+
+  /**
+   * Remembered consent covers a request only for clients whose identity is established (configured in
+   * code, or confidential): for self-registered public clients RFC 8252 §8.6 and RFC 6749 §10.2 advise
+   * asking every time, since anyone can register one under any name.
+   */
+  async #consentCovers(interaction: InteractionRecord, session: BrowserSessionRecord): Promise<boolean> {
+    const client = await this.#ctx.getClient(interaction.clientId);
+    const established = this.#hooks.isConfiguredClient(interaction.clientId) || (client !== null && client.tokenEndpointAuthMethod !== 'none');
+    if (!established) return false;
+    const consent = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
+    return consent !== null && interaction.scopes.every((scope) => consent.scopes.includes(scope));
+  }
 
   async #getLogin(request: Request, error?: string, username?: string, status = 200): Promise<Response> {
     const checked = await this.#checkInteraction(request, RequestParams.fromSearch(new URL(request.url).searchParams), false);
@@ -229,10 +257,9 @@ export class LoginFlow {
   }
 
   async #afterLogin(interaction: InteractionRecord, session: BrowserSessionRecord, setCookies: string[]): Promise<Response> {
-    const consent = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
     const prompts = interaction.prompt?.split(' ') ?? [];
-    if (consent && !prompts.includes('consent') && interaction.scopes.every((scope) => consent.scopes.includes(scope))) {
-      return this.#withCookies(await this.#hooks.complete(interaction.interactionId, this.#result(session)), setCookies);
+    if (!prompts.includes('consent') && (await this.#consentCovers(interaction, session))) {
+      return this.#withCookies(await this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST'), setCookies);
     }
     return this.#redirect(`${this.#urls.consent}?interaction=${encodeURIComponent(interaction.interactionId)}`, setCookies);
   }
@@ -268,7 +295,7 @@ export class LoginFlow {
     const { interaction } = checked;
     const session = await this.#session(request);
     if (!session) return this.#redirect(`${this.#urls.login}?interaction=${encodeURIComponent(interaction.interactionId)}`);
-    if (params.get('decision') !== 'allow') return this.#hooks.deny(interaction.interactionId);
+    if (params.get('decision') !== 'allow') return this.#hooks.deny(interaction.interactionId, {}, 'POST');
     const now = this.#ctx.clock();
     const previous = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
     await this.#ctx.store.saveConsent({
@@ -278,7 +305,7 @@ export class LoginFlow {
       createdAt: now,
       expiresAt: now + (this.#options.consentLifetime ?? 30 * 24 * 3600) * 1000,
     });
-    return this.#hooks.complete(interaction.interactionId, this.#result(session));
+    return this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST');
   }
 
   #result(session: BrowserSessionRecord): InteractionResult {
