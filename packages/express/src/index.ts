@@ -138,48 +138,83 @@ export async function sendWebResponse(res: ServerResponse, response: globalThis.
  * server's endpoints (and CORS preflights for them) go to `server.fetch`; everything else falls through to
  * your routes. Body parsers may run before or after it: an unread body is read raw, a parsed one re-encoded.
  *
+ * The client's address is passed as `clientAddress` (registration and sign-in rate limits count per
+ * address): it is `req.ip`, so behind a reverse proxy set `app.set('trust proxy', …)` to the proxies you
+ * run, or every client shares the proxy's address; never trust `X-Forwarded-For` from the open internet.
+ *
  * @example
  * ```ts
  * const server = new AuthorizationServer({ issuer: 'http://localhost:3009', store: new MemoryStore() });
  * const app = express();
+ * app.set('trust proxy', 'loopback'); // only when a proxy on this machine sets X-Forwarded-*
  * app.use(keyward(server));
  * ```
  * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
  * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+ * @see [Express behind proxies](https://expressjs.com/en/guide/behind-proxies.html)
  */
 export function keyward(server: AuthorizationServer): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
+    // `req.ip` applies `trust proxy`; the socket address is the fallback for a socket that already closed.
+    const clientAddress = req.ip ?? req.socket.remoteAddress;
     toWebRequest(req, url)
-      .then((request) => server.fetch(request))
+      .then((request) => server.fetch(request, clientAddress ? { clientAddress } : {}))
       .then((response) => sendWebResponse(res, response))
       .catch(next);
   };
 }
 
 /**
- * Protects routes with RFC 6750 bearer tokens verified by a {@link ResourceServerGuard} (typically
- * `server.createGuard()`). On success `req.auth` holds the token's {@link AuthInfo}, where the MCP SDK's
- * `StreamableHTTPServerTransport` finds it; otherwise the guard's 401/403 challenge is sent, with
- * `resource_metadata` pointing MCP clients at discovery. The body stream is never read, so the route's
- * own parser still sees it; a form body already parsed is passed on, so a token sent in both the header
- * and the body is refused.
+ * Options of {@link requireBearerAuth}.
  *
  * @example
  * ```ts
- * app.post('/mcp', requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] })), (req, res) => {
+ * const options: RequireBearerAuthOptions = { scopes: ['mcp:tools'], scopesFor: (req) => (isAdminCall(req.body) ? ['mcp:admin'] : []) };
+ * ```
+ */
+export interface RequireBearerAuthOptions {
+  /** Scopes this route needs beyond the guard's own. */
+  scopes?: readonly string[];
+  /**
+   * Scopes one request needs, decided from the request itself (its parsed JSON-RPC body, say): step-up for
+   * a tool that needs more. A body is only there if a parser ran before the guard. An exception (or a
+   * rejected promise) goes to Express's error handling.
+   */
+  scopesFor?: (req: Request) => readonly string[] | Promise<readonly string[]>;
+}
+
+/**
+ * Protects routes with RFC 6750 bearer tokens verified by a {@link ResourceServerGuard} (typically
+ * `server.createGuard()`). On success `req.auth` holds the token's {@link AuthInfo}, where the MCP SDK's
+ * `StreamableHTTPServerTransport` finds it; otherwise the guard's 401/403 challenge is sent, with
+ * `resource_metadata` pointing MCP clients at discovery. A 403 `insufficient_scope` names every scope the
+ * request needs (the guard's, `options.scopes` and `options.scopesFor(req)`) together with those the token
+ * already has, so the client can ask for all of them at once. The body stream is never read, so the route's
+ * own parser still sees it; a form body already parsed is passed on, so a token sent in both the header and
+ * the body is refused.
+ *
+ * @example
+ * ```ts
+ * const guard = server.createGuard({ scopes: ['mcp:tools'] });
+ * app.post('/mcp', express.json(), requireBearerAuth(guard, {
+ *   // tools/call of admin_stats needs mcp:admin as well: 403 insufficient_scope, scope="mcp:tools mcp:admin"
+ *   scopesFor: (req) => (req.body?.method === 'tools/call' && req.body.params?.name === 'admin_stats' ? ['mcp:admin'] : []),
+ * }), (req, res) => {
  *   transport.handleRequest(req, res, req.body); // tools receive req.auth as extra.authInfo
  * });
  * ```
  * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
  * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
+ * @see [MCP authorization: scope challenge handling](https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#scope-challenge-handling)
  */
-export function requireBearerAuth(guard: ResourceServerGuard, options: { scopes?: string[] } = {}): RequestHandler {
+export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const url = requestURL(req) ?? new URL(guard.resource);
-    guard
-      .authenticate(toGuardRequest(req, url), { scopes: options.scopes ?? [] })
+    Promise.resolve()
+      .then(() => options.scopesFor?.(req))
+      .then((extra) => guard.authenticate(toGuardRequest(req, url), { scopes: [...(options.scopes ?? []), ...(extra ?? [])] }))
       .then((result) => {
         if (!result.ok) return sendWebResponse(res, result.response);
         req.auth = result.auth;

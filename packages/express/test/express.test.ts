@@ -2,8 +2,9 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer } from '@keyward/core';
+import { AuthorizationServer, type AuthorizationServerOptions } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
+import { testHTTPConformance } from '@keyward/core/testing';
 import { keyward, requireBearerAuth, sendWebResponse } from '../src/index.js';
 
 const CLIENT_ID = 'service';
@@ -24,7 +25,10 @@ afterEach(async () => {
 });
 
 /** A real listening Express server on a free loopback port; the issuer is that very origin. */
-async function serve(build: (app: Express, server: AuthorizationServer) => void): Promise<{ base: string; server: AuthorizationServer }> {
+async function serve(
+  build: (app: Express, server: AuthorizationServer) => void,
+  options: Partial<AuthorizationServerOptions> = {},
+): Promise<{ base: string; server: AuthorizationServer }> {
   const app = express();
   const http = app.listen(0, '127.0.0.1');
   running.push(http);
@@ -35,6 +39,7 @@ async function serve(build: (app: Express, server: AuthorizationServer) => void)
     store: new MemoryStore(),
     scopes: ['mcp:tools', 'mcp:admin', 'openid'],
     clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, grantTypes: ['client_credentials'] }],
+    ...options,
   });
   build(app, server);
   return { base, server };
@@ -43,6 +48,32 @@ async function serve(build: (app: Express, server: AuthorizationServer) => void)
 function clientCredentials(base: string, body: string, contentType = 'application/x-www-form-urlencoded'): Promise<Response> {
   return fetch(`${base}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': contentType }, body });
 }
+
+function conformance(name: string, prepare: (app: Express) => void = () => {}): void {
+  testHTTPConformance({
+    name,
+    start: async (server) => {
+      const app = express();
+      prepare(app);
+      app.use(keyward(server));
+      const http = app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => http.once('listening', resolve));
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      return {
+        fetch: (path, init) => fetch(base + path, init),
+        close: () => new Promise<void>((resolve) => (http.close(() => resolve()), http.closeAllConnections())),
+      };
+    },
+  });
+}
+
+conformance('express');
+// better-auth's Express guide warns about exactly this order: parsers mounted before the server.
+conformance('express (express.urlencoded({ extended: true }) and express.json() before the mount)', (app) => {
+  app.use(express.urlencoded({ extended: true }));
+  app.use(express.json());
+});
+conformance('express (express.urlencoded({ extended: false }) before the mount)', (app) => void app.use(express.urlencoded({ extended: false })));
 
 describe('keyward(server)', () => {
   it('serves the authorization server metadata', async () => {
@@ -113,6 +144,41 @@ describe('keyward(server)', () => {
     await fetch(`${base}/.well-known/oauth-authorization-server?x=1`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' } });
     await fetch(`${base}/oauth/keys`);
     expect(seen).toEqual(['https://auth.example.com/.well-known/oauth-authorization-server?x=1', `${base}/oauth/keys`]);
+  });
+
+  it('passes req.ip as clientAddress: the socket address, or X-Forwarded-For only when trust proxy trusts the peer', async () => {
+    const seen: (string | undefined)[] = [];
+    const spy = (server: AuthorizationServer) => {
+      const fetchFromServer = server.fetch.bind(server);
+      server.fetch = (request, context?: Parameters<AuthorizationServer['fetch']>[1]) => (seen.push(context?.clientAddress), fetchFromServer(request, context));
+    };
+    const direct = await serve((app, server) => (spy(server), app.use(keyward(server))));
+    const proxied = await serve((app, server) => (app.set('trust proxy', 'loopback'), spy(server), app.use(keyward(server))));
+    const forwarded = { 'x-forwarded-for': '203.0.113.7' };
+    await fetch(`${direct.base}/oauth/keys`, { headers: forwarded });
+    await fetch(`${proxied.base}/oauth/keys`, { headers: forwarded });
+    await fetch(`${proxied.base}/oauth/keys`);
+    expect(seen).toEqual(['127.0.0.1', '203.0.113.7', '127.0.0.1']);
+  });
+
+  it('AUTHZ-DCR-08: registration rate limits count per client address, as trust proxy decides it', async () => {
+    const register = (base: string, address: string) =>
+      fetch(`${base}/oauth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ client_name: 'rate', redirect_uris: ['http://127.0.0.1/callback'] }),
+      });
+    const limited = { registration: { rateLimit: { max: 1, windowSeconds: 60 } } };
+    const proxied = await serve((app, server) => (app.set('trust proxy', 'loopback'), app.use(keyward(server))), limited);
+    expect((await register(proxied.base, '203.0.113.1')).status).toBe(201);
+    const refused = await register(proxied.base, '203.0.113.1');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await register(proxied.base, '203.0.113.2')).status).toBe(201);
+    // Without trust proxy the header is anybody's to write, so it is ignored: both count for 127.0.0.1.
+    const direct = await serve((app, server) => app.use(keyward(server)), limited);
+    expect((await register(direct.base, '203.0.113.1')).status).toBe(201);
+    expect((await register(direct.base, '203.0.113.2')).status).toBe(429);
   });
 
   it('lets other routes fall through, and answers CORS preflights only for its own endpoints', async () => {
@@ -211,5 +277,65 @@ describe('requireBearerAuth(guard)', () => {
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
+  });
+
+  describe('scopesFor: per-request step-up', () => {
+    /** tools/call of admin_stats needs mcp:admin; anything else only the guard's mcp:tools. */
+    const adminTool = (req: express.Request): string[] => {
+      const body = req.body as { method?: string; params?: { name?: string } } | undefined;
+      return body?.method === 'tools/call' && body.params?.name === 'admin_stats' ? ['mcp:admin'] : [];
+    };
+
+    async function stepUpApp(scopesFor: (req: express.Request) => readonly string[] | Promise<readonly string[]>) {
+      const { base } = await serve((app, server) => {
+        app.use(keyward(server));
+        app.post('/mcp', express.json(), requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor }), (req, res) => void res.json({ scopes: req.auth?.scopes }));
+        app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).json({ error: error.message }));
+      });
+      const token = async (scope: string) => (await (await clientCredentials(base, `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`)).json()).access_token as string;
+      const call = (accessToken: string, body: unknown) =>
+        fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { base, token, call };
+    }
+
+    const adminCall = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'admin_stats', arguments: {} } };
+
+    it('AUTHZ-RS-02: a call that needs more → 403 insufficient_scope naming every scope needed', async () => {
+      const { base, token, call } = await stepUpApp(adminTool);
+      const response = await call(await token('mcp:tools'), adminCall);
+      expect(response.status).toBe(403);
+      expect(response.headers.get('www-authenticate')).toBe(
+        `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:tools mcp:admin"`,
+      );
+      expect(await response.json()).toEqual({ error: 'insufficient_scope', error_description: 'the access token lacks a required scope' });
+    });
+
+    it('lets other calls through with the guard\'s scopes, and the call itself once the token carries the scope', async () => {
+      const { token, call } = await stepUpApp(adminTool);
+      const tools = await token('mcp:tools');
+      const other = await call(tools, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+      expect(other.status).toBe(200);
+      const admin = await call(await token('mcp:tools mcp:admin'), adminCall);
+      expect(admin.status).toBe(200);
+      expect(await admin.json()).toEqual({ scopes: ['mcp:tools', 'mcp:admin'] });
+    });
+
+    it('still answers 401 (not 403) without a token, so a client first authorizes', async () => {
+      const { base } = await stepUpApp(adminTool);
+      const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(adminCall) });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).not.toMatch(/error=/);
+    });
+
+    it('awaits an async scopesFor, and hands its failure to the Express error handler', async () => {
+      const asyncApp = await stepUpApp(async (req) => adminTool(req));
+      expect((await asyncApp.call(await asyncApp.token('mcp:tools'), adminCall)).status).toBe(403);
+      const failing = await stepUpApp(() => {
+        throw new Error('cannot decide');
+      });
+      const response = await failing.call(await failing.token('mcp:tools mcp:admin'), adminCall);
+      expect(response.status).toBe(500);
+      expect(await response.json()).toEqual({ error: 'cannot decide' });
+    });
   });
 });
