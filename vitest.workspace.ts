@@ -1,28 +1,23 @@
 import { defineProject, type TestProjectConfiguration } from 'vitest/config';
 
-// Workspace packages are resolved to their TypeScript sources (the `source` export condition), so tests
+// Workspace packages are resolved to their TypeScript sources (the `@keyward/source` export condition), so tests
 // need no build step and a stack trace points at the file you edit.
 //
 // Vitest hands ssr.resolve.conditions to the worker's Node as --conditions, and Node applies those to
 // require() too: with `import` (or `module`) listed, express's router require()s is-promise's ESM build and
 // gets a namespace object instead of a function. So the list names only what Node does not add by itself.
-const conditions = ['source', 'node', 'default'];
-
-// `source` is also a condition of eventsource(-parser), where it names raw TypeScript that Node cannot load;
-// inlining them (and the MCP SDKs that import them) lets Vite transpile it instead.
-const inlineMCPSDK = { deps: { inline: [/@modelcontextprotocol\//, 'eventsource-parser', 'eventsource'] } };
+const conditions = ['@keyward/source', 'node', 'default'];
 
 function project(name: string, root: string, extra: Record<string, unknown> = {}): TestProjectConfiguration {
   return defineProject({
     resolve: { conditions },
-    ssr: { resolve: { conditions, externalConditions: ['source'] } },
+    ssr: { resolve: { conditions, externalConditions: ['@keyward/source'] } },
     test: {
       name,
       root,
       include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
       testTimeout: 30_000,
       hookTimeout: 60_000,
-      server: inlineMCPSDK,
       ...extra,
     },
   });

@@ -138,6 +138,11 @@ export class MemoryStore implements Store {
     this.#codes.set(code.codeHash, { record: structuredClone(code), consumed: false });
   }
 
+  async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null> {
+    const entry = this.#codes.get(codeHash);
+    return entry && !isExpired(entry.record.expiresAt, this.#clock()) ? structuredClone(entry.record) : null;
+  }
+
   async consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null> {
     const entry = this.#codes.get(codeHash);
     if (!entry || isExpired(entry.record.expiresAt, this.#clock())) return null;

@@ -238,6 +238,12 @@ export interface Store {
 
   saveAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
   /**
+   * Reads a code without consuming it (consumed or not), so the server can check the client, redirect URI
+   * and PKCE verifier before it spends the code: a failed attempt must not burn it. `null` when unknown or
+   * expired.
+   */
+  getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null>;
+  /**
    * Atomically consumes a code. Of any number of concurrent callers exactly one receives `firstUse: true`;
    * later callers receive the record with `firstUse: false` until it expires, so a replay can be detected and
    * its grant revoked. Returns `null` for unknown or expired codes.

@@ -53,6 +53,20 @@ describe('A9 authorization code redemption', () => {
     expect((await h.refresh(first.refresh_token!, authOf('public'))).status).toBe(200);
   });
 
+  it('AUTHZ-CODE-03: failed attempts before the real redemption neither burn the code nor revoke the grant', async () => {
+    const h = setup();
+    const { code, verifier } = await h.code();
+    const wrong = verifier.slice(0, -2) + (verifier.endsWith('AA') ? 'BB' : 'AA');
+    // Someone who intercepted the code but not the verifier tries first…
+    await expectOAuthError(await h.redeem(code, wrong, authOf('public')), 'invalid_grant');
+    await expectOAuthError(await h.redeem(code, verifier, authOf('post')), 'invalid_grant');
+    // …and the legitimate client still redeems it.
+    const response = await h.redeem(code, verifier, authOf('public'));
+    expect(response.status).toBe(200);
+    const tokens = (await response.json()) as TokenSet;
+    expect((await h.bearer(tokens.access_token)).ok).toBe(true);
+  });
+
   it('AUTHZ-CODE-03: a replay by another client, or with bad client credentials, revokes nothing', async () => {
     const h = setup();
     const { code, verifier } = await h.code({ client: 'basic' });

@@ -106,16 +106,11 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
   const verifier = params.get('code_verifier');
   const redirectUri = params.get('redirect_uri');
 
-  const consumed = await ctx.store.consumeAuthorizationCode(await sha256(code));
-  if (!consumed) throw invalidGrant('the authorization code is invalid or has expired');
-  const { record, firstUse } = consumed;
-  // The grant is judged as it stood when this request won the atomic consume, before the awaits of the
-  // checks below: a concurrent replay revokes it a moment later (RFC 9700 §4.2.4), and the tokens issued
-  // here are then born revoked, but the one winning redemption must not turn into a second loser
-  // (AUTHZ-CODE-04: N parallel redemptions give exactly one 200).
-  const grantAtConsume = firstUse ? await ctx.store.getGrant(record.grantId) : null;
-  // Checks of what the caller sent come before replay handling: a replay with wrong parameters must not be
-  // able to revoke somebody else's grant (OAuth 2.1 §7.5.2, a denial-of-service vector).
+  const codeHash = await sha256(code);
+  const record = await ctx.store.getAuthorizationCode(codeHash);
+  if (!record) throw invalidGrant('the authorization code is invalid or has expired');
+  // Everything the caller sent is checked before the code is spent: a failed attempt (wrong verifier,
+  // another client) must neither burn the code nor revoke the grant (OAuth 2.1 §7.5.2, a denial of service).
   if (record.clientId !== client.clientId) throw invalidGrant('the authorization code was issued to another client');
   if (record.expiresAt <= ctx.clock()) throw invalidGrant('the authorization code has expired');
   if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
@@ -127,11 +122,18 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
     if (!isValidPKCEValue(verifier)) throw new OAuthError('invalid_request', { description: 'code_verifier must be 43-128 characters of [A-Za-z0-9-._~]' });
     if (!(await verifyPKCE(verifier, record.codeChallenge))) throw invalidGrant('code_verifier does not match the code_challenge');
   }
-  if (!firstUse) {
+
+  const consumed = await ctx.store.consumeAuthorizationCode(codeHash);
+  if (!consumed) throw invalidGrant('the authorization code is invalid or has expired');
+  if (!consumed.firstUse) {
     // RFC 9700 §4.2.4: a valid second redemption means the code leaked; everything issued from it goes.
     await revokeGrant(ctx, record.grantId);
     throw invalidGrant('the authorization code has already been used');
   }
+  // Read right after winning the atomic consume: a concurrent replay revokes the grant a moment later
+  // (and the tokens issued here are then born revoked), but the one winning redemption must not turn into
+  // a second loser (AUTHZ-CODE-04: N parallel redemptions give exactly one 200).
+  const grantAtConsume = await ctx.store.getGrant(record.grantId);
   const grant = assertActive(ctx, grantAtConsume);
   const audience = selectAudience(params, record.resources);
 

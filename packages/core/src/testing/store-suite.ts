@@ -313,6 +313,16 @@ export function testStore(options: TestStoreOptions): void {
     });
 
     describe('authorization codes', () => {
+      it('reads a code without consuming it, before and after consumption', async () => {
+        await store.saveAuthorizationCode(code());
+        expect(await store.getAuthorizationCode(code().codeHash)).toEqual(code());
+        expect((await store.consumeAuthorizationCode(code().codeHash))?.firstUse).toBe(true);
+        expect(await store.getAuthorizationCode(code().codeHash)).toEqual(code());
+        expect(await store.getAuthorizationCode(hashOf('code-2'))).toBeNull();
+        now += MINUTE;
+        expect(await store.getAuthorizationCode(code().codeHash)).toBeNull();
+      });
+
       it('AUTHZ-CODE-04: 50 concurrent consumes of one code give exactly one firstUse', async () => {
         await store.saveAuthorizationCode(code());
         const results = await concurrently(50, () => store.consumeAuthorizationCode(code().codeHash));

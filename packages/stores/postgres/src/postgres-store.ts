@@ -264,6 +264,14 @@ export class PostgresStore implements Store {
    * The guarded UPDATE hits the row for exactly one caller (PostgreSQL re-checks `consumed_at IS NULL` after
    * waiting for a concurrent update's lock); every later caller reads the consumed row as a replay.
    */
+  async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null> {
+    const [row] = await this.#query<CodeRow>(`SELECT * FROM ${this.#t.authorization_codes} WHERE code_hash = $1 AND expires_at > $2`, [
+      codeHash,
+      this.#clock(),
+    ]);
+    return row ? codeFromRow(row) : null;
+  }
+
   async consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null> {
     const now = this.#clock();
     const [consumed] = await this.#query<CodeRow>(

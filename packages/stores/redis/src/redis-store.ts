@@ -246,6 +246,11 @@ export class RedisStore implements Store {
   }
 
   /** One script: HSETNX of `consumedAt` succeeds for exactly one caller; later callers get the replay answer. */
+  async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null> {
+    const json = await this.#redis.hget(this.#keys.code(codeHash), 'record');
+    return this.#liveJson<AuthorizationCodeRecord>(json ?? null);
+  }
+
   async consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null> {
     const result = (await this.#scripts.consumeCode(this.#keys.code(codeHash), this.#clock())) as
       | [record: string, firstUse: number]

@@ -264,6 +264,11 @@ export class SQLiteStore implements Store {
   }
 
   /** The guarded UPDATE hits a row for exactly one caller; everyone after it reads the consumed row. */
+  async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null> {
+    const row = this.#sql.getCode.get({ hash: codeHash, now: this.#clock() }) as CodeRow | undefined;
+    return row ? codeFromRow(row) : null;
+  }
+
   async consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null> {
     const now = this.#clock();
     const consumed = this.#sql.consumeCode.get({ hash: codeHash, now }) as CodeRow | undefined;
