@@ -78,6 +78,8 @@ export interface ServerContext {
   getClient(clientId: string): Promise<ClientRecord | null>;
   /** Whether `client` may authenticate with `method` (its registered one, or a configured client's list). */
   allowsAuthMethod(client: ClientRecord, method: TokenEndpointAuthMethod): boolean;
+  /** The application's hook for unexpected errors. */
+  onError?: ((error: unknown, request: Request) => void) | undefined;
   /** Turns an approved interaction into a redirect carrying the code. */
   approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response>;
 }

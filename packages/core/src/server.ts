@@ -136,7 +136,10 @@ const positiveSeconds = z.number().int().positive();
 const authMethod = z.enum(['none', 'client_secret_basic', 'client_secret_post']);
 
 const optionsSchema = z.object({
-  issuer: urlString.refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment'),
+  issuer: urlString
+    .refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment')
+    // RFC 8414 §2: the issuer is an https URL; plain http is tolerated on loopback hosts for development.
+    .refine((value) => value.startsWith('https://') || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(value), 'must be https (or http on a loopback host)'),
   store: z.custom<Store>((value) => typeof value === 'object' && value !== null && 'consumeAuthorizationCode' in value, 'must implement Store'),
   resources: z.array(z.union([urlString, z.object({ resource: urlString, scopes: z.array(scopeToken).optional(), resourceName: z.string().optional() })])).min(1).optional(),
   scopes: z.array(scopeToken).optional(),
@@ -340,7 +343,8 @@ export class AuthorizationServer {
     const keys = new KeyManager({
       store,
       clock,
-      algorithms: algorithm === 'RS256' ? ['RS256'] : [algorithm, 'RS256'],
+      // ID tokens always need RS256; a second asymmetric key only when it signs the access tokens.
+      algorithms: algorithm === 'RS256' || options.signing?.hmacSecret ? ['RS256'] : [algorithm, 'RS256'],
       hmacSecret: options.signing?.hmacSecret,
       retiredKeyOverlapSeconds: ttl.accessToken + 300,
       rotateAfterSeconds: options.signing?.rotateAfterSeconds,
@@ -408,6 +412,7 @@ export class AuthorizationServer {
       allowsAuthMethod: (client, method) =>
         (this.#staticAuthMethods.get(client.clientId) ?? [client.tokenEndpointAuthMethod]).includes(method),
       approve: (interaction, result, method) => this.#approve(interaction, result, method),
+      onError: options.onError,
     };
     this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
@@ -441,7 +446,7 @@ export class AuthorizationServer {
       authorizationEndpoint: ctx.endpoints.authorization,
       tokenEndpoint: ctx.endpoints.token,
       jwksUri: ctx.endpoints.jwks,
-      userinfoEndpoint: ctx.endpoints.userinfo,
+      userinfoEndpoint: ctx.scopesSupported.includes('openid') ? ctx.endpoints.userinfo : undefined,
       registrationEndpoint: this.#registration ? ctx.endpoints.registration : undefined,
       revocationEndpoint: this.#options.revocation !== false ? ctx.endpoints.revocation : undefined,
       introspectionEndpoint: this.#options.introspection !== false ? ctx.endpoints.introspection : undefined,
@@ -472,14 +477,21 @@ export class AuthorizationServer {
           resourceName: resource.resourceName,
         }),
       );
-      add(pathOf(resource.metadataUrl), true, cached(json));
+      const metadataPath = pathOf(resource.metadataUrl);
+      // Routes are matched by path alone, so two resources whose metadata shares a path would shadow each other.
+      if (this.#routes.has(metadataPath)) {
+        throw new KeywardConfigError(`resources with the same metadata path ${metadataPath} cannot be served by one server; give them distinct paths`);
+      }
+      add(metadataPath, true, cached(json));
       // RFC 9728 §3: the root document describes the default resource, for clients that try it first.
       if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) add('/.well-known/oauth-protected-resource', true, cached(json));
       first = false;
     }
     add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
     add(pathOf(ctx.endpoints.token), true, (request) => handleToken(ctx, request));
-    add(pathOf(ctx.endpoints.userinfo), true, (request) => handleUserinfo(ctx, request, this.#internalGuard));
+    if (ctx.scopesSupported.includes('openid')) {
+      add(pathOf(ctx.endpoints.userinfo), true, (request) => handleUserinfo(ctx, request, this.#internalGuard));
+    }
     const registration = this.#registration;
     if (registration) {
       this.#registrationPrefix = `${pathOf(ctx.endpoints.registration)}/`;

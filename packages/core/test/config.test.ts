@@ -40,13 +40,27 @@ describe('configuration is validated at construction (KeywardConfigError)', () =
   });
 
   it('refuses devLogin unless the issuer is a loopback http URL', () => {
-    for (const issuer of ['https://auth.example.com', 'http://auth.example.com', 'https://localhost:3009', 'http://127.0.0.2:3009']) {
+    for (const issuer of ['https://auth.example.com', 'https://localhost:3009']) {
       configError(() => new AuthorizationServer(options({ issuer, devLogin: { subject: 'demo' } })), 'ERR_KEYWARD_DEV_LOGIN');
     }
     for (const issuer of ['http://localhost:3009', 'http://127.0.0.1:3009', 'http://[::1]:3009']) {
       expect(() => new AuthorizationServer(options({ issuer, devLogin: { subject: 'demo' } }))).not.toThrow();
     }
     configError(() => new AuthorizationServer(options({ devLogin: { subject: '' } })), undefined, /devLogin/);
+  });
+
+  it('AUTHZ-DISC-02: refuses an issuer that is neither https nor loopback http (RFC 8414 §2)', () => {
+    for (const issuer of ['http://auth.example.com', 'http://127.0.0.2:3009', 'ftp://x.example', 'https://a.example/?q=1']) {
+      configError(() => new AuthorizationServer(options({ issuer })), 'ERR_KEYWARD_INVALID_OPTION', /issuer/);
+    }
+  });
+
+  it('refuses two resources whose metadata would share a path', () => {
+    configError(
+      () => new AuthorizationServer(options({ resources: ['https://a.example/mcp', 'https://b.example/mcp'] })),
+      'ERR_KEYWARD_INVALID_OPTION',
+      /metadata path/,
+    );
   });
 
   it('refuses a store without atomic consume and rotation', () => {

@@ -7,6 +7,7 @@ import { appendQuery, redirectUriMatches } from '../redirect-uri.js';
 import { checkResourceIndicator } from '../resource.js';
 import { parseScope } from '../scope.js';
 import type { ClientRecord, InteractionRecord } from '../store.js';
+import { StoreUnavailableError } from '../store-errors.js';
 
 const targetBrand: unique symbol = Symbol('validated redirect target');
 
@@ -228,9 +229,14 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
       request,
     );
   } catch (error) {
-    // OAuth 2.1 §4.1.2.1: once the redirect URI is validated, every error (server_error and
-    // temporarily_unavailable included) goes back to the client; a 5xx cannot reach it through a redirect.
+    // OAuth 2.1 §4.1.2.1: once the redirect URI is validated, every error goes back to the client, which
+    // is waiting for it; a JSON 500 page would strand the user.
     if (isOAuthError(error)) return redirectError(ctx, target, error, request.method);
-    throw error;
+    ctx.onError?.(error, request);
+    const unavailable = error instanceof StoreUnavailableError;
+    const failure = new OAuthError(unavailable ? 'temporarily_unavailable' : 'server_error', {
+      description: unavailable ? 'the authorization server cannot reach its database; retry shortly' : 'the authorization server failed',
+    });
+    return redirectError(ctx, target, failure, request.method);
   }
 }
