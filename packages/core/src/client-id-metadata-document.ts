@@ -28,6 +28,9 @@ export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
  */
 export function isClientIdMetadataDocumentURL(clientId: string): boolean {
   if (!clientId.startsWith('https://') || clientId.includes('#') || !URL.canParse(clientId)) return false;
+  // CIMD §3: URL parsers treat `\` as `/` in https URLs and drop tabs and newlines, so such an id would be
+  // fetched from another path than it names (and `\..\` would hide a dot segment from the check below).
+  if (/[\\\s\x00-\x1f\x7f]/.test(clientId)) return false;
   const url = new URL(clientId);
   if (url.username || url.password) return false;
   // Judge the path as written: `URL` would silently resolve the dot segments this rule forbids.
@@ -35,7 +38,9 @@ export function isClientIdMetadataDocumentURL(clientId: string): boolean {
   const pathStart = afterScheme.search(/[/?]/);
   const path = pathStart < 0 ? '' : afterScheme.slice(pathStart).split('?', 1)[0]!;
   if (!path || path === '/') return false;
-  return !path.split('/').some((segment) => segment === '.' || segment === '..');
+  // CIMD §3 (no dot segments): `%2e` is a dot to URL parsers (RFC 3986 §2.3, §6.2.2.2), so `%2e%2e`
+  // and `.%2E` are dot segments as well.
+  return !path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
 }
 
 function cacheSeconds(headers: Record<string, string | string[] | undefined>, options: ClientIdMetadataDocumentOptions): number {

@@ -70,13 +70,28 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
   if (net.isIP(hostname) && !allowed && (await isSpecialUse(hostname))) throw new Error(`${hostname} is a special-use address`);
 
   const maxBytes = options.maxBytes ?? 5120;
+  const timeoutMs = options.timeoutMs ?? 5000;
   return new Promise<SafeFetchResponse>((resolve, reject) => {
+    // Settles once. Failures end the exchange with a plain destroy(): destroy(error) after the response has
+    // begun emits that error where no listener waits (an uncaught exception that stops the process, so one
+    // oversized document could take the server down) and still lets 'end' resolve with a truncated body.
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+      request.destroy();
+    };
+    // A total deadline, not only the socket's idle timeout: a server that trickles one byte at a time is
+    // never idle (CIMD §6.6 asks for limits on what a fetch may cost).
+    const timer = setTimeout(() => fail(new Error('request timed out')), timeoutMs);
     const request = https.request(
       url,
       {
         method: 'GET',
         headers: { accept: 'application/json' },
-        timeout: options.timeoutMs ?? 5000,
+        timeout: timeoutMs,
         ...(options.ca && { ca: options.ca as string | string[] }),
         lookup: (host, lookupOptions, callback) => {
           dns.lookup(host, { ...lookupOptions, all: true }, (error, addresses) => {
@@ -96,18 +111,20 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
         let size = 0;
         response.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > maxBytes) {
-            request.destroy(new Error(`response larger than ${maxBytes} bytes`));
-            return;
-          }
+          if (size > maxBytes) return fail(new Error(`response larger than ${maxBytes} bytes`));
           chunks.push(chunk);
         });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        response.on('error', reject);
+        response.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        response.on('error', fail);
       },
     );
-    request.on('timeout', () => request.destroy(new Error('request timed out')));
-    request.on('error', reject);
+    request.on('timeout', () => fail(new Error('request timed out')));
+    request.on('error', fail);
     request.end();
   });
 }
