@@ -1,0 +1,141 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { AuthorizationServer, randomToken, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { bearerAuth, keyward } from '@keyward/hono';
+import { localUsers } from '@keyward/upstream';
+import { createMcpHandler, jsonRPCBody, scopesForMessage } from './mcp.js';
+import { createStore } from './store.js';
+
+export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
+export const MCP_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin'];
+export const PUBLIC_CLIENT_ID = 'mcp-public-client';
+export const DEMO_CLAIMS = { name: 'Demo User', preferred_username: 'demo', email: 'demo@example.com', email_verified: true };
+const DEFAULT_PORT = '3011';
+const DEFAULT_REDIRECT_URIS = 'http://localhost:8080/callback,http://127.0.0.1/callback,http://localhost:6274/oauth/callback';
+/** Private-use redirect URI schemes of desktop MCP clients: Cursor (`cursor://…`) and VS Code (`vscode://…`). */
+const REDIRECT_URI_SCHEMES = ['cursor', 'vscode'];
+
+/** The running example: the Hono app, its authorization server, and what `server.ts` prints at start. */
+export interface ExampleApp {
+  app: Hono;
+  server: AuthorizationServer;
+  issuer: string;
+  mcpURL: string;
+  /** The store in use, e.g. `sqlite /…/data/keyward.db`. */
+  store: string;
+  /** The demo user's password; null with OAUTH_DEV_LOGIN, which has no login page. */
+  demoPassword: { value: string; generated: boolean } | null;
+  warnings: string[];
+  /** Closes the MCP sessions (ending their open streams) and the store; `server.ts` closes the listener. */
+  close(): Promise<void>;
+}
+
+/**
+ * Clients configured in code: the confidential client of OAUTH_CLIENT_ID/OAUTH_CLIENT_SECRET (every grant,
+ * every scope) and a public PKCE client for MCP clients that do not register. Others register themselves
+ * (POST /oauth/register) or use a client ID metadata document URL as their client_id.
+ */
+function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticClientOptions[] {
+  const clients: StaticClientOptions[] = [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris }];
+  const { OAUTH_CLIENT_ID: clientId, OAUTH_CLIENT_SECRET: clientSecret } = env;
+  if (Boolean(clientId) !== Boolean(clientSecret)) throw new Error('set both OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET, or neither');
+  if (clientId && clientSecret) {
+    clients.push({
+      clientId,
+      clientSecret,
+      clientName: 'Confidential example client',
+      // Basic first: it is what the client's metadata reports, and what clients assume by default (RFC 8414 §2).
+      tokenEndpointAuthMethod: ['client_secret_basic', 'client_secret_post'],
+      redirectUris,
+      grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+    });
+  }
+  return clients;
+}
+
+/** Browser-based MCP clients call /mcp cross-origin; they must be able to read the challenge and the session id. */
+const mcpCORS = cors({
+  origin: '*',
+  allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Mcp-Session-Id', 'MCP-Protocol-Version'],
+  exposeHeaders: ['WWW-Authenticate', 'Mcp-Session-Id'],
+  maxAge: 86400,
+});
+
+/** The JSON-RPC bodies of /mcp are read (by the guard's scopesFor) before anything else; bound them first. */
+const mcpBodyLimit = bodyLimit({
+  maxSize: 1024 * 1024,
+  onError: (c) => c.json({ jsonrpc: '2.0', error: { code: -32700, message: 'request body too large' }, id: null }, 413),
+});
+
+/**
+ * Builds the example MCP server from environment variables (see README.md) without listening, so tests
+ * and `server.ts` share it.
+ */
+export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<ExampleApp> {
+  // The issuer is used exactly as given (MCP clients compare it byte for byte); only derived URLs drop a
+  // trailing slash, as core does for its endpoints.
+  const issuer = env.OAUTH_ISSUER || `http://localhost:${env.PORT || DEFAULT_PORT}`;
+  const mcpURL = `${issuer.replace(/\/$/, '')}/mcp`;
+  const redirectUris = (env.OAUTH_REDIRECT_URIS || DEFAULT_REDIRECT_URIS).split(',').map((uri) => uri.trim()).filter(Boolean);
+  const warnings: string[] = [];
+
+  const { store, description } = await createStore(env);
+  try {
+    const options: AuthorizationServerOptions = {
+      issuer,
+      store,
+      scopes: SCOPES,
+      defaultScopes: ['mcp:tools'],
+      resources: [{ resource: mcpURL, resourceName: 'Keyward Hono example MCP server', scopes: MCP_SCOPES }],
+      clients: staticClients(env, redirectUris),
+      redirectUriSchemes: REDIRECT_URI_SCHEMES,
+      // An access token with mcp:admin may introspect any token.
+      introspection: { bearerScope: 'mcp:admin' },
+      onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
+    };
+    let demoPassword: ExampleApp['demoPassword'] = null;
+    if (env.OAUTH_DEV_LOGIN) {
+      const subject = env.OAUTH_DEV_LOGIN;
+      options.devLogin = { subject, claims: subject === 'demo' ? DEMO_CLAIMS : { preferred_username: subject } };
+      warnings.push(`OAUTH_DEV_LOGIN: every authorization request is approved as "${subject}" without a login page`);
+    } else {
+      demoPassword = { value: env.OAUTH_DEMO_PASSWORD || randomToken(12), generated: !env.OAUTH_DEMO_PASSWORD };
+      // Core's login and consent pages (/oauth/login, /oauth/consent) with the one local account.
+      options.login = { users: localUsers([{ username: 'demo', password: demoPassword.value, subject: 'demo', claims: DEMO_CLAIMS }]) };
+    }
+    if (env.JWT_SECRET) {
+      options.signing = { hmacSecret: env.JWT_SECRET };
+      warnings.push('JWT_SECRET: access tokens are signed with HS256, so only this server can verify them; asymmetric keys (ES256, published at the JWKS endpoint) are the default and recommended');
+    }
+    const server = new AuthorizationServer(options);
+    // Loads (or, on the first start, creates) the signing keys: fails here if the store is unreachable.
+    await server.ready();
+
+    const mcp = createMcpHandler();
+    const app = new Hono();
+    app.use(keyward(server));
+    const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: async (c) => scopesForMessage(await jsonRPCBody(c)) });
+    const mcpPath = new URL(mcpURL).pathname;
+    app.use(mcpPath, mcpCORS, mcpBodyLimit);
+    app.on(['GET', 'POST', 'DELETE'], mcpPath, guard, mcp.handle);
+
+    return {
+      app,
+      server,
+      issuer,
+      mcpURL,
+      store: description,
+      demoPassword,
+      warnings,
+      close: async () => {
+        await mcp.close();
+        await store.close?.();
+      },
+    };
+  } catch (error) {
+    await store.close?.();
+    throw error;
+  }
+}
