@@ -33,4 +33,5 @@ export default [
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
   project('example-09', './examples/09-oauth-pkce'),
+  project('e2e', './packages/e2e'),
 ] satisfies TestProjectConfiguration[];
