@@ -72,7 +72,15 @@ export async function sendWebResponse(reply: FastifyReply, response: Response): 
   return reply.send(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
 }
 
-/** Options of the {@link keyward} plugin. */
+/**
+ * Options of the {@link keyward} plugin.
+ *
+ * @example
+ * ```ts
+ * const options: KeywardPluginOptions = { server: new AuthorizationServer({ issuer, store }) };
+ * ```
+ * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+ */
 export interface KeywardPluginOptions {
   server: AuthorizationServer;
 }
@@ -123,11 +131,22 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
 };
 Object.assign(keyward, { [Symbol.for('fastify.display-name')]: '@keyward/fastify' });
 
-/** Options of {@link requireBearerAuth}. */
+/**
+ * Options of {@link requireBearerAuth}.
+ *
+ * @example
+ * ```ts
+ * const options: RequireBearerAuthOptions = { scopesFor: (request) => (isAdminCall(request.body) ? ['mcp:admin'] : []) };
+ * ```
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ */
 export interface RequireBearerAuthOptions {
   /** Scopes this route needs beyond the guard's own. */
   scopes?: readonly string[];
-  /** Scopes one request needs, decided from it (its parsed body, say): step-up for a tool that needs more. */
+  /**
+   * Scopes one request needs, decided from it (its parsed body, say): step-up for a tool that needs more.
+   * An exception goes to Fastify's error handler.
+   */
   scopesFor?: (request: FastifyRequest) => readonly string[] | Promise<readonly string[]>;
 }
 

@@ -118,6 +118,9 @@ describe('keyward plugin', () => {
     expect(metadata.issuer).toBe(base);
     expect(metadata.token_endpoint).toBe(`${base}/oauth/token`);
     expect((await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()).resource).toBe(`${base}/mcp`);
+    const head = await fetch(`${base}/.well-known/oauth-authorization-server`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^application\/json/);
   });
 
   it('answers RFC 7592 client configuration requests under the registration endpoint', async () => {

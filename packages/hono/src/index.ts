@@ -34,7 +34,16 @@ function nodeSocketAddress(c: Context): string | undefined {
   return env?.incoming?.socket?.remoteAddress;
 }
 
-/** Options of {@link keyward}. */
+/**
+ * Options of {@link keyward}.
+ *
+ * @example
+ * ```ts
+ * import { getConnInfo } from 'hono/bun';
+ * app.use(keyward(server, { clientAddress: (c) => getConnInfo(c).remote.address }));
+ * ```
+ * @see [Hono ConnInfo helper](https://hono.dev/docs/helpers/conninfo)
+ */
 export interface KeywardOptions {
   /**
    * The client's network address, for the server's per-source rate limits. Default: the socket address
@@ -66,16 +75,36 @@ export function keyward(server: AuthorizationServer, options: KeywardOptions = {
   };
 }
 
-/** The Hono environment {@link bearerAuth} sets: `c.get('auth')` is the verified token. */
+/**
+ * The Hono environment {@link bearerAuth} sets: `c.get('auth')` is the verified token.
+ *
+ * @example
+ * ```ts
+ * const mcpHandler = (c: Context<BearerAuthEnv>) => c.json({ subject: c.get('auth').extra?.subject });
+ * ```
+ * @see [RFC 9068 §2.2](https://www.rfc-editor.org/rfc/rfc9068#section-2.2)
+ */
 export interface BearerAuthEnv {
   Variables: { auth: AuthInfo };
 }
 
-/** Options of {@link bearerAuth}. */
+/**
+ * Options of {@link bearerAuth}.
+ *
+ * @example
+ * ```ts
+ * const options: BearerAuthOptions = { scopesFor: async (c) => (isAdminCall(await c.req.json()) ? ['mcp:admin'] : []) };
+ * ```
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ */
 export interface BearerAuthOptions {
   /** Scopes this route needs beyond the guard's own. */
   scopes?: readonly string[];
-  /** Scopes one request needs, decided from it (its body, say): step-up for a tool that needs more. */
+  /**
+   * Scopes one request needs, decided from it (its body, say): step-up for a tool that needs more. Read the
+   * body through `c.req` (`json()`, `parseBody()`), which caches it for the route. An exception goes to
+   * `app.onError`.
+   */
   scopesFor?: (c: Context) => readonly string[] | Promise<readonly string[]>;
 }
 
