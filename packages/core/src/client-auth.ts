@@ -113,13 +113,18 @@ async function secretMatches(ctx: ServerContext, client: ClientRecord, secret: s
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const ASYMMETRIC_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+// Per server: a key set remembers the fetcher it was created with, and that fetcher carries one server's
+// SSRF rules (allowPrivateHosts, ca). A process-wide cache let a second server reuse the first one's
+// fetcher, reaching hosts its own configuration forbids (CIMD §6.5 / RFC 6890 apply to jwks_uri too).
+const remoteKeySets = new WeakMap<ServerContext, Map<string, JWTVerifyGetKey>>();
 
 function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey | null {
   const { jwks, jwks_uri: jwksUri } = client.metadata as { jwks?: { keys: Record<string, unknown>[] }; jwks_uri?: string };
   if (jwks) return createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
   if (typeof jwksUri !== 'string') return null;
-  let keys = remoteKeySets.get(jwksUri);
+  let serverKeySets = remoteKeySets.get(ctx);
+  if (!serverKeySets) remoteKeySets.set(ctx, (serverKeySets = new Map()));
+  let keys = serverKeySets.get(jwksUri);
   if (!keys) {
     // A registered jwks_uri is client-supplied: fetch it with the same SSRF protections as metadata documents.
     keys = createRemoteJWKSet(new URL(jwksUri), {
@@ -128,8 +133,8 @@ function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey |
         return new Response(response.body, { status: response.status, headers: { 'content-type': 'application/json' } });
       },
     });
-    if (remoteKeySets.size > 500) remoteKeySets.clear();
-    remoteKeySets.set(jwksUri, keys);
+    if (serverKeySets.size > 500) serverKeySets.clear();
+    serverKeySets.set(jwksUri, keys);
   }
   return keys;
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { SignJWT, type KeyInput } from 'jose';
 import { AuthorizationServer, type AuthorizationServerOptions, type GuardResult } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 
@@ -95,10 +95,10 @@ export async function expectJSON<T = Record<string, unknown>>(response: Response
 
 /** A private_key_jwt client assertion (RFC 7523 §3); `claims` override or (as undefined) remove the defaults. */
 export async function clientAssertion(
-  key: CryptoKey,
+  key: KeyInput,
   clientId: string,
   now: number,
-  claims: Partial<Record<keyof JWTPayload | string, unknown>> = {},
+  claims: Record<string, unknown> = {},
   header: { alg?: string; kid?: string } = {},
 ): Promise<string> {
   const seconds = Math.floor(now / 1000);
