@@ -33,5 +33,7 @@ export default [
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
   project('example-09', './examples/09-oauth-pkce'),
+  project('example-fastify-mcp', './examples/fastify-mcp'),
+  project('example-hono-mcp', './examples/hono-mcp'),
   project('e2e', './packages/e2e'),
 ] satisfies TestProjectConfiguration[];
