@@ -7,7 +7,16 @@ import type { TokenEndpointAuthMethod } from './store.js';
 /** Grant types a client can be registered for. */
 export const SUPPORTED_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 
-const httpsOrLoopbackURL = z.string().refine((value) => URL.canParse(value), 'must be an absolute URL');
+// RFC 7591 §2, §5: logo_uri, client_uri, policy_uri and tos_uri are shown to the end user, and jwks_uri is
+// fetched by the server; a javascript:, data: or file: URL (or plain http to another host) is never one of
+// them. https only, or http on a loopback host for development.
+const httpsOrLoopbackURL = z
+  .string()
+  .refine((value) => URL.canParse(value), 'must be an absolute URL')
+  .refine((value) => {
+    const url = URL.canParse(value) ? new URL(value) : null;
+    return !url || url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname));
+  }, 'must be an https URL');
 
 /**
  * RFC 7591 §2 client metadata. Members Keyward does not know are dropped (RFC 7591 §2: "ignore"), never

@@ -114,6 +114,14 @@ async function buildClient(
   return { client, ...(secret && { secret }), registrationAccessToken };
 }
 
+async function applyPolicy(registration: ResolvedRegistration, metadata: ClientMetadata, request: Request): Promise<void> {
+  if (!registration.policy) return;
+  const verdict = await registration.policy(metadata, request);
+  if (verdict !== true) {
+    throw new OAuthError('invalid_client_metadata', { description: typeof verdict === 'string' ? verdict : 'the registration was refused by policy' });
+  }
+}
+
 /**
  * The registration endpoint: validates the metadata, applies the rate limit and policy, and answers 201 with
  * the client information (RFC 7591 §3.2.1) including the RFC 7592 management credentials.
@@ -142,12 +150,7 @@ export async function handleRegister(ctx: ServerContext, registration: ResolvedR
   if (!authorized && metadata.grant_types.includes('client_credentials')) {
     throw new OAuthError('invalid_client_metadata', { description: 'grant_types: client_credentials requires an initial access token' });
   }
-  if (registration.policy) {
-    const verdict = await registration.policy(metadata, request);
-    if (verdict !== true) {
-      throw new OAuthError('invalid_client_metadata', { description: typeof verdict === 'string' ? verdict : 'the registration was refused by policy' });
-    }
-  }
+  await applyPolicy(registration, metadata, request);
   const { client, secret, registrationAccessToken } = await buildClient(ctx, registration, metadata, { clientId: randomToken(16), createdAt: ctx.clock() });
   await ctx.store.saveClient(client);
   return jsonResponse(clientInformation(ctx, client, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }), { status: 201 });
@@ -198,6 +201,9 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
     if (metadata.grant_types.includes('client_credentials') && !client.grantTypes.includes('client_credentials')) {
       throw new OAuthError('invalid_client_metadata', { description: 'grant_types: client_credentials requires an initial access token' });
     }
+    // RFC 7592 §2.2: an update is validated like a registration, policy included; otherwise a client
+    // could register what the policy accepts and then PUT what it refuses.
+    await applyPolicy(registration, metadata, request);
   }
   const current = metadata ?? (client.metadata as ClientMetadata);
   const { client: updated, secret, registrationAccessToken } = await buildClient(ctx, registration, current, client);
