@@ -1,6 +1,7 @@
 /**
- * `pnpm bench`: throughput of the token endpoint and of a bearer-guarded MCP request on example 09, each
- * beside raw jose ES256 sign/verify measured in the same run on the same core. The machine is shared and
+ * `pnpm bench`: throughput of the token endpoint and of a bearer-guarded MCP request on each example
+ * (Express, Fastify, Hono), beside raw jose ES256 sign/verify and the bare framework measured in the same
+ * run on the same core, then the stores' consume and rotate operations. The machine is shared and
  * noisy, so the ratios are the figures to compare between runs, not the absolute numbers.
  *
  * The server runs pinned to core 0 (taskset) and the load generator on the other core.
@@ -11,12 +12,17 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { calculatePKCECodeChallenge, randomToken } from '@keyward/core';
+import { benchStores } from './stores.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const here = 'packages/bench/src';
 const SERVER_CORE = '0';
 const CODES = Number(process.env.BENCH_CODES ?? 4000);
 const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 16;
+const NODE_ARGS = ['--conditions=@keyward/source', '--import', 'tsx'];
+const EXAMPLES = { express: 'examples/09-oauth-pkce', fastify: 'examples/fastify-mcp', hono: 'examples/hono-mcp' } as const;
+type Framework = keyof typeof EXAMPLES;
 
 function pinned(command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const hasTaskset = process.platform === 'linux';
@@ -37,7 +43,7 @@ async function freePort(): Promise<number> {
 
 /** jose ES256 sign and verify, in a child on the server's core, so both figures share a CPU. */
 async function joseBaseline(): Promise<{ signPerSec: number; verifyPerSec: number; guardPerSec: number }> {
-  const child = pinned(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/jose-baseline.ts']);
+  const child = pinned(process.execPath, [...NODE_ARGS, `${here}/jose-baseline.ts`]);
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   const [code] = await once(child, 'exit');
@@ -45,9 +51,29 @@ async function joseBaseline(): Promise<{ signPerSec: number; verifyPerSec: numbe
   return JSON.parse(output.trim().split('\n').pop()!);
 }
 
-async function startExample(): Promise<{ base: string; stop: () => Promise<void> }> {
+async function waitForServer(url: string, init?: RequestInit): Promise<void> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    try {
+      await fetch(url, init);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  };
+}
+
+async function startExample(framework: Framework): Promise<{ base: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = pinned(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/09-oauth-pkce/src/server.ts'], {
+  const child = pinned(process.execPath, [...NODE_ARGS, `${EXAMPLES[framework]}/src/server.ts`], {
     PORT: String(port),
     OAUTH_DEV_LOGIN: 'demo',
     OAUTH_STORE: process.env.BENCH_STORE ?? 'memory',
@@ -55,20 +81,26 @@ async function startExample(): Promise<{ base: string; stop: () => Promise<void>
     OAUTH_CLIENT_SECRET: 'bench-secret-bench-secret',
   });
   const base = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      if ((await fetch(`${base}/.well-known/oauth-authorization-server`)).ok) break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  await waitForServer(`${base}/.well-known/oauth-authorization-server`);
+  return { base, stop: stopper(child) };
+}
+
+async function bareFramework(framework: Framework) {
+  const port = await freePort();
+  const child = pinned(process.execPath, [...NODE_ARGS, `${here}/bare-server.ts`, framework, String(port)]);
+  const base = `http://127.0.0.1:${port}`;
+  await waitForServer(`${base}/bare`, { method: 'POST' });
+  try {
+    return await load({
+      url: `${base}/bare`,
+      duration: DURATION_SECONDS,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    });
+  } finally {
+    await stopper(child)();
   }
-  return {
-    base,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
 }
 
 async function inParallel<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
@@ -177,43 +209,46 @@ function row(name: string, perSec: number, baseline: number | undefined, note = 
 }
 
 const jose = await joseBaseline();
-const example = await startExample();
-let lines: string[];
+const lines = [
+  `Server pinned to core ${SERVER_CORE}; ${CONNECTIONS} connections; Node ${process.version}; store ${process.env.BENCH_STORE ?? 'memory'}.`,
+  '',
+  '| measurement | per second | ratio | note |',
+  '|---|---|---|---|',
+  row('jose ES256 sign (baseline)', jose.signPerSec, undefined, 'one core, in-process loop'),
+  row('jose ES256 verify (baseline)', jose.verifyPerSec, undefined, 'one core, in-process loop'),
+  row('guard.authenticate in-process (no HTTP)', jose.guardPerSec, jose.verifyPerSec, "ratio to jose verify: the guard's own overhead"),
+];
+
+const express09 = await startExample('express');
 try {
-  const token = await tokenEndpoint(example.base);
-  const guarded = await guardedMcp(example.base);
-  const challenge = await unauthenticatedMcp(example.base);
-  lines = [
-    `Server pinned to core ${SERVER_CORE}; ${CONNECTIONS} connections; Node ${process.version}; store ${process.env.BENCH_STORE ?? 'memory'}.`,
-    '',
-    '| measurement | per second | ratio to jose | note |',
-    '|---|---|---|---|',
-    row('jose ES256 sign (baseline)', jose.signPerSec, undefined, 'one core, in-process loop'),
-    row('jose ES256 verify (baseline)', jose.verifyPerSec, undefined, 'one core, in-process loop'),
-    row('guard.authenticate in-process (no HTTP)', jose.guardPerSec, jose.verifyPerSec, 'ratio to verify: the guard\'s own overhead'),
-    row('token endpoint: authorization_code + PKCE, ES256 JWT', token.perSec, jose.signPerSec, `ratio to sign; p99 ${token.p99} ms; ${token.non2xx} non-2xx`),
-    row('bearer-guarded MCP tools/call (whoami)', guarded.perSec, jose.verifyPerSec, `ratio to verify; p99 ${guarded.p99} ms; ${guarded.non2xx} non-2xx`),
-    row('MCP request without a token (401 challenge)', challenge.perSec, jose.verifyPerSec, 'the guard\'s cheapest path'),
-  ];
+  const token = await tokenEndpoint(express09.base);
+  lines.push(row('token endpoint (express): authorization_code + PKCE, ES256 JWT', token.perSec, jose.signPerSec, `ratio to jose sign; p99 ${token.p99} ms; ${token.non2xx} non-2xx`));
+  const challenge = await unauthenticatedMcp(express09.base);
+  lines.push(row('MCP request without a token (express, 401 challenge)', challenge.perSec, jose.verifyPerSec, "ratio to jose verify; the guard's cheapest path"));
 } finally {
-  await example.stop();
+  await express09.stop();
+}
+
+for (const framework of Object.keys(EXAMPLES) as Framework[]) {
+  const bare = await bareFramework(framework);
+  const example = await startExample(framework);
+  try {
+    const guarded = await guardedMcp(example.base);
+    lines.push(row(`bare ${framework}: POST JSON route (baseline)`, bare.perSec, undefined, `p99 ${bare.p99} ms`));
+    lines.push(
+      row(`bearer-guarded MCP tools/call whoami (${framework})`, guarded.perSec, bare.perSec, `ratio to bare ${framework}; ${(guarded.perSec / jose.verifyPerSec).toFixed(3)} of jose verify; p99 ${guarded.p99} ms; ${guarded.non2xx} non-2xx`),
+    );
+  } finally {
+    await example.stop();
+  }
 }
 console.log(lines.join('\n'));
 
-try {
-  // Loaded by name so this file still runs where the store benchmark is absent.
-  const storesModule = './stores.js';
-  const { benchStores } = (await import(storesModule)) as { benchStores?: () => Promise<Array<{ store: string; consumePerSec: number; rotatePerSec: number; note?: string }>> };
-  if (benchStores) {
-    const results = await benchStores();
-    const memory = results.find((result) => result.store === 'memory');
-    console.log('\n| store | consume codes/s | rotate refresh/s | consume ratio to memory | rotate ratio to memory |');
-    console.log('|---|---|---|---|---|');
-    for (const result of results) {
-      const ratio = (value: number, base: number | undefined) => (base ? (value / base).toFixed(3) : '');
-      console.log(`| ${result.store} | ${Math.round(result.consumePerSec)} | ${Math.round(result.rotatePerSec)} | ${ratio(result.consumePerSec, memory?.consumePerSec)} | ${ratio(result.rotatePerSec, memory?.rotatePerSec)} |`);
-    }
-  }
-} catch (error) {
-  if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+const stores = await benchStores();
+const memory = stores.find((result) => result.store === 'memory');
+const ratio = (value: number, base: number | undefined) => (base ? (value / base).toFixed(3) : '');
+console.log('\n| store | consume codes/s | rotate refresh/s | consume ratio to memory | rotate ratio to memory |');
+console.log('|---|---|---|---|---|');
+for (const result of stores) {
+  console.log(`| ${result.store} | ${Math.round(result.consumePerSec)} | ${Math.round(result.rotatePerSec)} | ${ratio(result.consumePerSec, memory?.consumePerSec)} | ${ratio(result.rotatePerSec, memory?.rotatePerSec)} |`);
 }

@@ -3,7 +3,7 @@
  * SQLite, PostgreSQL and Redis stores, each driven the way a server drives it (several requests in flight).
  * `pnpm bench` imports {@link benchStores}; run alone, this module prints a table:
  *
- *     node --conditions=source --import tsx bench/stores.ts
+ *     node --conditions=@keyward/source --import tsx packages/bench/src/stores.ts
  *
  * PostgreSQL and Redis are found through DATABASE_URL and REDIS_URL (default: the local servers) and left
  * out, with a note, when they do not answer. The bench writes only under its own schema (`keyward_bench`)
@@ -16,9 +16,9 @@ import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { AuthorizationCodeRecord, RefreshTokenRecord, Store } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
-import { PostgresStore } from '../packages/stores/postgres/src/index.js';
-import { RedisStore } from '../packages/stores/redis/src/index.js';
-import { SQLiteStore } from '../packages/stores/sqlite/src/index.js';
+import { PostgresStore } from '@keyward/store-postgres';
+import { RedisStore } from '@keyward/store-redis';
+import { SQLiteStore } from '@keyward/store-sqlite';
 
 const OPERATIONS = Number(process.env.BENCH_STORE_OPERATIONS ?? 2_000);
 const WARM_UP = 200;
