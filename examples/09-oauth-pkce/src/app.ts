@@ -1,14 +1,17 @@
-import express, { type Express, type RequestHandler } from 'express';
+import { readFileSync } from 'node:fs';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { AuthorizationServer, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
 import { keyward, requireBearerAuth } from '@keyward/express';
-import { createDemoUser, DEMO_CLAIMS, loginRoutes } from './login.js';
-import { createMcpHandler } from './mcp.js';
+import { createMcpHandler, scopesForToolCall } from './mcp.js';
 import { createStore } from './store.js';
+import { DEMO_CLAIMS, demoUsers } from './users.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 export const MCP_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin'];
 export const PUBLIC_CLIENT_ID = 'mcp-public-client';
 const DEFAULT_REDIRECT_URIS = 'http://localhost:8080/callback,http://127.0.0.1/callback,http://localhost:6274/oauth/callback';
+/** Private-use redirect URI schemes of desktop MCP clients: Cursor (`cursor://…`) and VS Code (`vscode://…`). */
+const REDIRECT_URI_SCHEMES = ['cursor', 'vscode'];
 
 /** The running example: the Express app, its authorization server, and what `server.ts` prints at start. */
 export interface ExampleApp {
@@ -16,14 +19,18 @@ export interface ExampleApp {
   server: AuthorizationServer;
   issuer: string;
   mcpURL: string;
-  demoPassword: { value: string; generated: boolean };
+  /** The store in use, e.g. `sqlite /…/data/keyward.db`. */
+  store: string;
+  /** The demo user's password; null with OAUTH_DEV_LOGIN, which has no login page. */
+  demoPassword: { value: string; generated: boolean } | null;
   warnings: string[];
   close(): Promise<void>;
 }
 
 /**
- * Clients configured in code, since dynamic registration is not there yet: the confidential client of
- * OAUTH_CLIENT_ID/OAUTH_CLIENT_SECRET (every grant, every scope) and a public PKCE client for MCP clients.
+ * Clients configured in code: the confidential client of OAUTH_CLIENT_ID/OAUTH_CLIENT_SECRET (every grant,
+ * every scope) and a public PKCE client for MCP clients that do not register. Others register themselves
+ * (POST /oauth/register) or use a client ID metadata document URL as their client_id.
  */
 function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticClientOptions[] {
   const clients: StaticClientOptions[] = [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris }];
@@ -43,6 +50,17 @@ function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticCl
   return clients;
 }
 
+/** A whole number of seconds (or a count) from the environment, or a clear error at start. */
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, { min = 1, integer = true } = {}): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
 /** Browser-based MCP clients call /mcp cross-origin; they must be able to read the challenge and the session id. */
 const mcpCORS: RequestHandler = (req, res, next) => {
   res.set({ 'access-control-allow-origin': '*', 'access-control-expose-headers': 'WWW-Authenticate, Mcp-Session-Id' });
@@ -58,6 +76,35 @@ const mcpCORS: RequestHandler = (req, res, next) => {
 };
 
 /**
+ * express.json() for /mcp, before the guard so `scopesFor` can read the JSON-RPC body. A body that is not
+ * JSON is not answered here: the guard still runs first (an unauthenticated client gets its 401, not a parse
+ * error), and {@link rejectUnparsedBody} answers it afterwards.
+ */
+function parseJSONBody(): RequestHandler {
+  const parse = express.json({ limit: '1mb' });
+  return (req, res, next) =>
+    parse(req, res, (error?: unknown) => {
+      if (error) res.locals.bodyError = error;
+      next();
+    });
+}
+
+const rejectUnparsedBody: RequestHandler = (_req, res, next) => {
+  const error = res.locals.bodyError as { status?: number } | undefined;
+  if (!error) return next();
+  const status = error.status === 413 ? 413 : 400;
+  res.status(status).json({ jsonrpc: '2.0', error: { code: -32700, message: status === 413 ? 'request body too large' : 'parse error' }, id: null });
+};
+
+/** The last word on anything unexpected: logged here, a generic JSON answer there, never a stack trace. */
+const errorHandler: ErrorRequestHandler = (error: { status?: number; expose?: boolean; message?: string }, req, res, _next) => {
+  const status = typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+  if (status === 500) console.error(`[example] ${req.method} ${req.path} failed:`, error);
+  if (res.headersSent) return void res.end();
+  res.status(status).json({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: status === 500 ? 'the server could not complete the request' : error.expose ? error.message : 'bad request' });
+};
+
+/**
  * Builds the example MCP server from environment variables (see README.md) without listening, so tests
  * and `server.ts` share it.
  */
@@ -67,53 +114,87 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   const issuer = env.OAUTH_ISSUER || `http://localhost:${env.PORT || '3009'}`;
   const base = issuer.replace(/\/$/, '');
   const mcpURL = `${base}/mcp`;
-  const loginURL = `${base}/login`;
   const redirectUris = (env.OAUTH_REDIRECT_URIS || DEFAULT_REDIRECT_URIS).split(',').map((uri) => uri.trim()).filter(Boolean);
   const warnings: string[] = [];
-  const demo = await createDemoUser(env);
-  const store = await createStore(env);
-
-  const options: AuthorizationServerOptions = {
-    issuer,
-    store,
-    scopes: SCOPES,
-    defaultScopes: ['mcp:tools'],
-    resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: MCP_SCOPES }],
-    clients: staticClients(env, redirectUris),
-    interaction: ({ interactionId }) =>
-      new Response(null, { status: 303, headers: { location: `${loginURL}?interaction=${encodeURIComponent(interactionId)}`, 'cache-control': 'no-store' } }),
-    onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
-  };
-  if (env.OAUTH_DEV_LOGIN) {
-    const subject = env.OAUTH_DEV_LOGIN;
-    options.devLogin = { subject, claims: subject === demo.user.username ? DEMO_CLAIMS : { preferred_username: subject } };
-    warnings.push(`OAUTH_DEV_LOGIN: every authorization request is approved as "${subject}" without a login page`);
+  const sessionTimeout = numberFrom(env, 'OAUTH_SESSION_TIMEOUT', 3600);
+  const registrationLimit = numberFrom(env, 'OAUTH_REGISTRATION_RATE_LIMIT', 20, { min: 0 });
+  const reuseGrace = numberFrom(env, 'OAUTH_REFRESH_REUSE_GRACE_SECONDS', 2, { min: 0, integer: false });
+  const documents: Exclude<AuthorizationServerOptions['clientIdMetadataDocuments'], false | undefined> = {};
+  if (env.OAUTH_CIMD_ALLOW_PRIVATE_HOSTS) {
+    documents.allowPrivateHosts = env.OAUTH_CIMD_ALLOW_PRIVATE_HOSTS.split(',').map((host) => host.trim()).filter(Boolean);
+    warnings.push(`OAUTH_CIMD_ALLOW_PRIVATE_HOSTS: client ID metadata documents may be fetched from private addresses of ${documents.allowPrivateHosts.join(', ')} (development and testing only)`);
   }
-  if (env.JWT_SECRET) {
-    options.signing = { hmacSecret: env.JWT_SECRET };
-    warnings.push('JWT_SECRET: access tokens are signed with HS256, so only this server can verify them; asymmetric keys (ES256, published at the JWKS endpoint) are the default and recommended');
+  if (env.OAUTH_CIMD_CA_FILE) {
+    documents.ca = readFileSync(env.OAUTH_CIMD_CA_FILE, 'utf8');
+    warnings.push(`OAUTH_CIMD_CA_FILE: client ID metadata documents are also trusted when signed by ${env.OAUTH_CIMD_CA_FILE} (development and testing only)`);
   }
-  const server = new AuthorizationServer(options);
-  await server.ready();
 
-  const mcp = createMcpHandler();
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(keyward(server));
-  app.use(loginRoutes(server, demo.user, new URL(loginURL).pathname));
-  const mcpPath = new URL(mcpURL).pathname;
-  app.all(mcpPath, mcpCORS, requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] })), express.json({ limit: '1mb' }), mcp.handle);
+  const { store, description } = await createStore(env);
+  try {
+    const options: AuthorizationServerOptions = {
+      issuer,
+      store,
+      scopes: SCOPES,
+      defaultScopes: ['mcp:tools'],
+      resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: MCP_SCOPES }],
+      clients: staticClients(env, redirectUris),
+      redirectUriSchemes: REDIRECT_URI_SCHEMES,
+      // Dynamic client registration is on by default; this only sets its per-address limit.
+      registration: { rateLimit: registrationLimit ? { max: registrationLimit, windowSeconds: 60 } : false },
+      // The brief's `Authorization: Bearer <admin token>`: an access token with mcp:admin may introspect any token.
+      introspection: { bearerScope: 'mcp:admin' },
+      clientIdMetadataDocuments: documents,
+      refreshTokenReuseGraceSeconds: reuseGrace,
+      onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
+    };
+    let demoPassword: ExampleApp['demoPassword'] = null;
+    if (env.OAUTH_DEV_LOGIN) {
+      const subject = env.OAUTH_DEV_LOGIN;
+      options.devLogin = { subject, claims: subject === 'demo' ? DEMO_CLAIMS : { preferred_username: subject } };
+      warnings.push(`OAUTH_DEV_LOGIN: every authorization request is approved as "${subject}" without a login page`);
+    } else {
+      const demo = demoUsers(env);
+      // Core's login and consent pages (/oauth/login, /oauth/consent) with the seeded user.
+      options.login = { users: demo.users, sessionTimeout };
+      demoPassword = { value: demo.password, generated: demo.generated };
+    }
+    if (env.JWT_SECRET) {
+      options.signing = { hmacSecret: env.JWT_SECRET };
+      warnings.push('JWT_SECRET: access tokens are signed with HS256, so only this server can verify them; asymmetric keys (ES256, published at the JWKS endpoint) are the default and recommended');
+    }
+    const server = new AuthorizationServer(options);
+    // Loads (or, on the first start, creates) the signing keys: fails here if the store is unreachable.
+    await server.ready();
 
-  return {
-    app,
-    server,
-    issuer,
-    mcpURL,
-    demoPassword: { value: demo.password, generated: demo.generated },
-    warnings,
-    close: async () => {
-      await mcp.close();
-      await store.close?.();
-    },
-  };
+    const mcp = createMcpHandler();
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(keyward(server));
+    const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: scopesForToolCall });
+    // The body is parsed before the guard only so that scopesFor can see which tool is called.
+    app.all(new URL(mcpURL).pathname, mcpCORS, parseJSONBody(), guard, rejectUnparsedBody, mcp.handle);
+    app.use(errorHandler);
+
+    // Expired rows are already invisible; purging only frees the space. Once an hour is plenty, and one
+    // instance doing it is enough (it is harmless when several do).
+    const purge = setInterval(() => void store.purgeExpired().catch(() => undefined), 60 * 60 * 1000).unref();
+
+    return {
+      app,
+      server,
+      issuer,
+      mcpURL,
+      store: description,
+      demoPassword,
+      warnings,
+      close: async () => {
+        clearInterval(purge);
+        await mcp.close();
+        await store.close?.();
+      },
+    };
+  } catch (error) {
+    await store.close?.();
+    throw error;
+  }
 }

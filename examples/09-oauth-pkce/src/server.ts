@@ -13,20 +13,31 @@ const listener = example.app.listen(port, host, () => {
   console.log(`  MCP endpoint          ${example.mcpURL}`);
   console.log(`  AS metadata           ${base}/.well-known/oauth-authorization-server`);
   console.log(`  resource metadata     ${base}/.well-known/oauth-protected-resource/mcp`);
+  console.log(`  registration          ${base}/oauth/register (RFC 7591)`);
+  console.log(`  store                 ${example.store}`);
   console.log(`  public client         mcp-public-client (PKCE, no secret)`);
   if (env.OAUTH_CLIENT_ID) console.log(`  confidential client   ${env.OAUTH_CLIENT_ID} (client_secret_basic or client_secret_post)`);
-  if (!env.OAUTH_DEV_LOGIN) {
+  if (example.demoPassword) {
     const note = example.demoPassword.generated ? ' (generated for this run; set OAUTH_DEMO_PASSWORD to choose one)' : '';
     console.log(`  login                 demo / ${example.demoPassword.value}${note}`);
   }
   for (const warning of example.warnings) console.warn(`warning: ${warning}`);
 });
 
+let stopping = false;
+/** Stops accepting connections, ends open MCP sessions, closes the store (its pool or file), then exits. */
 async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
   listener.close();
   listener.closeAllConnections();
-  await example.close();
-  process.exit(0);
+  try {
+    await example.close();
+  } catch (error) {
+    console.error('error while closing the store:', error);
+    process.exitCode = 1;
+  }
+  process.exit();
 }
-process.once('SIGINT', () => void shutdown());
-process.once('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import * as v2 from '@modelcontextprotocol/client';
 import { authorizationRequest, CONFIDENTIAL, insecure, LOOPBACK_REDIRECT, PUBLIC_CLIENT_ID, startExample, type RunningExample } from './support.js';
@@ -160,10 +160,13 @@ describe('MCP SDK v2 (@modelcontextprotocol/client) client', () => {
 });
 
 describe('admin_stats', () => {
-  it('without mcp:admin returns a tool error (step-up with 403 comes later)', async () => {
-    const result = await callTool(await userToken('mcp:tools'), 'admin_stats');
-    expect(result.isError).toBe(true);
-    expect(result.content[0]!.text).toMatch(/mcp:admin/);
+  it('AUTHZ-RS-02: without mcp:admin the HTTP answer is 403 insufficient_scope, before the tool runs (step-up.test.ts takes it from there)', async () => {
+    const refused = await callTool(await userToken('mcp:tools'), 'admin_stats').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(StreamableHTTPError);
+    expect((refused as StreamableHTTPError).code).toBe(403);
   });
 
   it('with a client_credentials token carrying mcp:admin returns statistics', async () => {
