@@ -7,7 +7,15 @@ const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) 
   | NodeCrypto
   | undefined;
 
-/** base64url without padding (RFC 4648 §5), the alphabet of every token Keyward mints. */
+/**
+ * base64url without padding, the alphabet of every token Keyward mints.
+ *
+ * @example
+ * ```ts
+ * base64url(new Uint8Array([251, 255])); // '-_8'
+ * ```
+ * @see [RFC 4648 §5](https://www.rfc-editor.org/rfc/rfc4648#section-5)
+ */
 export function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }

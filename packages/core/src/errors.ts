@@ -96,6 +96,12 @@ function defaultStatus(code: OAuthErrorCode): number {
 /**
  * RFC 6749 §4.1.2.1 and §5.2 restrict `error_description` to %x20-21 / %x23-5B / %x5D-7E: no quote, no
  * backslash, ASCII only. Descriptions sometimes echo client input, so they are scrubbed rather than trusted.
+ *
+ * @example
+ * ```ts
+ * sanitizeErrorDescription('bad "scope" é'); // 'bad ?scope? ?'
+ * ```
+ * @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)
  */
 export function sanitizeErrorDescription(text: string): string {
   return text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');

@@ -66,7 +66,14 @@ export class RequestParams {
   }
 }
 
-/** The largest request body an endpoint reads; OAuth requests are a few hundred bytes. */
+/**
+ * The largest request body an endpoint reads; OAuth requests are a few hundred bytes.
+ *
+ * @example
+ * ```ts
+ * const text = await readBodyText(request, MAX_BODY_BYTES);
+ * ```
+ */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
@@ -163,6 +170,12 @@ export function rawJSONResponse(
  * CORS headers for endpoints that browser-based MCP clients call directly: metadata, token, JWKS,
  * registration, revocation. Never for the authorization endpoint, which is a top-level navigation
  * (RFC 9700 §2.6). No credentials are allowed, so `*` is safe.
+ *
+ * @example
+ * ```ts
+ * if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS });
+ * ```
+ * @see [OAuth 2.1 §3.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3.1)
  */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
@@ -180,7 +193,14 @@ export function withHeaders(response: Response, headers: Readonly<Record<string,
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** Escapes text for HTML element content and quoted attributes. */
+/**
+ * Escapes text for HTML element content and quoted attributes.
+ *
+ * @example
+ * ```ts
+ * `<p>${escapeHTML(client.clientName)}</p>`; // '<script>' becomes '&lt;script&gt;'
+ * ```
+ */
 export function escapeHTML(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
@@ -188,6 +208,12 @@ export function escapeHTML(text: string): string {
 /**
  * Headers for every HTML page the server renders: no framing (clickjacking, RFC 9700 §4.16), no
  * third-party resources, no referrer leaking the authorization request.
+ *
+ * @example
+ * ```ts
+ * new Response(html, { headers: { 'content-type': 'text/html', ...PAGE_SECURITY_HEADERS } });
+ * ```
+ * @see [RFC 9700 §4.16](https://www.rfc-editor.org/rfc/rfc9700#section-4.16)
  */
 export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   // No form-action: Chrome and Safari apply it to the redirect a form POST answers with, which for the
@@ -199,7 +225,15 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
-/** A small HTML page with the security headers; used for errors that must not redirect. */
+/**
+ * An HTML response with {@link PAGE_SECURITY_HEADERS}; for pages and for errors that must not redirect.
+ *
+ * @example
+ * ```ts
+ * return htmlResponse(`<p>${escapeHTML(message)}</p>`, 400);
+ * ```
+ * @see [RFC 9700 §4.16](https://www.rfc-editor.org/rfc/rfc9700#section-4.16)
+ */
 export function htmlResponse(html: string, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(html, {
     status,

@@ -10,7 +10,15 @@ import { calculatePKCECodeChallenge } from '../pkce.js';
 import { randomToken } from '../crypto.js';
 import { AuthorizationServer, type AuthorizationServerOptions } from '../server.js';
 
-/** The issuer of the conformance server; requests are routed by path, so it need not match the listener. */
+/**
+ * The issuer of the conformance server; requests are routed by path, so it need not match the listener.
+ *
+ * @example
+ * ```ts
+ * const metadata = await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json();
+ * expect(metadata.issuer).toBe(CONFORMANCE_ISSUER);
+ * ```
+ */
 export const CONFORMANCE_ISSUER = 'http://localhost:3009';
 const PUBLIC_CLIENT = 'conformance-public';
 const CONFIDENTIAL_CLIENT = 'conformance-confidential';
