@@ -29,10 +29,17 @@ async function authenticateCaller(ctx: ServerContext, options: IntrospectionOpti
     const payload = await verifyOwnAccessToken(ctx, bearer[1]!);
     const scopes = typeof payload?.scope === 'string' ? (parseScope(payload.scope) ?? []) : [];
     const revoked = payload && (await ctx.revocations.isRevoked(String(payload.jti), typeof payload.grant_id === 'string' ? payload.grant_id : undefined));
-    if (!payload || revoked || !scopes.includes(options.bearerScope)) {
+    if (!payload || revoked) {
       throw new OAuthError('invalid_token', {
         description: `introspection needs a valid access token with scope ${options.bearerScope}`,
         headers: { 'www-authenticate': bearerChallenge({ error: 'invalid_token', scope: options.bearerScope }) },
+      });
+    }
+    // RFC 6750 §3.1: a valid token that lacks the scope is insufficient_scope (403), not invalid_token.
+    if (!scopes.includes(options.bearerScope)) {
+      throw new OAuthError('insufficient_scope', {
+        description: `introspection needs scope ${options.bearerScope}`,
+        headers: { 'www-authenticate': bearerChallenge({ error: 'insufficient_scope', scope: options.bearerScope }) },
       });
     }
     return { clientId: undefined };
