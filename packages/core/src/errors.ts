@@ -47,8 +47,6 @@ const ERROR_URIS: Partial<Record<OAuthErrorCode, string>> = {
   unsupported_response_type: 'https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1',
   invalid_scope: 'https://www.rfc-editor.org/rfc/rfc6749#section-5.2',
   access_denied: 'https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1',
-  server_error: 'https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1',
-  temporarily_unavailable: 'https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1',
   invalid_token: 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1',
   insufficient_scope: 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1',
   unsupported_token_type: 'https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1',

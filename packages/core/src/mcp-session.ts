@@ -4,6 +4,7 @@ import type { AuthInfo } from './resource-server.js';
 interface SessionOwner {
   owner: string;
   clientId: string;
+  subject: string | undefined;
 }
 
 /** The outcome of {@link MCPSessionBinding.check}. */
@@ -15,7 +16,7 @@ function ownerOf(auth: AuthInfo): SessionOwner {
   // A client_credentials token speaks for the client itself (sub = client_id) and each one has a fresh
   // grant, so the client, not the grant, owns its sessions.
   const owner = subject === auth.clientId || !grantId ? `client:${auth.clientId}` : `grant:${grantId}`;
-  return { owner, clientId: auth.clientId };
+  return { owner, clientId: auth.clientId, subject };
 }
 
 /**
@@ -37,6 +38,16 @@ function ownerOf(auth: AuthInfo): SessionOwner {
  */
 export class MCPSessionBinding {
   readonly #sessions = new Map<string, SessionOwner>();
+  readonly #acrossGrants: boolean;
+
+  /**
+   * @param options.acrossGrants Let a session belong to the user and client rather than to one grant, so
+   * that a re-authorization (a step-up to more scopes creates a new grant) keeps it. Another user or
+   * another client is still refused. Default false: a session belongs to exactly one grant.
+   */
+  constructor(options: { acrossGrants?: boolean } = {}) {
+    this.#acrossGrants = options.acrossGrants ?? false;
+  }
 
   /** Records that `sessionId` belongs to the grant and client of `auth`. */
   bind(sessionId: string, auth: AuthInfo): void {
@@ -48,7 +59,9 @@ export class MCPSessionBinding {
     const bound = this.#sessions.get(sessionId);
     if (!bound) return 'unknown';
     const presented = ownerOf(auth);
-    return bound.owner === presented.owner && bound.clientId === presented.clientId ? 'ok' : 'foreign';
+    if (bound.owner === presented.owner && bound.clientId === presented.clientId) return 'ok';
+    const sameUser = bound.subject !== undefined && bound.subject === presented.subject;
+    return this.#acrossGrants && bound.clientId === presented.clientId && sameUser ? 'ok' : 'foreign';
   }
 
   /** Forgets a closed session. */

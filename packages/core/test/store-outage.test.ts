@@ -55,6 +55,18 @@ describe('MCP session binding', () => {
     expect(sessions.check('s1', auth('app', 'alice', 'g1'))).toBe('unknown');
   });
 
+  it('keeps a session across a re-authorization of the same user and client only when asked to', () => {
+    const strict = new MCPSessionBinding();
+    strict.bind('s1', auth('app', 'alice', 'g1'));
+    expect(strict.check('s1', auth('app', 'alice', 'g2'))).toBe('foreign');
+
+    const acrossGrants = new MCPSessionBinding({ acrossGrants: true });
+    acrossGrants.bind('s1', auth('app', 'alice', 'g1'));
+    expect(acrossGrants.check('s1', auth('app', 'alice', 'g2'))).toBe('ok');
+    expect(acrossGrants.check('s1', auth('app', 'mallory', 'g3'))).toBe('foreign');
+    expect(acrossGrants.check('s1', auth('other', 'alice', 'g3'))).toBe('foreign');
+  });
+
   it('binds client_credentials sessions to the client, whose every token has a fresh grant', () => {
     const sessions = new MCPSessionBinding();
     sessions.bind('s1', auth('svc', 'svc', 'g1'));

@@ -123,6 +123,11 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
     if (!(await verifyPKCE(verifier, record.codeChallenge))) throw invalidGrant('code_verifier does not match the code_challenge');
   }
 
+  // The grant is read before the code is spent, leaving as little as possible to fail between spending it
+  // and answering: a retry after such a failure would count as a replay. It is also read before any
+  // concurrent replay can revoke it, so of N parallel redemptions exactly one succeeds (AUTHZ-CODE-04); that
+  // replay then revokes the winner's tokens too (RFC 9700 §4.2.4).
+  const grantAtConsume = await ctx.store.getGrant(record.grantId);
   const consumed = await ctx.store.consumeAuthorizationCode(codeHash);
   if (!consumed) throw invalidGrant('the authorization code is invalid or has expired');
   if (!consumed.firstUse) {
@@ -130,10 +135,6 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
     await revokeGrant(ctx, record.grantId);
     throw invalidGrant('the authorization code has already been used');
   }
-  // Read right after winning the atomic consume: a concurrent replay revokes the grant a moment later
-  // (and the tokens issued here are then born revoked), but the one winning redemption must not turn into
-  // a second loser (AUTHZ-CODE-04: N parallel redemptions give exactly one 200).
-  const grantAtConsume = await ctx.store.getGrant(record.grantId);
   const grant = assertActive(ctx, grantAtConsume);
   const audience = selectAudience(params, record.resources);
 
