@@ -97,11 +97,17 @@ export class ClientIdMetadataDocumentResolver {
     const fields = document as Record<string, unknown>;
     if (fields.client_id !== clientId) throw failure('has a client_id that differs from its URL');
     if ('client_secret' in fields || 'client_secret_expires_at' in fields) throw failure('must not contain a client secret');
+    // Anyone who can publish a JSON file is a document client: it is an anonymous registration, which may
+    // not obtain client_credentials (that needs an initial access token, RFC 7591 §3 / docs/decisions.md).
+    // Filtered like the other grant types this server does not offer to it (AUTHZ-CIMD-05), not fatal.
+    const requestedGrants = Array.isArray(fields.grant_types)
+      ? { grant_types: fields.grant_types.filter((grant) => grant !== 'client_credentials') }
+      : {};
     let metadata;
     try {
       // A document client authenticates with none or private_key_jwt; "none" is its natural default.
       metadata = parseClientMetadata(
-        { token_endpoint_auth_method: 'none', ...fields },
+        { token_endpoint_auth_method: 'none', ...fields, ...requestedGrants },
         { scopesSupported: this.#options.scopesSupported, allowedSchemes: this.#options.allowedSchemes, forbidSharedSecrets: true },
       );
     } catch (error) {

@@ -3,7 +3,8 @@
  * the authorization server may reach only through `allowPrivateHosts` + `ca`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, expectJSON, expectOAuthError, type Harness } from './harness.js';
+import { exportJWK, generateKeyPair } from 'jose';
+import { clientAssertion, createHarness, expectJSON, expectOAuthError, type Harness } from './harness.js';
 import { startDocumentServer, type DocumentServer } from './https-server.js';
 
 const REDIRECT = 'http://127.0.0.1/cb';
@@ -276,6 +277,23 @@ describe('A20 client ID metadata documents', () => {
     await expectJSON(await h.token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, { none: url }));
     // The filtered grant is not usable, whatever the document said.
     await expectOAuthError(await h.token({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: 'x' }, { none: url }), 'unsupported_grant_type');
+  });
+
+  it('AUTHZ-CIMD-05: client_credentials is not available to document clients: a document is an anonymous registration (decision)', async () => {
+    const h = harness();
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'doc-key', alg: 'ES256' };
+    // A key-holding document client that asks for client_credentials beside the code grant, with an admin scope.
+    const { url } = serve({ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, grant_types: ['authorization_code', 'client_credentials'] });
+    const response = await h.token({ grant_type: 'client_credentials', scope: 'mcp:admin' }, { assertion: await clientAssertion(privateKey, url, h.now) });
+    await expectOAuthError(response, 'unauthorized_client');
+    // The code grant of the same document still works: client_credentials was filtered, not fatal.
+    const { code, verifier } = await h.code(url, REDIRECT);
+    await expectJSON(await h.token({ grant_type: 'authorization_code', code, code_verifier: verifier }, { assertion: await clientAssertion(privateKey, url, h.now) }));
+    // A document that asks for nothing else is refused.
+    const only = serve({ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, grant_types: ['client_credentials'], redirect_uris: undefined });
+    const refused = await h.token({ grant_type: 'client_credentials' }, { assertion: await clientAssertion(privateKey, only.url, h.now) });
+    await expectOAuthError(refused, 'invalid_client', 401);
   });
 
   it('AUTHZ-CIMD-05: a document left with no supported grant type at all is refused', async () => {
