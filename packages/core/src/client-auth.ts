@@ -141,8 +141,7 @@ function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey |
 
 /**
  * `private_key_jwt`: a JWT signed by a key the client registered, `iss` = `sub` = client_id, `aud` = this
- * issuer (rfc7523bis; the token endpoint URL is accepted too, as older clients send it), `exp` required and
- * `jti` single-use through the Store.
+ * issuer as its sole value (rfc7523bis), `exp` required and `jti` single-use through the Store.
  *
  * @see [RFC 7523 §2.2, §3](https://www.rfc-editor.org/rfc/rfc7523#section-3)
  */
@@ -173,15 +172,21 @@ async function authenticateWithAssertion(
     const { payload } = await jwtVerify(assertion, keys, {
       issuer: clientId,
       subject: clientId,
-      audience: [ctx.issuer, ctx.endpoints.token],
+      audience: ctx.issuer,
       algorithms: ASYMMETRIC_ALGORITHMS,
       requiredClaims: ['exp', 'jti'],
       currentDate: new Date(ctx.clock()),
       clockTolerance: 5,
     });
     ({ jti, exp } = payload);
+    // draft-ietf-oauth-rfc7523bis §4 (RFC 7523 §3 item 3b): the issuer identifier must be the *sole*
+    // audience; the token endpoint URL, or the issuer beside other values, is refused. Accepting those is
+    // what makes the audience-injection attack work: a malicious AS whose metadata names this server's
+    // token endpoint collects assertions that this server would accept.
+    const audience = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud;
+    if (audience !== ctx.issuer) throw new Error('aud');
   } catch {
-    throw failure('is invalid, expired or not signed by a registered key');
+    throw failure('is invalid, expired, not signed by a registered key, or not for this issuer alone');
   }
   if (!(await ctx.store.markUsed(`assertion:${clientId}:${jti}`, (exp! + 5) * 1000))) throw failure('has already been used');
   return { client, method: 'private_key_jwt' };

@@ -200,10 +200,21 @@ describe('A8 private_key_jwt (AUTHZ-CAUTH-07)', () => {
     await expectJSON(await token({ assertion: await clientAssertion(keys.privateKey, client.client_id, h.now), clientId: client.client_id }));
   });
 
-  it('AUTHZ-CAUTH-07: aud is the issuer; the token endpoint URL is accepted too (older clients), anything else → 401', async () => {
-    await expectJSON(await token({ assertion: await clientAssertion(keys.privateKey, client.client_id, h.now, { aud: `${ISSUER}${PATHS.token}` }) }));
-    await expectJSON(await token({ assertion: await clientAssertion(keys.privateKey, client.client_id, h.now, { aud: [ISSUER, 'https://other.example'] }) }));
-    for (const aud of ['https://other.example', `${ISSUER}/`, `${ISSUER}${PATHS.introspect}`, [`https://other.example`], undefined]) {
+  it('AUTHZ-CAUTH-07: aud must be the issuer alone (rfc7523bis): the token endpoint URL, or the issuer among others → 401', async () => {
+    await expectJSON(await token({ assertion: await clientAssertion(keys.privateKey, client.client_id, h.now, { aud: ISSUER }) }));
+    await expectJSON(await token({ assertion: await clientAssertion(keys.privateKey, client.client_id, h.now, { aud: [ISSUER] }) }));
+    const refused = [
+      `${ISSUER}${PATHS.token}`, // audience injection: a malicious AS can name this token endpoint as its own
+      [ISSUER, `${ISSUER}${PATHS.token}`],
+      [ISSUER, 'https://other.example'],
+      'https://other.example',
+      `${ISSUER}/`,
+      `${ISSUER}${PATHS.introspect}`,
+      ['https://other.example'],
+      [],
+      undefined,
+    ];
+    for (const aud of refused) {
       const assertion = await clientAssertion(keys.privateKey, client.client_id, h.now, { aud });
       await expectOAuthError(await token({ assertion }), 'invalid_client', 401);
     }
