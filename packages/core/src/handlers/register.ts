@@ -89,7 +89,9 @@ async function buildClient(
   let { clientSecretHash, clientSecretExpiresAt } = existing;
   if (!usesClientSecret(metadata.token_endpoint_auth_method)) {
     clientSecretHash = clientSecretExpiresAt = undefined;
-  } else if (!clientSecretHash) {
+  } else if (!clientSecretHash || (clientSecretExpiresAt && clientSecretExpiresAt * 1000 <= now)) {
+    // No secret yet, or an expired one (clientSecretLifetime): RFC 7592 §2.2 lets the server issue a new
+    // secret on read or update, and without it an expired client could never authenticate again.
     secret = randomToken();
     clientSecretHash = await sha256(secret);
     clientSecretExpiresAt = registration.clientSecretLifetime ? Math.floor(now / 1000) + registration.clientSecretLifetime : 0;

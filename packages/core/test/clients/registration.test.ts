@@ -405,6 +405,24 @@ describe('A15 client management (RFC 7592)', () => {
     expect((await h.store.getClient(pub.client_id))?.clientSecretHash).toBeUndefined();
   });
 
+  it('AUTHZ-DCR-03/09: an expired client secret is replaced on the next read or update, with its new expiry', async () => {
+    const h = createHarness({ registration: { clientSecretLifetime: DAY } });
+    const client = await h.registered({ grant_types: ['authorization_code'], redirect_uris: ['https://app.example.com/cb'] });
+    // Before expiry a read does not touch the secret.
+    const early = await expectJSON<ClientInformation>(await h.configure(client, client.registration_access_token));
+    expect(early).not.toHaveProperty('client_secret');
+    expect(early.client_secret_expires_at).toBe(client.client_secret_expires_at);
+    h.advance(DAY);
+    await expectOAuthError(await h.revoke('x', authOf(client)), 'invalid_client', 401);
+    // RFC 7592 §2.2 lets the server issue a new secret; without it the client could never authenticate again.
+    const renewed = await expectJSON<ClientInformation>(await h.configure(early, early.registration_access_token));
+    expect(renewed.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(renewed.client_secret).not.toBe(client.client_secret);
+    expect(renewed.client_secret_expires_at).toBe(Math.floor(h.now / 1000) + DAY);
+    expect((await h.revoke('x', authOf(renewed))).status).toBe(200);
+    await expectOAuthError(await h.revoke('x', authOf(client)), 'invalid_client', 401);
+  });
+
   it('AUTHZ-DCR-09: DELETE → 204; afterwards the RAT is dead and the client is gone everywhere', async () => {
     const { h, client } = await registered();
     const tokens = await h.login(client, authOf(client));
