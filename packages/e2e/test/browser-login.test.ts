@@ -201,6 +201,10 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
     ]);
     expect(refused.status()).toBe(403);
     expect(refused.headers().location).toBeUndefined();
+    // AUTHZ-UI-01 covers error pages too.
+    expect(refused.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(refused.headers()['x-frame-options']).toBe('DENY');
+    expect(refused.headers()['referrer-policy']).toBe('no-referrer');
     await page.getByRole('heading', { name: 'Sign-in problem' }).waitFor();
     expect(await page.locator('main').innerText()).toContain('The form has expired or was not sent from this site.');
     expect(new URL(page.url()).origin).toBe(new URL(issuer).origin);
