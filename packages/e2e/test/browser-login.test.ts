@@ -6,8 +6,8 @@
 // redeems the code at the token endpoint.
 //
 // E2E_LOGIN_TARGET=in-process runs the same tests against packages/e2e/src/login-server.ts, the same setup
-// (express + keyward(server) + localUsers) in this process. That is the default until example 09's switch to
-// core's login pages is committed; E2E_LOGIN_TARGET=example-09 runs the example itself.
+// (express + keyward(server) + localUsers) in this process, which tells a problem of the example from one of
+// core's pages.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page, Response as PageResponse } from 'playwright-core';
@@ -18,7 +18,7 @@ import { startExampleLikeServer } from '../src/login-server.js';
 import { authorizationRequest, decodeJWT, endpoint, redeemCode, verifyWithJWKS, type AuthorizationRequest, type TokenResponse } from '../src/oauth-client.js';
 import { pngSize, saveScreenshot } from '../src/screenshots.js';
 
-const TARGET = process.env.E2E_LOGIN_TARGET === 'example-09' ? 'example-09' : 'in-process';
+const TARGET = process.env.E2E_LOGIN_TARGET === 'in-process' ? 'in-process' : 'example-09';
 const PASSWORD = `e2e-${randomBytes(12).toString('base64url')}`;
 const CLIENT_ID = 'mcp-public-client';
 // Fixed ports when free, so the consent screenshot (which names the redirect host and the resource) is the
