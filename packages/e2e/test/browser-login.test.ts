@@ -15,7 +15,7 @@ import { startCallbackServer, type CallbackServer } from '../src/callback-server
 import { launchChromium, runBrowserSuites } from '../src/chromium.js';
 import { startExample09 } from '../src/example09.js';
 import { startExampleLikeServer } from '../src/login-server.js';
-import { authorizationRequest, decodeJWT, endpoint, redeemCode, verifyWithJWKS, type AuthorizationRequest, type TokenResponse } from '../src/oauth-client.js';
+import { authorizationRequest, endpoint, redeemCode, verifyWithJWKS, type AuthorizationRequest, type TokenResponse } from '../src/oauth-client.js';
 import { pngSize, saveScreenshot } from '../src/screenshots.js';
 
 const TARGET = process.env.E2E_LOGIN_TARGET === 'in-process' ? 'in-process' : 'example-09';
