@@ -1,5 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ServerContext } from './context.js';
+import { FailureThrottle } from './throttle.js';
 import { sha256, timingSafeEqual } from './crypto.js';
 import { OAuthError } from './errors.js';
 import type { RequestParams } from './http.js';
@@ -77,7 +78,7 @@ export async function authenticateClient(
       throw new OAuthError('invalid_request', { description: 'client_id does not match the Authorization header' });
     }
     const client = await ctx.getClient(credentials.clientId);
-    if (!client || !ctx.allowsAuthMethod(client, 'client_secret_basic') || !(await secretMatches(ctx, client, credentials.clientSecret))) {
+    if (!client || !ctx.allowsAuthMethod(client, 'client_secret_basic') || !(await secretMatches(ctx, request, client, credentials.clientSecret))) {
       throw failure;
     }
     return { client, method: 'client_secret_basic' };
@@ -92,7 +93,7 @@ export async function authenticateClient(
   const failure = new OAuthError('invalid_client', { description: 'client authentication failed' });
   if (!client) throw failure;
   if (bodySecret !== undefined) {
-    if (!ctx.allowsAuthMethod(client, 'client_secret_post') || !(await secretMatches(ctx, client, bodySecret))) throw failure;
+    if (!ctx.allowsAuthMethod(client, 'client_secret_post') || !(await secretMatches(ctx, request, client, bodySecret))) throw failure;
     return { client, method: 'client_secret_post' };
   }
   if (!ctx.allowsAuthMethod(client, 'none')) {
@@ -104,11 +105,33 @@ export async function authenticateClient(
   return { client, method: 'none' };
 }
 
-async function secretMatches(ctx: ServerContext, client: ClientRecord, secret: string): Promise<boolean> {
-  if (!client.clientSecretHash) return false;
+const FAILED_SECRETS_PER_SOURCE = 20;
+const FAILED_SECRET_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * Checks a client secret, counting failures per client and source address (OAuth 2.1 §2.4.1: secret
+ * authentication must resist brute force). Once a source has failed too often, every attempt from it is
+ * refused until the window closes, the right secret included, so guessing stops; other sources are not
+ * affected, so nobody can lock a client out from afar.
+ */
+async function secretMatches(ctx: ServerContext, request: Request, client: ClientRecord, secret: string): Promise<boolean> {
+  const throttle = new FailureThrottle(ctx.store, ctx.clock, FAILED_SECRET_WINDOW_MS);
+  const key = `client-auth:${client.clientId}:${ctx.clientAddress(request)}`;
+  const retryAfter = await throttle.retryAfter([[key, FAILED_SECRETS_PER_SOURCE]]);
+  if (retryAfter !== null) {
+    throw new OAuthError('invalid_client', {
+      description: 'too many failed client authentication attempts; retry later',
+      status: 429,
+      headers: { 'retry-after': String(retryAfter) },
+    });
+  }
   const expiresAt = client.clientSecretExpiresAt ?? 0;
-  if (expiresAt !== 0 && expiresAt * 1000 <= ctx.clock()) return false;
-  return timingSafeEqual(await sha256(secret), client.clientSecretHash);
+  const valid =
+    client.clientSecretHash !== undefined &&
+    (expiresAt === 0 || expiresAt * 1000 > ctx.clock()) &&
+    timingSafeEqual(await sha256(secret), client.clientSecretHash);
+  if (!valid) await throttle.recordFailure([key]);
+  return valid;
 }
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

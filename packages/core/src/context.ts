@@ -67,6 +67,8 @@ export interface ServerContext {
     revocation: string;
     introspection: string;
   };
+  /** The client's network address as the adapter reported it (`unknown` when it did not). */
+  clientAddress(request: Request): string;
   /** Renews the expiry of a registered client that was just used (unused clients expire). */
   touchClient(client: ClientRecord): Promise<void>;
   /** Fetches a client-supplied URL with the SSRF protections (metadata documents, jwks_uri). */

@@ -255,6 +255,11 @@ export class MemoryStore implements Store {
     return { ...fresh };
   }
 
+  async getCounter(key: string): Promise<CounterState | null> {
+    const counter = this.#counters.get(key);
+    return counter && counter.resetAt > this.#clock() ? { ...counter } : null;
+  }
+
   /** Closed counter windows count as expired records too. */
   async purgeExpired(): Promise<number> {
     const now = this.#clock();

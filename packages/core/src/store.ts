@@ -291,6 +291,8 @@ export interface Store {
    * `resetAt = clock() + windowMs` (the store's clock, not the engine's).
    */
   incrementCounter(key: string, windowMs: number): Promise<CounterState>;
+  /** Reads a counter without changing it; `null` when it was never incremented or its window has closed. */
+  getCounter(key: string): Promise<CounterState | null>;
 
   /** Deletes every expired record; returns how many went. */
   purgeExpired(): Promise<number>;

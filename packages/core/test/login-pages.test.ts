@@ -49,7 +49,7 @@ describe('built-in login and consent pages', () => {
     server = new AuthorizationServer({
       clock: () => now,
       issuer,
-      store: new MemoryStore(),
+      store: new MemoryStore({ clock: () => now }),
       scopes: ['mcp:tools', 'openid', 'profile'],
       clients: [{ clientId: 'app', clientName: 'Example App', redirectUris: [redirectUri] }],
       login: { users },
@@ -189,6 +189,18 @@ describe('built-in login and consent pages', () => {
     await browser.post('/oauth/consent', { ...hiddenFields(consentHtml), decision: 'allow' });
     const second = await authorizeWith({}, registered.client_id, 'http://127.0.0.1/dcr');
     expect(second.headers.get('location')).toContain('/oauth/consent?interaction=');
+  });
+
+  it('counts only failed sign-ins: after 10 failures for a user even the right password waits, successes never lock out', async () => {
+    // A fresh browser each time, so every attempt goes through the login form.
+    const attempt = (password?: string) => ((browser = new Browser(server)), signIn(password));
+    for (let i = 0; i < 12; i++) expect((await attempt()).status).toBe(303);
+    for (let i = 0; i < 10; i++) expect((await attempt('wrong')).status).toBe(401);
+    const blocked = await attempt();
+    expect(blocked.status).toBe(429);
+    expect(await blocked.text()).toContain('Too many failed sign-in attempts');
+    now += 15 * 60_000;
+    expect((await attempt()).status).toBe(303);
   });
 
   it('sets HttpOnly SameSite=Lax cookies', async () => {

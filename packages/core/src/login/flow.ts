@@ -5,6 +5,7 @@ import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
 import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../http.js';
 import type { PasswordAuthenticator, UpstreamIdentity, UpstreamLoginProvider } from '../login-providers.js';
 import type { BrowserSessionRecord, InteractionRecord } from '../store.js';
+import { FailureThrottle } from '../throttle.js';
 import { DEFAULT_SCOPE_DESCRIPTIONS, defaultLoginPages, type LoginPageRenderer } from './pages.js';
 
 /** The built-in login and consent pages. */
@@ -19,7 +20,7 @@ export interface LoginOptions {
   consentLifetime?: number;
   /** Encrypts upstream tokens kept on grants (at least 32 characters). Without it they are not kept. */
   encryptionSecret?: string;
-  /** Failed sign-ins allowed per username and per source address in 15 minutes; default 10 and 50. */
+  /** Failed sign-ins allowed per username and per source address in 15 minutes; default 10 and 50. Successes never count. */
   attemptLimits?: { perUser: number; perSource: number };
   /** Words shown for each scope on the consent page. */
   scopeDescriptions?: Record<string, string>;
@@ -69,6 +70,7 @@ export class LoginFlow {
   readonly #cookies: Cookies;
   readonly #secure: boolean;
   readonly #pages: LoginPageRenderer;
+  readonly #throttle: FailureThrottle;
   #encryptionKey: Promise<Uint8Array> | undefined;
 
   constructor(ctx: ServerContext, options: LoginOptions, hooks: LoginFlowHooks, base: string) {
@@ -83,6 +85,7 @@ export class LoginFlow {
     const prefix = this.#secure ? '__Host-' : '';
     this.#cookies = { binding: `${prefix}keyward-browser`, session: `${prefix}keyward-session`, upstream: `${prefix}keyward-upstream` };
     this.#pages = options.pages ?? defaultLoginPages;
+    this.#throttle = new FailureThrottle(ctx.store, ctx.clock, ATTEMPT_WINDOW_MS);
   }
 
   /** The pathnames this flow answers, and their handlers. */
@@ -185,16 +188,16 @@ export class LoginFlow {
     const username = params.get('username') ?? '';
     if (!users) return rerender('Password sign-in is not available.');
     const limits = this.#options.attemptLimits ?? { perUser: 10, perSource: 50 };
-    const [perUser, perSource] = await Promise.all([
-      this.#ctx.store.incrementCounter(`login:user:${username.toLowerCase()}`, ATTEMPT_WINDOW_MS),
-      this.#ctx.store.incrementCounter(`login:source:${clientAddress}`, ATTEMPT_WINDOW_MS),
-    ]);
-    if (perUser.count > limits.perUser || perSource.count > limits.perSource) {
-      return rerender('Too many sign-in attempts. Wait a few minutes and try again.', username, 429);
+    const keys = [`login:user:${username.toLowerCase()}`, `login:source:${clientAddress}`] as const;
+    if ((await this.#throttle.retryAfter([[keys[0], limits.perUser], [keys[1], limits.perSource]])) !== null) {
+      return rerender('Too many failed sign-in attempts. Wait a few minutes and try again.', username, 429);
     }
     const identity = await users.verify(username, params.get('password') ?? '');
-    // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
-    if (!identity) return rerender('The username or password is incorrect.', username, 401);
+    if (!identity) {
+      await this.#throttle.recordFailure(keys);
+      // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
+      return rerender('The username or password is incorrect.', username, 401);
+    }
     return this.#signIn(interaction, identity);
   }
 
@@ -207,12 +210,15 @@ export class LoginFlow {
     const provider = this.#options.providers?.find((candidate) => candidate.id === params.get('provider') && candidate.kind === 'token');
     const token = params.get('token');
     if (!provider || provider.kind !== 'token' || !token) return this.#error('Unknown sign-in method or missing token.');
-    const attempts = await this.#ctx.store.incrementCounter(`login:source:${clientAddress}`, ATTEMPT_WINDOW_MS);
-    if (attempts.count > (this.#options.attemptLimits?.perSource ?? 50)) return this.#error('Too many sign-in attempts.', 429);
+    const sourceKey = `login:source:${clientAddress}`;
+    if ((await this.#throttle.retryAfter([[sourceKey, this.#options.attemptLimits?.perSource ?? 50]])) !== null) {
+      return this.#error('Too many failed sign-in attempts.', 429);
+    }
     let identity: UpstreamIdentity;
     try {
       identity = await provider.verifyToken(token);
     } catch {
+      await this.#throttle.recordFailure([sourceKey]);
       return this.#error(`Sign-in with ${provider.displayName} failed.`, 401);
     }
     return this.#signIn(checked.interaction, identity);

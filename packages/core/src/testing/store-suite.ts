@@ -557,6 +557,16 @@ export function testStore(options: TestStoreOptions): void {
     });
 
     describe('counters', () => {
+      it('reads a counter without changing it, and nothing once its window has closed', async () => {
+        expect(await store.getCounter('login:user:ada')).toBeNull();
+        await store.incrementCounter('login:user:ada', MINUTE);
+        await store.incrementCounter('login:user:ada', MINUTE);
+        expect(await store.getCounter('login:user:ada')).toEqual({ count: 2, resetAt: now + MINUTE });
+        expect(await store.getCounter('login:user:ada')).toEqual({ count: 2, resetAt: now + MINUTE });
+        now += MINUTE;
+        expect(await store.getCounter('login:user:ada')).toBeNull();
+      });
+
       it('counts within a fixed window', async () => {
         expect(await store.incrementCounter('token:203.0.113.7', MINUTE)).toEqual({ count: 1, resetAt: START + MINUTE });
         now += 30 * SECOND;

@@ -90,7 +90,7 @@ describe('A8 client authentication (registered clients)', () => {
 
   it('AUTHZ-CAUTH-03: Basic credentials are form-urldecoded at revocation and introspection too (client a:b%)', async () => {
     const clientId = 'a:b%';
-    const secret = 'p@ss word:%+é';
+    const secret = 'p@ss word:%+é-long-enough';
     const h = createHarness({ clients: [{ clientId, clientSecret: secret, grantTypes: ['client_credentials'] }] });
     // basicHeader form-encodes first: "a%3Ab%25:p%40ss+word%3A%25%2B%C3%A9".
     for (const path of ENDPOINTS) {
@@ -156,16 +156,26 @@ describe('A8 client authentication (registered clients)', () => {
     expect(JSON.stringify(stored)).not.toContain(client.registration_access_token);
   });
 
-  it('AUTHZ-CAUTH-06: 50 bad secrets in a row are all refused, and do not lock the real client out', async () => {
+  it('AUTHZ-CAUTH-06: 50 bad secrets from one source → 429 with Retry-After, the right secret included; other sources unaffected', async () => {
     const h = createHarness();
     const client = await h.machineClient();
-    const statuses = new Set<number>();
+    const attacker = '198.51.100.66';
+    const statuses: number[] = [];
     for (let i = 0; i < 50; i++) {
-      statuses.add((await h.token({ grant_type: 'client_credentials' }, { basic: [client.client_id, `guess-${i}`] })).status);
+      statuses.push((await h.post(PATHS.token, { grant_type: 'client_credentials' }, { basic: [client.client_id, `guess-${i}`] }, {}, attacker)).status);
     }
-    // No throttle exists (see the report); every guess is simply a 401.
-    expect([...statuses]).toEqual([401]);
-    await h.machineToken(authOf(client));
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(401));
+    expect(statuses.slice(20)).toEqual(Array(30).fill(429));
+    // Once over the limit, even the right secret is refused from that source, so guessing stops…
+    const blocked = await h.post(PATHS.token, { grant_type: 'client_credentials' }, authOf(client), {}, attacker);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // …while the real client, elsewhere, is not locked out.
+    const elsewhere = await h.post(PATHS.token, { grant_type: 'client_credentials' }, authOf(client), {}, '192.0.2.44');
+    expect(elsewhere.status).toBe(200);
+    // The window closes and the source may try again.
+    h.advance(600);
+    expect((await h.post(PATHS.token, { grant_type: 'client_credentials' }, authOf(client), {}, attacker)).status).toBe(200);
   });
 
   it('AUTHZ-CAUTH-06: a secret issued with clientSecretLifetime stops working when it expires', async () => {

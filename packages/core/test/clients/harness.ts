@@ -192,7 +192,7 @@ export function createHarness(overrides: Partial<AuthorizationServerOptions> = {
     },
 
     /** A form POST to `path`, authenticated as `auth`. */
-    post(path: string, params: Record<string, string | undefined>, auth: Auth, headers: Record<string, string> = {}): Promise<Response> {
+    post(path: string, params: Record<string, string | undefined>, auth: Auth, headers: Record<string, string> = {}, source?: string): Promise<Response> {
       const body = new URLSearchParams();
       for (const [name, value] of Object.entries(params)) if (value !== undefined) body.append(name, value);
       const all: Record<string, string> = { ...FORM, ...headers };
@@ -208,7 +208,7 @@ export function createHarness(overrides: Partial<AuthorizationServerOptions> = {
         if ('bearer' in auth) all.authorization = `Bearer ${auth.bearer}`;
         if ('header' in auth) all.authorization = auth.header;
       }
-      return server.request(path, { method: 'POST', headers: all, body });
+      return server.request(path, { method: 'POST', headers: all, body }, source ? { clientAddress: source } : undefined);
     },
 
     token(params: Record<string, string | undefined>, auth: Auth): Promise<Response> {

@@ -413,6 +413,14 @@ export class PostgresStore implements Store {
     return rows.length === 1;
   }
 
+  async getCounter(key: string): Promise<CounterState | null> {
+    const [row] = await this.#query<{ count: number; reset_at: string }>(
+      `SELECT count, reset_at FROM ${this.#t.counters} WHERE key = $1 AND reset_at > $2`,
+      [key, this.#clock()],
+    );
+    return row ? { count: row.count, resetAt: Number(row.reset_at) } : null;
+  }
+
   async incrementCounter(key: string, windowMs: number): Promise<CounterState> {
     const now = this.#clock();
     const [row] = await this.#query<{ count: number; reset_at: string }>(

@@ -360,6 +360,12 @@ export class RedisStore implements Store {
     return taken === 1;
   }
 
+  async getCounter(key: string): Promise<CounterState | null> {
+    const [count, resetAt] = await this.#redis.hmget(this.#keys.counter(key), 'count', 'resetAt');
+    if (count === null || count === undefined || !resetAt || Number(resetAt) <= this.#clock()) return null;
+    return { count: Number(count), resetAt: Number(resetAt) };
+  }
+
   async incrementCounter(key: string, windowMs: number): Promise<CounterState> {
     const now = this.#clock();
     const resetAt = now + windowMs;

@@ -199,6 +199,7 @@ export class SQLiteStore implements Store {
            reset_at = CASE WHEN keyward_counters.reset_at > @now THEN keyward_counters.reset_at ELSE excluded.reset_at END
          RETURNING count, reset_at`,
       ),
+      getCounter: db.prepare('SELECT count, reset_at FROM keyward_counters WHERE key = @key AND reset_at > @now'),
       purge: EXPIRING_TABLES.map(([table, column]) => db.prepare(`DELETE FROM ${table} WHERE ${column} <= @now`)),
     };
 
@@ -362,6 +363,11 @@ export class SQLiteStore implements Store {
       reset_at: number;
     };
     return { count: row.count, resetAt: row.reset_at };
+  }
+
+  async getCounter(key: string): Promise<CounterState | null> {
+    const row = this.#sql.getCounter.get({ key, now: this.#clock() }) as { count: number; reset_at: number } | undefined;
+    return row ? { count: row.count, resetAt: row.reset_at } : null;
   }
 
   /** Closed counter windows count as expired records too. */
