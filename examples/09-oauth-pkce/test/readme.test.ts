@@ -6,10 +6,10 @@ import { devLoginTokens, startExample, type RunningExample } from './support.js'
 
 let example: RunningExample;
 let B: string;
-const basic = `Basic ${btoa('demo-client:demo-secret')}`;
+const basic = `Basic ${btoa('demo-client:demo-secret-not-used-with-pkce')}`;
 
 beforeAll(async () => {
-  example = await startExample({ OAUTH_DEV_LOGIN: 'demo', OAUTH_CLIENT_ID: 'demo-client', OAUTH_CLIENT_SECRET: 'demo-secret' });
+  example = await startExample({ OAUTH_DEV_LOGIN: 'demo', OAUTH_CLIENT_ID: 'demo-client', OAUTH_CLIENT_SECRET: 'demo-secret-not-used-with-pkce' });
   B = example.base;
 });
 

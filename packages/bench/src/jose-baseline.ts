@@ -41,12 +41,12 @@ const server = new AuthorizationServer({
   issuer: 'http://localhost:3009',
   store: new MemoryStore(),
   scopes: ['mcp:tools'],
-  clients: [{ clientId: 'bench', clientSecret: 'bench-secret', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
+  clients: [{ clientId: 'bench', clientSecret: 'bench-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
 });
 const issued = await server.request('/oauth/token', {
   method: 'POST',
   headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: 'grant_type=client_credentials&client_id=bench&client_secret=bench-secret&scope=mcp:tools',
+  body: 'grant_type=client_credentials&client_id=bench&client_secret=bench-secret-0123456789&scope=mcp:tools',
 });
 const { access_token: accessToken } = (await issued.json()) as { access_token: string };
 const guard = server.createGuard({ scopes: ['mcp:tools'] });

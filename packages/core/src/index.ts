@@ -29,3 +29,12 @@ export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, 
 export { StoreUnavailableError } from './store-errors.js';
 export { MCPSessionBinding, MCP_SESSION_NOT_FOUND } from './mcp-session.js';
 export type { SessionCheck } from './mcp-session.js';
+export { defaultLoginPages, DEFAULT_SCOPE_DESCRIPTIONS } from './login/pages.js';
+export type { ConsentPageModel, LoginPageModel, LoginPageRenderer } from './login/pages.js';
+export type { LoginOptions } from './login/flow.js';
+export type { RegistrationOptions, RegistrationPolicy } from './handlers/register.js';
+export type { IntrospectionOptions } from './handlers/introspect.js';
+export type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
+export type { ClientMetadata } from './client-metadata.js';
+export { safeFetch } from './safe-fetch.js';
+export type { SafeFetchOptions, SafeFetchResponse } from './safe-fetch.js';

@@ -153,7 +153,7 @@ export class ResourceServerGuard {
     }
     const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
     const revocations = this.#options.revocations;
-    if (revocations && (await revocations.isRevoked(payload.jti!, grantId))) {
+    if (revocations && (await revocations.isRevoked(payload.jti!, grantId, payload.client_id))) {
       return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
     }
     const scopes = (typeof payload.scope === 'string' ? parseScope(payload.scope) : []) ?? [];

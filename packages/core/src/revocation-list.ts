@@ -37,11 +37,15 @@ export class RevocationList {
     this.#revoked.set(key, expiresAt);
   }
 
-  /** True when the token `jti` or its grant has been revoked. */
-  async isRevoked(jti: string, grantId: string | undefined): Promise<boolean> {
+  /** True when the token `jti`, its grant, or its client (deleted registration) has been revoked. */
+  async isRevoked(jti: string, grantId: string | undefined, clientId?: string): Promise<boolean> {
     const now = this.#options.clock();
     if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) await this.#sync(now);
-    return this.#has(`jti:${jti}`, now) || (grantId !== undefined && this.#has(`grant:${grantId}`, now));
+    return (
+      this.#has(`jti:${jti}`, now) ||
+      (grantId !== undefined && this.#has(`grant:${grantId}`, now)) ||
+      (clientId !== undefined && this.#has(`client:${clientId}`, now))
+    );
   }
 
   #has(key: string, now: number): boolean {

@@ -148,7 +148,8 @@ const optionsSchema = z.object({
     .array(
       z.object({
         clientId: z.string().min(1),
-        clientSecret: z.string().min(1).optional(),
+        // Configured secrets are the one kind of secret a person picks; too short ones fall to guessing.
+        clientSecret: z.string().min(16, 'must be at least 16 characters').optional(),
         tokenEndpointAuthMethod: z.union([authMethod, z.array(authMethod).min(1)]).optional(),
         redirectUris: z.array(z.string()).optional(),
         grantTypes: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
@@ -190,6 +191,7 @@ const optionsSchema = z.object({
         requireInitialAccessToken: z.boolean().optional(),
         clientSecretLifetime: z.number().int().min(0).optional(),
         unusedClientLifetime: z.number().int().min(0).optional(),
+        allowedScopes: z.array(scopeToken).optional(),
       }),
     ])
     .optional(),
@@ -286,6 +288,8 @@ type Route = { handler: (request: Request, context: RequestContext) => Promise<R
  */
 export class AuthorizationServer {
   readonly #ctx: ServerContext;
+  // What the adapter said about each request in flight; weak, so finished requests leave nothing behind.
+  readonly #addresses = new WeakMap<Request, string>();
   readonly #routes = new Map<string, Route>();
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
@@ -363,6 +367,7 @@ export class AuthorizationServer {
       clientSecretLifetime: registration.clientSecretLifetime ?? 0,
       unusedClientLifetime: registration.unusedClientLifetime ?? 30 * 24 * 3600,
       allowedSchemes: schemes,
+      allowedScopes: registration ? registration.allowedScopes : undefined,
     };
     if (registration && registration.initialAccessTokens) {
       const hashes = this.#registration ? this.#registration.initialAccessTokenHashes : [];
@@ -402,6 +407,7 @@ export class AuthorizationServer {
         if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
         return store.getClient(clientId);
       },
+      clientAddress: (request) => this.#addresses.get(request) ?? 'unknown',
       touchClient: async (client) => {
         const lifetime = this.#registration ? this.#registration.unusedClientLifetime * 1000 : 0;
         const now = clock();
@@ -556,6 +562,7 @@ export class AuthorizationServer {
   async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
     const pathname = new URL(request.url).pathname;
     const route = this.#route(pathname);
+    if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
       if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });

@@ -84,7 +84,7 @@ describe('configuration is validated at construction (KeywardConfigError)', () =
     configError(() => new AuthorizationServer(options({ clients: [{ clientId: 'a' }, { clientId: 'a' }] })), undefined, /twice/);
     configError(() => new AuthorizationServer(options({ clients: [{ clientId: 'a', tokenEndpointAuthMethod: 'client_secret_basic' }] })), undefined, /clientSecret/);
     configError(
-      () => new AuthorizationServer(options({ clients: [{ clientId: 'a', clientSecret: 's', tokenEndpointAuthMethod: ['none', 'client_secret_post'] }] })),
+      () => new AuthorizationServer(options({ clients: [{ clientId: 'a', clientSecret: 'sixteen-characters', tokenEndpointAuthMethod: ['none', 'client_secret_post'] }] })),
       undefined,
       /public/,
     );

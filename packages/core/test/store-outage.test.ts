@@ -24,11 +24,11 @@ describe('store outages', () => {
       issuer: 'http://localhost:3009',
       store,
       scopes: ['mcp:tools'],
-      clients: [{ clientId: 'svc', clientSecret: 'svc-secret', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
+      clients: [{ clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
       onError: (error) => errors.push(error),
     });
     const tokenRequest = () =>
-      server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=svc&client_secret=svc-secret' });
+      server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=svc&client_secret=svc-secret-0123456789' });
     expect((await tokenRequest()).status).toBe(200);
     setDown(true);
     const during = await tokenRequest();

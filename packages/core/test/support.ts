@@ -71,7 +71,7 @@ export const CLIENTS = {
   /** May request only mcp:tools. */
   limited: { clientId: 'limited', redirectUris: ['https://limited.example.com/cb'], scopes: ['mcp:tools'] },
   /** A client id and secret that need form-urlencoding inside Basic credentials (RFC 6749 §2.3.1). */
-  colon: { clientId: 'a:b%', clientSecret: 'p@ss word:%+é', redirectUris: ['https://colon.example.com/cb'] },
+  colon: { clientId: 'a:b%', clientSecret: 'p@ss word:%+é-long-enough', redirectUris: ['https://colon.example.com/cb'] },
   /** Private-use schemes: allow-listed `cursor` and reverse-DNS `com.example.app`. */
   privateUse: { clientId: 'cursor-app', redirectUris: ['cursor://anysphere.cursor-mcp/oauth/callback', 'com.example.app:/cb'] },
 } satisfies Record<string, StaticClientOptions>;

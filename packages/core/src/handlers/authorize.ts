@@ -78,7 +78,14 @@ async function validateClientAndRedirect(
     throw new LocalAuthorizationError('invalid_request', (error as Error).message.replace(/^invalid_request: /, ''));
   }
   if (!clientId) throw new LocalAuthorizationError('invalid_request', 'client_id is required');
-  const client = await ctx.getClient(clientId);
+  let client: ClientRecord | null;
+  try {
+    client = await ctx.getClient(clientId);
+  } catch (error) {
+    // A metadata document that cannot be used is the user's problem to see, not the client's to receive.
+    if (isOAuthError(error) && error.status < 500) throw new LocalAuthorizationError('invalid_request', error.description ?? 'the client cannot be used');
+    throw error;
+  }
   if (!client) throw new LocalAuthorizationError('invalid_request', 'unknown client_id');
   let redirectUri: string;
   if (requested !== undefined) {

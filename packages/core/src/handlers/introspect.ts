@@ -28,7 +28,7 @@ async function authenticateCaller(ctx: ServerContext, options: IntrospectionOpti
   if (bearer && options.bearerScope) {
     const payload = await verifyOwnAccessToken(ctx, bearer[1]!);
     const scopes = typeof payload?.scope === 'string' ? (parseScope(payload.scope) ?? []) : [];
-    const revoked = payload && (await ctx.revocations.isRevoked(String(payload.jti), typeof payload.grant_id === 'string' ? payload.grant_id : undefined));
+    const revoked = payload && (await ctx.revocations.isRevoked(String(payload.jti), typeof payload.grant_id === 'string' ? payload.grant_id : undefined, String(payload.client_id)));
     if (!payload || revoked) {
       throw new OAuthError('invalid_token', {
         description: `introspection needs a valid access token with scope ${options.bearerScope}`,
@@ -72,7 +72,7 @@ export async function handleIntrospect(ctx: ServerContext, options: Introspectio
   const payload = await verifyOwnAccessToken(ctx, token);
   if (payload) {
     const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
-    if (!visible(payload.client_id) || (await ctx.revocations.isRevoked(String(payload.jti), grantId))) return inactive();
+    if (!visible(payload.client_id) || (await ctx.revocations.isRevoked(String(payload.jti), grantId, String(payload.client_id)))) return inactive();
     const grant = grantId ? await ctx.store.getGrant(grantId) : null;
     if (grantId && (!grant || grant.revokedAt !== undefined)) return inactive();
     const { scope, client_id, sub, aud, iss, exp, iat, jti } = payload;

@@ -29,6 +29,11 @@ export interface RegistrationOptions {
   clientSecretLifetime?: number;
   /** A registered client unused for this many seconds is forgotten; each use renews it. Default 30 days; 0 keeps clients forever. */
   unusedClientLifetime?: number;
+  /**
+   * The scopes a self-registered client may ever request; default every scope the server supports. Keep
+   * administrative scopes out, so that they need a client configured in code.
+   */
+  allowedScopes?: string[];
 }
 
 /** @internal Registration settings with defaults applied. */
@@ -40,6 +45,7 @@ export interface ResolvedRegistration {
   clientSecretLifetime: number;
   unusedClientLifetime: number;
   allowedSchemes: string[];
+  allowedScopes: string[] | undefined;
 }
 
 async function readJSON(request: Request): Promise<unknown> {
@@ -105,7 +111,8 @@ async function buildClient(
     redirectUris: metadata.redirect_uris ?? [],
     grantTypes: metadata.grant_types,
     responseTypes: metadata.response_types,
-    scopes: metadata.scope === undefined ? undefined : (parseScope(metadata.scope) ?? undefined),
+    // A client that names no scope gets what registration allows, never more.
+    scopes: metadata.scope === undefined ? registration.allowedScopes : (parseScope(metadata.scope) ?? undefined),
     clientName: metadata.client_name,
     applicationType: metadata.application_type,
     registrationAccessTokenHash: await sha256(registrationAccessToken),
@@ -147,7 +154,7 @@ export async function handleRegister(ctx: ServerContext, registration: ResolvedR
       headers: { 'www-authenticate': bearerChallenge({}) },
     });
   }
-  const metadata = parseClientMetadata(await readJSON(request), { scopesSupported: ctx.scopesSupported, allowedSchemes: registration.allowedSchemes });
+  const metadata = parseClientMetadata(await readJSON(request), { scopesSupported: registration.allowedScopes ?? ctx.scopesSupported, allowedSchemes: registration.allowedSchemes });
   // RFC 7591 §3: an open endpoint must not hand out service accounts; client_credentials needs an initial access token.
   if (!authorized && metadata.grant_types.includes('client_credentials')) {
     throw new OAuthError('invalid_client_metadata', { description: 'grant_types: client_credentials requires an initial access token' });
@@ -185,6 +192,12 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
   const client = await managedClient(ctx, request, clientId);
   if (request.method === 'DELETE') {
     await ctx.store.deleteClient(client.clientId);
+    // RFC 7592 §2.3: the client's tokens should stop working too. Its refresh tokens already fail (the
+    // client is gone); its access tokens are refused until the last of them would have expired.
+    const now = ctx.clock();
+    const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
+    await ctx.store.addRevocation({ key: `client:${client.clientId}`, revokedAt: now, expiresAt });
+    ctx.revocations.add(`client:${client.clientId}`, expiresAt);
     return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   }
   let metadata: ClientMetadata | undefined;
@@ -199,7 +212,7 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
     if (sentSecret !== undefined && (typeof sentSecret !== 'string' || !client.clientSecretHash || !timingSafeEqual(await sha256(sentSecret), client.clientSecretHash))) {
       throw new OAuthError('invalid_client_metadata', { description: 'client_secret: does not match the current secret' });
     }
-    metadata = parseClientMetadata(body, { scopesSupported: ctx.scopesSupported, allowedSchemes: registration.allowedSchemes });
+    metadata = parseClientMetadata(body, { scopesSupported: registration.allowedScopes ?? ctx.scopesSupported, allowedSchemes: registration.allowedSchemes });
     if (metadata.grant_types.includes('client_credentials') && !client.grantTypes.includes('client_credentials')) {
       throw new OAuthError('invalid_client_metadata', { description: 'grant_types: client_credentials requires an initial access token' });
     }

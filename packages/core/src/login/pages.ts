@@ -110,7 +110,14 @@ export const defaultLoginPages: LoginPageRenderer = {
   },
 };
 
-/** Words for the scopes Keyward's examples use; applications add their own through `scopeDescriptions`. */
+/**
+ * Words for the scopes Keyward's examples use; applications add their own through `scopeDescriptions`.
+ *
+ * @example
+ * ```ts
+ * new AuthorizationServer({ issuer, store, login: { users, scopeDescriptions: { ...DEFAULT_SCOPE_DESCRIPTIONS, 'files:read': 'Read your files' } } });
+ * ```
+ */
 export const DEFAULT_SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   openid: 'Confirm who you are',
   profile: 'See your name and profile',

@@ -370,12 +370,9 @@ describe('A20 client ID metadata documents', () => {
     expect(docs.hits(path)).toBe(0);
   });
 
-  // OAuth 2.1 §4.1.2.1: an invalid client_id is reported to the user, never redirected. Keyward does not
-  // redirect (checked in every test above), but a refused *document* surfaces at the authorization endpoint
-  // as the token endpoint's 401 JSON invalid_client instead of the HTML error page every other bad
-  // client_id gets: handlers/authorize.ts validateClientAndRedirect rethrows the resolver's OAuthError
-  // rather than turning it into a LocalAuthorizationError. it.fails until core renders the page.
-  it.fails('AUTHZ-CIMD-02: a refused document shows the 400 error page at the authorization endpoint', async () => {
+  // OAuth 2.1 §4.1.2.1: an invalid client_id is reported to the user, never redirected; a refused
+  // *document* gets the same HTML error page as every other bad client_id, not the token endpoint's JSON.
+  it('AUTHZ-CIMD-02: a refused document shows the 400 error page at the authorization endpoint', async () => {
     const h = harness();
     const { url } = serve({ client_id: docs.url('/clients/someone-else.json') });
     const { response } = await h.authorize(url, REDIRECT);

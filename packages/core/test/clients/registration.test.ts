@@ -439,11 +439,8 @@ describe('A15 client management (RFC 7592)', () => {
   });
 
   // RFC 7592 §2.3: after a delete the server SHOULD invalidate the client's grants and active tokens. The
-  // refresh token dies with the client (above), but its access tokens stay valid at the guard until they
-  // expire: the Store cannot list a client's grants and the guard's revocation list knows only jti and
-  // grant keys (store.ts, revocation-list.ts, resource-server.ts; outside this suite's files).
-  // it.fails until core revokes them.
-  it.fails("AUTHZ-DCR-09: DELETE also ends the client's outstanding access tokens (RFC 7592 §2.3 SHOULD)", async () => {
+  // refresh token dies with the client (above); its access tokens are put on the revocation list.
+  it("AUTHZ-DCR-09: DELETE also ends the client's outstanding access tokens (RFC 7592 §2.3 SHOULD)", async () => {
     const { h, client } = await registered();
     const tokens = await h.login(client, authOf(client));
     expect((await h.configure(client, client.registration_access_token, { method: 'DELETE' })).status).toBe(204);
