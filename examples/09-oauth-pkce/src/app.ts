@@ -139,8 +139,12 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: MCP_SCOPES }],
       clients: staticClients(env, redirectUris),
       redirectUriSchemes: REDIRECT_URI_SCHEMES,
-      // Dynamic client registration is on by default; this only sets its per-address limit.
-      registration: { rateLimit: registrationLimit ? { max: registrationLimit, windowSeconds: 60 } : false },
+      // Dynamic client registration is on by default. Self-registered clients (and metadata-document
+      // clients) never get mcp:admin: administration needs a client configured here.
+      registration: {
+        rateLimit: registrationLimit ? { max: registrationLimit, windowSeconds: 60 } : false,
+        allowedScopes: SCOPES.filter((scope) => scope !== 'mcp:admin'),
+      },
       // The brief's `Authorization: Bearer <admin token>`: an access token with mcp:admin may introspect any token.
       introspection: { bearerScope: 'mcp:admin' },
       clientIdMetadataDocuments: documents,

@@ -91,6 +91,8 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       resources: [{ resource: mcpURL, resourceName: 'Keyward Hono example MCP server', scopes: MCP_SCOPES }],
       clients: staticClients(env, redirectUris),
       redirectUriSchemes: REDIRECT_URI_SCHEMES,
+      // Self-registered clients never get mcp:admin: administration needs a client configured here.
+      registration: { allowedScopes: SCOPES.filter((scope) => scope !== 'mcp:admin') },
       // An access token with mcp:admin may introspect any token.
       introspection: { bearerScope: 'mcp:admin' },
       onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),

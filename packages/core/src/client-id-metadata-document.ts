@@ -15,6 +15,15 @@ export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
   fetch?: (url: string) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
 }
 
+/** @internal What the server tells the resolver about itself. */
+export interface ResolverContext {
+  scopesSupported: readonly string[];
+  /** The scopes self-registered clients may have (`registration.allowedScopes`). */
+  allowedScopes?: string[] | undefined;
+  allowedSchemes: readonly string[];
+  clock: Clock;
+}
+
 /**
  * True when a `client_id` is a URL that names a client ID metadata document: https, a path other than `/`,
  * no dot segments, no fragment, no user information.
@@ -65,9 +74,9 @@ function cacheSeconds(headers: Record<string, string | string[] | undefined>, op
  */
 export class ClientIdMetadataDocumentResolver {
   readonly #cache = new Map<string, { client: ClientRecord; until: number }>();
-  readonly #options: ClientIdMetadataDocumentOptions & { scopesSupported: readonly string[]; allowedSchemes: readonly string[]; clock: Clock };
+  readonly #options: ClientIdMetadataDocumentOptions & ResolverContext;
 
-  constructor(options: ClientIdMetadataDocumentOptions & { scopesSupported: readonly string[]; allowedSchemes: readonly string[]; clock: Clock }) {
+  constructor(options: ClientIdMetadataDocumentOptions & ResolverContext) {
     this.#options = options;
   }
 
@@ -108,7 +117,7 @@ export class ClientIdMetadataDocumentResolver {
       // A document client authenticates with none or private_key_jwt; "none" is its natural default.
       metadata = parseClientMetadata(
         { token_endpoint_auth_method: 'none', ...fields, ...requestedGrants },
-        { scopesSupported: this.#options.scopesSupported, allowedSchemes: this.#options.allowedSchemes, forbidSharedSecrets: true },
+        { scopesSupported: this.#options.allowedScopes ?? this.#options.scopesSupported, allowedSchemes: this.#options.allowedSchemes, forbidSharedSecrets: true },
       );
     } catch (error) {
       throw failure(`is invalid: ${(error as OAuthError).description ?? 'bad metadata'}`);
@@ -119,7 +128,8 @@ export class ClientIdMetadataDocumentResolver {
       redirectUris: metadata.redirect_uris ?? [],
       grantTypes: metadata.grant_types,
       responseTypes: metadata.response_types,
-      scopes: metadata.scope === undefined ? undefined : (parseScope(metadata.scope) ?? undefined),
+      // A document that names no scope gets what self-registered clients may have, never more.
+      scopes: metadata.scope === undefined ? this.#options.allowedScopes : (parseScope(metadata.scope) ?? undefined),
       clientName: metadata.client_name,
       applicationType: metadata.application_type,
       metadata: { ...metadata, client_id: clientId },

@@ -356,7 +356,13 @@ export class AuthorizationServer {
     const endpoint = (path: string) => base + path;
     const cimdOptions = options.clientIdMetadataDocuments ?? {};
     if (cimdOptions) {
-      this.#documents = new ClientIdMetadataDocumentResolver({ ...cimdOptions, scopesSupported, allowedSchemes: schemes, clock });
+      this.#documents = new ClientIdMetadataDocumentResolver({
+        ...cimdOptions,
+        scopesSupported,
+        allowedScopes: options.registration ? options.registration.allowedScopes : undefined,
+        allowedSchemes: schemes,
+        clock,
+      });
     }
     const registration = options.registration ?? {};
     this.#registration = registration && {
