@@ -169,7 +169,7 @@ run_example() { # a folder name under examples/, or a path to an example folder
   issuer="http://localhost:$port"
   log "$example: starting on port $port (issuer $issuer)"
   (cd "$dir" && PORT=$port HOST=127.0.0.1 OAUTH_ISSUER=$issuer OAUTH_DEV_LOGIN=demo OAUTH_STORE=memory \
-    MCP_UNAUTHENTICATED_TEST_ROUTE=$OPEN_ROUTE exec node --conditions=source --import tsx src/server.ts) >"$out/server.log" 2>&1 &
+    MCP_UNAUTHENTICATED_TEST_ROUTE=$OPEN_ROUTE exec node --conditions=@keyward/source --import tsx src/server.ts) >"$out/server.log" 2>&1 &
   server_pid=$!
   PIDS+=("$server_pid")
   status=$(wait_for_metadata "$issuer" "$server_pid")

@@ -41,7 +41,7 @@ export async function freePort(): Promise<number> {
  */
 export async function startExample(env: Record<string, string>, options: { port?: number } = {}): Promise<RunningExample> {
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@keyward/source', '--import', 'tsx', 'src/server.ts'], {
     cwd: EXAMPLE_DIR,
     env: { ...process.env, NODE_OPTIONS: '', OAUTH_STORE: 'memory', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

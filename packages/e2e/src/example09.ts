@@ -13,7 +13,7 @@ export interface RunningExample {
 }
 
 /**
- * Starts examples/09-oauth-pkce as `pnpm example:server:09` does (`node --conditions=source --import tsx
+ * Starts examples/09-oauth-pkce as `pnpm example:server:09` does (`node --conditions=@keyward/source --import tsx
  * src/server.ts`), in its own process: OAUTH_STORE=memory, HOST=127.0.0.1, issuer http://localhost:<port>,
  * plus `env`. Waits until it serves its metadata.
  */
@@ -23,7 +23,7 @@ export async function startExample09(env: Record<string, string>, preferredPort 
   const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', OAUTH_STORE: 'memory', PORT: String(port), HOST: '127.0.0.1', OAUTH_ISSUER: issuer, ...env };
   // Never inherit a dev login from the shell running the tests: the point is the login page.
   delete childEnv.OAUTH_DEV_LOGIN;
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], { cwd: EXAMPLE_09_DIR, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=@keyward/source', '--import', 'tsx', 'src/server.ts'], { cwd: EXAMPLE_09_DIR, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
