@@ -1,5 +1,5 @@
 export { AuthorizationServer } from './server.js';
-export type { AuthorizationServerOptions, EndpointPaths, ProtectedResourceOptions, RequestContext, StaticClientOptions } from './server.js';
+export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, ProtectedResourceOptions, RequestContext, StaticClientOptions } from './server.js';
 export type { InteractionHandler, InteractionResult, PendingAuthorization } from './context.js';
 export { ResourceServerGuard } from './resource-server.js';
 export type { AuthInfo, GuardResult, ResourceServerGuardOptions } from './resource-server.js';

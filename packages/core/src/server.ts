@@ -44,6 +44,9 @@ const DEFAULT_PATHS: EndpointPaths = {
   introspection: '/oauth/introspect',
 };
 
+/** The absolute URL of each endpoint, built from the issuer and {@link EndpointPaths}. */
+export type EndpointURLs = EndpointPaths;
+
 /** A protected resource (an MCP endpoint) the server issues tokens for. */
 export interface ProtectedResourceOptions {
   /** The resource identifier, which is the MCP endpoint URL exactly (e.g. `https://mcp.example.com/mcp`). */
@@ -527,7 +530,7 @@ export class AuthorizationServer {
   }
 
   /** Absolute URLs of the endpoints. */
-  get endpoints(): Readonly<ServerContext['endpoints']> {
+  get endpoints(): Readonly<EndpointURLs> {
     return this.#ctx.endpoints;
   }
 
