@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../memory-store.js';
 import { calculatePKCECodeChallenge } from '../pkce.js';
 import { randomToken } from '../crypto.js';
-import { AuthorizationServer, type AuthorizationServerOptions } from '../server.js';
+import { AuthorizationServer } from '../server.js';
+import type { AuthorizationServerOptions } from '../options.js';
 
 /**
  * The issuer of the conformance server; requests are routed by path, so it need not match the listener.

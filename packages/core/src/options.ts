@@ -1,0 +1,253 @@
+/**
+ * The options of {@link AuthorizationServer}: their types, and their validation at construction, where a
+ * mistake throws a {@link KeywardConfigError} instead of surfacing at the first request.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import type { Clock } from './clock.js';
+import type { InteractionHandler, InteractionResult } from './context.js';
+import { KeywardConfigError } from './errors.js';
+import type { IntrospectionOptions } from './handlers/introspect.js';
+import type { RegistrationOptions } from './handlers/register.js';
+import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
+import type { LoginOptions } from './login/flow.js';
+import type { SigningAlgorithm } from './keys.js';
+import { checkRedirectUriForRegistration } from './redirect-uri.js';
+import type { ClientRecord, Store, TokenEndpointAuthMethod } from './store.js';
+
+/** Where each endpoint is served, relative to the issuer. Defaults are the product brief's paths. */
+export interface EndpointPaths {
+  authorization: string;
+  token: string;
+  jwks: string;
+  userinfo: string;
+  registration: string;
+  revocation: string;
+  introspection: string;
+}
+
+/** @internal */
+export const DEFAULT_PATHS: EndpointPaths = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  jwks: '/oauth/keys',
+  userinfo: '/oauth/userinfo',
+  registration: '/oauth/register',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+};
+
+/** The absolute URL of each endpoint, built from the issuer and {@link EndpointPaths}. */
+export type EndpointURLs = EndpointPaths;
+
+/** A protected resource (an MCP endpoint) the server issues tokens for. */
+export interface ProtectedResourceOptions {
+  /** The resource identifier, which is the MCP endpoint URL exactly (e.g. `https://mcp.example.com/mcp`). */
+  resource: string;
+  /** Scopes advertised in its RFC 9728 metadata; default the server's scopes. */
+  scopes?: string[];
+  /** A human-readable name for its metadata. */
+  resourceName?: string;
+}
+
+/** A client configured in code rather than registered (for example from OAUTH_CLIENT_ID/OAUTH_CLIENT_SECRET). */
+export interface StaticClientOptions {
+  clientId: string;
+  /** Makes the client confidential; stored only as a hash. */
+  clientSecret?: string;
+  /**
+   * Default `client_secret_basic` with a secret, `none` without. A configured client may accept several
+   * methods (the first is the one its metadata reports).
+   */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod | TokenEndpointAuthMethod[];
+  redirectUris?: string[];
+  /** Default `['authorization_code', 'refresh_token']`. */
+  grantTypes?: string[];
+  /** Scopes the client may request; default all. */
+  scopes?: string[];
+  clientName?: string;
+}
+
+/** Options of {@link AuthorizationServer}. */
+export interface AuthorizationServerOptions {
+  /** The issuer identifier, used byte for byte everywhere (metadata, `iss` parameter, JWT `iss`). */
+  issuer: string;
+  store: Store;
+  /** Protected resources; default `<issuer>/mcp`. The first is the audience when a request names none. */
+  resources?: (string | ProtectedResourceOptions)[];
+  /** Every scope the server knows; default `openid profile email offline_access`. */
+  scopes?: string[];
+  /** Scopes granted when a request asks for none; default none. */
+  defaultScopes?: string[];
+  clients?: StaticClientOptions[];
+  paths?: Partial<EndpointPaths>;
+  /** Lifetimes in seconds. */
+  ttl?: { accessToken?: number; refreshToken?: number; authorizationCode?: number; interaction?: number };
+  signing?: {
+    /** The access-token algorithm; default ES256. ID tokens are always RS256 (OIDC's default). */
+    algorithm?: SigningAlgorithm;
+    /**
+     * Signs access tokens with HS256 and this secret instead. Only the server itself can then verify them,
+     * and they are not published at the JWKS endpoint.
+     */
+    hmacSecret?: string;
+    /** Rotate signing keys automatically once they are this many seconds old; default never. */
+    rotateAfterSeconds?: number;
+  };
+  /** Renders login and consent yourself; see {@link InteractionHandler}. Takes precedence over `login`. */
+  interaction?: InteractionHandler;
+  /** The built-in login and consent pages, with local users and upstream providers. */
+  login?: LoginOptions;
+  /**
+   * Development only: signs this user in and approves consent without any page. Refused unless the issuer
+   * is a loopback `http` URL.
+   */
+  devLogin?: InteractionResult;
+  /**
+   * A refresh token presented again within this many seconds of its rotation is refused without revoking
+   * its family (a client's concurrent retry); later reuse revokes the grant. Default 2.
+   */
+  refreshTokenReuseGraceSeconds?: number;
+  /** Private-use redirect URI schemes allowed without a dot (e.g. `cursor`). */
+  redirectUriSchemes?: string[];
+  /** Dynamic client registration (RFC 7591/7592); on by default, `false` turns it off. */
+  registration?: RegistrationOptions | false;
+  /** Token revocation (RFC 7009); on by default. */
+  revocation?: boolean;
+  /** Token introspection (RFC 7662); on by default, `false` turns it off. */
+  introspection?: IntrospectionOptions | false;
+  /**
+   * Client ID metadata documents (URL client ids, the MCP 2025-11-25 registration); on by default,
+   * `false` turns it off.
+   */
+  clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions | false;
+  clock?: Clock;
+  /** Called with every unexpected error; the client gets a generic `server_error`. */
+  onError?: (error: unknown, request: Request) => void;
+}
+
+const urlString = z.string().refine((value) => URL.canParse(value), 'must be an absolute URL');
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a valid scope token');
+const positiveSeconds = z.number().int().positive();
+const authMethod = z.enum(['none', 'client_secret_basic', 'client_secret_post']);
+
+const optionsSchema = z.object({
+  issuer: urlString
+    .refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment')
+    // RFC 8414 §2: the issuer is an https URL; plain http is tolerated on loopback hosts for development.
+    .refine((value) => value.startsWith('https://') || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(value), 'must be https (or http on a loopback host)'),
+  store: z.custom<Store>((value) => typeof value === 'object' && value !== null && 'consumeAuthorizationCode' in value, 'must implement Store'),
+  resources: z.array(z.union([urlString, z.object({ resource: urlString, scopes: z.array(scopeToken).optional(), resourceName: z.string().optional() })])).min(1).optional(),
+  scopes: z.array(scopeToken).optional(),
+  defaultScopes: z.array(scopeToken).optional(),
+  clients: z
+    .array(
+      z.object({
+        clientId: z.string().min(1),
+        // Configured secrets are the one kind of secret a person picks; too short ones fall to guessing.
+        clientSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+        tokenEndpointAuthMethod: z.union([authMethod, z.array(authMethod).min(1)]).optional(),
+        redirectUris: z.array(z.string()).optional(),
+        grantTypes: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
+        scopes: z.array(scopeToken).optional(),
+        clientName: z.string().optional(),
+      }),
+    )
+    .optional(),
+  paths: z.record(z.enum(['authorization', 'token', 'jwks', 'userinfo', 'registration', 'revocation', 'introspection']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
+  ttl: z
+    .object({ accessToken: positiveSeconds, refreshToken: positiveSeconds, authorizationCode: positiveSeconds, interaction: positiveSeconds })
+    .partial()
+    .optional(),
+  signing: z
+    .object({ algorithm: z.enum(['ES256', 'EdDSA', 'RS256']), hmacSecret: z.string().min(32, 'must be at least 32 characters'), rotateAfterSeconds: positiveSeconds })
+    .partial()
+    .optional(),
+  interaction: z.function().optional(),
+  login: z
+    .object({
+      users: z.custom<object>((value) => typeof value === 'object' && value !== null && 'verify' in value, 'must have a verify method').optional(),
+      providers: z.array(z.object({ id: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and dashes'), kind: z.enum(['redirect', 'token']), displayName: z.string() }).passthrough()).optional(),
+      sessionTimeout: positiveSeconds.optional(),
+      consentLifetime: positiveSeconds.optional(),
+      encryptionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+    })
+    .passthrough()
+    .optional(),
+  devLogin: z.object({ subject: z.string().min(1) }).passthrough().optional(),
+  refreshTokenReuseGraceSeconds: z.number().min(0).max(60).optional(),
+  redirectUriSchemes: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*$/)).optional(),
+  registration: z
+    .union([
+      z.literal(false),
+      z.object({
+        rateLimit: z.union([z.literal(false), z.object({ max: z.number().int().positive(), windowSeconds: positiveSeconds })]).optional(),
+        policy: z.function().optional(),
+        initialAccessTokens: z.array(z.string().min(16, 'must be at least 16 characters')).optional(),
+        requireInitialAccessToken: z.boolean().optional(),
+        clientSecretLifetime: z.number().int().min(0).optional(),
+        unusedClientLifetime: z.number().int().min(0).optional(),
+        allowedScopes: z.array(scopeToken).optional(),
+      }),
+    ])
+    .optional(),
+  revocation: z.boolean().optional(),
+  introspection: z.union([z.literal(false), z.object({ bearerScope: scopeToken.optional() })]).optional(),
+  clientIdMetadataDocuments: z.union([z.literal(false), z.object({}).passthrough()]).optional(),
+  clock: z.function().optional(),
+  onError: z.function().optional(),
+});
+
+export function validateOptions(options: AuthorizationServerOptions): void {
+  const result = optionsSchema.safeParse(options);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new KeywardConfigError(`AuthorizationServer option ${issue.path.join('.') || '(root)'} ${issue.message}`);
+  }
+  if (!options.store.capabilities?.atomic) {
+    throw new KeywardConfigError('the store must guarantee atomic code consumption and refresh rotation', 'ERR_KEYWARD_STORE_CAPABILITY');
+  }
+  if (options.devLogin) {
+    const url = new URL(options.issuer);
+    if (url.protocol !== 'http:' || !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+      throw new KeywardConfigError('devLogin is refused unless the issuer is a loopback http URL', 'ERR_KEYWARD_DEV_LOGIN');
+    }
+  }
+}
+
+export function staticAuthMethods(options: StaticClientOptions): TokenEndpointAuthMethod[] {
+  const configured = options.tokenEndpointAuthMethod ?? (options.clientSecret ? 'client_secret_basic' : 'none');
+  const methods = Array.isArray(configured) ? configured : [configured];
+  const secretMethod = methods.find((method) => method !== 'none');
+  if (secretMethod && !options.clientSecret) {
+    throw new KeywardConfigError(`client ${options.clientId} uses ${secretMethod} but has no clientSecret`);
+  }
+  if (methods.includes('none') && methods.length > 1) {
+    throw new KeywardConfigError(`client ${options.clientId} cannot be both public (none) and confidential`);
+  }
+  return methods;
+}
+
+export function staticClient(options: StaticClientOptions, redirectUriSchemes: string[]): ClientRecord {
+  const method = staticAuthMethods(options)[0]!;
+  for (const uri of options.redirectUris ?? []) {
+    const problem = checkRedirectUriForRegistration(uri, { allowedSchemes: redirectUriSchemes });
+    if (problem) throw new KeywardConfigError(`client ${options.clientId} redirect URI ${uri}: ${problem}`);
+  }
+  const grantTypes = options.grantTypes ?? ['authorization_code', 'refresh_token'];
+  return {
+    clientId: options.clientId,
+    clientSecretHash: undefined,
+    clientSecretExpiresAt: 0,
+    tokenEndpointAuthMethod: method,
+    redirectUris: options.redirectUris ?? [],
+    grantTypes,
+    responseTypes: grantTypes.includes('authorization_code') ? ['code'] : [],
+    scopes: options.scopes,
+    clientName: options.clientName,
+    metadata: { client_id: options.clientId, client_name: options.clientName },
+    createdAt: 0,
+    expiresAt: null,
+  };
+}
