@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import type { KeyManager, SigningAlgorithm } from './keys.js';
+import type { EndpointURLs } from './options.js';
 import type { RevocationList } from './revocation-list.js';
 import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from './store.js';
 
@@ -58,15 +59,7 @@ export interface ServerContext {
   defaultResource: string;
   ttl: { accessToken: number; refreshToken: number; authorizationCode: number; interaction: number };
   refreshReuseGraceMs: number;
-  endpoints: {
-    authorization: string;
-    token: string;
-    jwks: string;
-    userinfo: string;
-    registration: string;
-    revocation: string;
-    introspection: string;
-  };
+  endpoints: EndpointURLs;
   /** The client's network address as the adapter reported it (`unknown` when it did not). */
   clientAddress(request: Request): string;
   /** Renews the expiry of a registered client that was just used (unused clients expire). */
