@@ -8,6 +8,15 @@ import { DEMO_CLAIMS, demoUsers } from './users.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 export const MCP_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin'];
+/** What clients that register themselves (or publish a metadata document) may have: everything but mcp:admin. */
+export const SELF_REGISTERED_SCOPES = SCOPES.filter((scope) => scope !== 'mcp:admin');
+/**
+ * The scopes of /mcp advertised in its RFC 9728 metadata: those any client may get. An MCP client that
+ * authorizes before any challenge asks for all of `scopes_supported` (MCP scope selection strategy; the SDK's
+ * `auth()` also registers with them), so advertising mcp:admin would make every self-registered client fail.
+ * RFC 9728 §2 lets a resource leave scopes out; mcp:admin is asked for by admin_stats's 403 challenge.
+ */
+export const ADVERTISED_SCOPES = MCP_SCOPES.filter((scope) => SELF_REGISTERED_SCOPES.includes(scope));
 export const PUBLIC_CLIENT_ID = 'mcp-public-client';
 const DEFAULT_REDIRECT_URIS = 'http://localhost:8080/callback,http://127.0.0.1/callback,http://localhost:6274/oauth/callback';
 /** Private-use redirect URI schemes of desktop MCP clients: Cursor (`cursor://…`) and VS Code (`vscode://…`). */
@@ -136,14 +145,14 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       store,
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
-      resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: MCP_SCOPES }],
+      resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: ADVERTISED_SCOPES }],
       clients: staticClients(env, redirectUris),
       redirectUriSchemes: REDIRECT_URI_SCHEMES,
       // Dynamic client registration is on by default. Self-registered clients (and metadata-document
       // clients) never get mcp:admin: administration needs a client configured here.
       registration: {
         rateLimit: registrationLimit ? { max: registrationLimit, windowSeconds: 60 } : false,
-        allowedScopes: SCOPES.filter((scope) => scope !== 'mcp:admin'),
+        allowedScopes: SELF_REGISTERED_SCOPES,
       },
       // The brief's `Authorization: Bearer <admin token>`: an access token with mcp:admin may introspect any token.
       introspection: { bearerScope: 'mcp:admin' },

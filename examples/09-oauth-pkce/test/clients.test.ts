@@ -327,17 +327,19 @@ async function whoamiWith(provider: OAuthClientProvider): Promise<Record<string,
 describe('MCP SDK v1 auth() with dynamic client registration', () => {
   it('AUTHZ-DCR-03: registers itself, authorizes, and whoami names the registered client', async () => {
     const provider = new HeadlessProvider('http://127.0.0.1:49158/callback');
-    expect(await auth(provider, { serverUrl: mcpURL, scope: 'mcp:tools' })).toBe('REDIRECT');
+    // No scope given, as when a host authorizes before any 401: the SDK registers with, and asks for, the
+    // resource metadata's scopes_supported, all of which a self-registered client may have.
+    expect(await auth(provider, { serverUrl: mcpURL })).toBe('REDIRECT');
     const registered = provider.clientInformation();
     expect(registered?.client_id).toBeTypeOf('string');
     expect(registered?.client_id).not.toBe(PUBLIC_CLIENT_ID);
     expect(provider.callback?.searchParams.get('iss')).toBe(example.base);
 
     const authorizationCode = provider.callback!.searchParams.get('code')!;
-    expect(await auth(provider, { serverUrl: mcpURL, scope: 'mcp:tools', authorizationCode })).toBe('AUTHORIZED');
-    expect(provider.tokens()?.refresh_token).toBeTypeOf('string');
+    expect(await auth(provider, { serverUrl: mcpURL, authorizationCode })).toBe('AUTHORIZED');
+    expect(provider.tokens()).toMatchObject({ scope: 'mcp:tools mcp:resources', refresh_token: expect.any(String) });
 
-    expect(await whoamiWith(provider)).toMatchObject({ sub: 'demo', client_id: registered!.client_id, scopes: ['mcp:tools'] });
+    expect(await whoamiWith(provider)).toMatchObject({ sub: 'demo', client_id: registered!.client_id, scopes: ['mcp:tools', 'mcp:resources'] });
   });
 });
 
@@ -358,13 +360,13 @@ describe('MCP SDK v1 auth() with a client ID metadata document', () => {
     expect(as.client_id_metadata_document_supported).toBe(true);
 
     const provider = new HeadlessProvider(CIMD_REDIRECT, clientId);
-    expect(await auth(provider, { serverUrl: mcpURL, scope: 'mcp:tools' })).toBe('REDIRECT');
+    expect(await auth(provider, { serverUrl: mcpURL })).toBe('REDIRECT');
     expect(provider.saved.map((information) => information.client_id)).toEqual([clientId]);
     expect(provider.callback?.searchParams.get('iss')).toBe(example.base);
     expect(documents.hits(DOCUMENT_PATH)).toBeGreaterThanOrEqual(1);
 
     const authorizationCode = provider.callback!.searchParams.get('code')!;
-    expect(await auth(provider, { serverUrl: mcpURL, scope: 'mcp:tools', authorizationCode })).toBe('AUTHORIZED');
-    expect(await whoamiWith(provider)).toMatchObject({ sub: 'demo', client_id: clientId });
+    expect(await auth(provider, { serverUrl: mcpURL, authorizationCode })).toBe('AUTHORIZED');
+    expect(await whoamiWith(provider)).toMatchObject({ sub: 'demo', client_id: clientId, scopes: ['mcp:tools', 'mcp:resources'] });
   });
 });

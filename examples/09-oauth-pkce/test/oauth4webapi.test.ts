@@ -43,12 +43,13 @@ describe('discovery', () => {
     expect(as.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['none', 'client_secret_basic']));
   });
 
-  it('AUTHZ-RS-04: protected-resource metadata describes <issuer>/mcp', async () => {
+  it('AUTHZ-RS-04: protected-resource metadata describes <issuer>/mcp, advertising only scopes every client may get', async () => {
     const response = await fetch(`${example.base}/.well-known/oauth-protected-resource/mcp`);
     expect(await response.json()).toMatchObject({
       resource: `${example.base}/mcp`,
       authorization_servers: [example.base],
-      scopes_supported: ['mcp:tools', 'mcp:resources', 'mcp:admin'],
+      // Not mcp:admin: clients without a challenge ask for all of these, and self-registered ones cannot have it.
+      scopes_supported: ['mcp:tools', 'mcp:resources'],
       resource_name: 'Keyward example MCP server',
     });
   });
