@@ -4,6 +4,7 @@ import { AuthorizationServer, type AuthorizationServerOptions, type StaticClient
 import { keyward, requireBearerAuth } from '@keyward/express';
 import { createMcpHandler, scopesForToolCall } from './mcp.js';
 import { createStore } from './store.js';
+import { upstreamLogin, type UpstreamLogin } from './upstream.js';
 import { DEMO_CLAIMS, demoUsers } from './users.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
@@ -32,6 +33,8 @@ export interface ExampleApp {
   store: string;
   /** The demo user's password; null with OAUTH_DEV_LOGIN, which has no login page. */
   demoPassword: { value: string; generated: boolean } | null;
+  /** Identity providers on the login page (AUTH0_*, OIDC_*), with the callback URL to register at each. */
+  loginProviders: UpstreamLogin['callbacks'];
   warnings: string[];
   close(): Promise<void>;
 }
@@ -137,6 +140,8 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     documents.ca = readFileSync(env.OAUTH_CIMD_CA_FILE, 'utf8');
     warnings.push(`OAUTH_CIMD_CA_FILE: client ID metadata documents are also trusted when signed by ${env.OAUTH_CIMD_CA_FILE} (development and testing only)`);
   }
+  // Read before the store opens, so a half-configured provider fails at once.
+  const upstream = upstreamLogin(env, base);
 
   const { store, description } = await createStore(env);
   try {
@@ -161,15 +166,25 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
     };
     let demoPassword: ExampleApp['demoPassword'] = null;
+    let loginProviders: ExampleApp['loginProviders'] = [];
     if (env.OAUTH_DEV_LOGIN) {
       const subject = env.OAUTH_DEV_LOGIN;
       options.devLogin = { subject, claims: subject === 'demo' ? DEMO_CLAIMS : { preferred_username: subject } };
       warnings.push(`OAUTH_DEV_LOGIN: every authorization request is approved as "${subject}" without a login page`);
+      if (upstream.providers.length) warnings.push(`OAUTH_DEV_LOGIN: the identity providers (${upstream.callbacks.map((p) => p.displayName).join(', ')}) are not used: there is no login page`);
     } else {
       const demo = demoUsers(env);
-      // Core's login and consent pages (/oauth/login, /oauth/consent) with the seeded user.
-      options.login = { users: demo.users, sessionTimeout };
+      // Core's login and consent pages (/oauth/login, /oauth/consent): the seeded user's password form, and a
+      // button per identity provider. Core refuses an encryption secret shorter than 32 characters.
+      options.login = {
+        users: demo.users,
+        sessionTimeout,
+        providers: upstream.providers,
+        ...(upstream.encryptionSecret !== undefined && { encryptionSecret: upstream.encryptionSecret }),
+      };
       demoPassword = { value: demo.password, generated: demo.generated };
+      loginProviders = upstream.callbacks;
+      warnings.push(...upstream.warnings);
     }
     if (env.JWT_SECRET) {
       options.signing = { hmacSecret: env.JWT_SECRET };
@@ -199,6 +214,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       mcpURL,
       store: description,
       demoPassword,
+      loginProviders,
       warnings,
       close: async () => {
         clearInterval(purge);

@@ -21,6 +21,9 @@ const listener = example.app.listen(port, host, () => {
     const note = example.demoPassword.generated ? ' (generated for this run; set OAUTH_DEMO_PASSWORD to choose one)' : '';
     console.log(`  login                 demo / ${example.demoPassword.value}${note}`);
   }
+  for (const provider of example.loginProviders) {
+    console.log(`  sign in with          ${provider.displayName}, callback ${provider.callbackUrl} (register it at the provider)`);
+  }
   for (const warning of example.warnings) console.warn(`warning: ${warning}`);
 });
 
