@@ -1,16 +1,17 @@
 // Issue 3 against the example as a real process on 127.0.0.1: oauth4webapi drives registration,
-// client_credentials, revocation and introspection; the MCP SDK's auth() completes with dynamic registration
-// and with a client ID metadata document served by a local HTTPS server (its own throwaway CA, trusted only
-// through OAUTH_CIMD_CA_FILE; TLS verification stays on).
+// client_credentials, revocation and introspection; the MCP SDK's auth() (v1, and v2 for the document)
+// completes with dynamic registration and with a client ID metadata document served by a local HTTPS server
+// (its own throwaway CA, trusted only through OAUTH_CIMD_CA_FILE; TLS verification stays on).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
-import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, type OAuthClientProvider, type OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import * as v2 from '@modelcontextprotocol/client';
 import { startDocumentServer, type DocumentServer } from '../../../packages/core/test/clients/https-server.js';
 import { CONFIDENTIAL, eventually, INITIALIZE, insecure, PUBLIC_CLIENT_ID, postMcp, startExample, toolJSON, type RunningExample } from './support.js';
 
@@ -25,6 +26,17 @@ let mcpURL: string;
 
 beforeAll(async () => {
   documents = await startDocumentServer();
+  documents.route(DOCUMENT_PATH, {
+    body: {
+      client_id: documents.url(DOCUMENT_PATH),
+      client_name: 'Keyward CIMD test client',
+      redirect_uris: [CIMD_REDIRECT],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    },
+    headers: { 'cache-control': 'max-age=60' },
+  });
   caDir = mkdtempSync(join(tmpdir(), 'keyward-example-ca-'));
   const caFile = join(caDir, 'ca.pem');
   writeFileSync(caFile, documents.ca);
@@ -271,6 +283,7 @@ class HeadlessProvider implements OAuthClientProvider {
   #client?: OAuthClientInformationMixed;
   #tokens?: OAuthTokens;
   #codeVerifier?: string;
+  #discovery?: OAuthDiscoveryState;
 
   constructor(
     readonly redirectUrl: string,
@@ -311,6 +324,13 @@ class HeadlessProvider implements OAuthClientProvider {
     if (!this.#codeVerifier) throw new Error('no code verifier saved');
     return this.#codeVerifier;
   }
+  // Kept beside the code verifier, so the callback leg is checked against the authorization server it started at.
+  saveDiscoveryState(state: OAuthDiscoveryState): void {
+    this.#discovery = state;
+  }
+  discoveryState(): OAuthDiscoveryState | undefined {
+    return this.#discovery;
+  }
 }
 
 /** whoami through a real MCP client session whose transport takes the token from `provider`. */
@@ -346,17 +366,6 @@ describe('MCP SDK v1 auth() with dynamic client registration', () => {
 describe('MCP SDK v1 auth() with a client ID metadata document', () => {
   it('AUTHZ-CIMD-01: uses the document URL as client_id without registering, and whoami names the URL', async () => {
     const clientId = documents.url(DOCUMENT_PATH);
-    documents.route(DOCUMENT_PATH, {
-      body: {
-        client_id: clientId,
-        client_name: 'Keyward CIMD test client',
-        redirect_uris: [CIMD_REDIRECT],
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      },
-      headers: { 'cache-control': 'max-age=60' },
-    });
     expect(as.client_id_metadata_document_supported).toBe(true);
 
     const provider = new HeadlessProvider(CIMD_REDIRECT, clientId);
@@ -368,5 +377,25 @@ describe('MCP SDK v1 auth() with a client ID metadata document', () => {
     const authorizationCode = provider.callback!.searchParams.get('code')!;
     expect(await auth(provider, { serverUrl: mcpURL, authorizationCode })).toBe('AUTHORIZED');
     expect(await whoamiWith(provider)).toMatchObject({ sub: 'demo', client_id: clientId, scopes: ['mcp:tools', 'mcp:resources'] });
+  });
+});
+
+describe('MCP SDK v2 (@modelcontextprotocol/client) auth() with a client ID metadata document', () => {
+  it('AUTHZ-CIMD-01: the same document, with the RFC 9207 iss check of v2', async () => {
+    const clientId = documents.url(DOCUMENT_PATH);
+    const provider = new HeadlessProvider(CIMD_REDIRECT, clientId);
+    expect(await v2.auth(provider, { serverUrl: mcpURL })).toBe('REDIRECT');
+    expect(provider.clientInformation()?.client_id).toBe(clientId);
+    const callback = provider.callback!;
+    const result = await v2.auth(provider, { serverUrl: mcpURL, authorizationCode: callback.searchParams.get('code')!, iss: callback.searchParams.get('iss')! });
+    expect(result).toBe('AUTHORIZED');
+    // v2 adds offline_access when the client may refresh and the server offers it.
+    expect(provider.tokens()).toMatchObject({ scope: 'mcp:tools mcp:resources offline_access', refresh_token: expect.any(String) });
+
+    const client = new v2.Client({ name: 'keyward-example-test', version: '0.0.0' });
+    await client.connect(new v2.StreamableHTTPClientTransport(new URL(mcpURL), { authProvider: provider }));
+    const identity = toolJSON(await client.callTool({ name: 'whoami', arguments: {} }));
+    await client.close();
+    expect(identity).toMatchObject({ sub: 'demo', client_id: clientId });
   });
 });
