@@ -7,6 +7,12 @@ import { createStore } from './store.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 export const MCP_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin'];
+/**
+ * The scopes of /mcp advertised in its RFC 9728 metadata: those any client may get. An MCP client that
+ * authorizes before a challenge asks for all of them, and self-registered clients never get mcp:admin,
+ * which admin_stats asks for in its 403 challenge instead.
+ */
+export const ADVERTISED_SCOPES = MCP_SCOPES.filter((scope) => scope !== 'mcp:admin');
 export const PUBLIC_CLIENT_ID = 'mcp-public-client';
 export const DEMO_CLAIMS = { name: 'Demo User', preferred_username: 'demo', email: 'demo@example.com', email_verified: true };
 const DEFAULT_PORT = '3010';
@@ -79,7 +85,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       store,
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
-      resources: [{ resource: mcpURL, resourceName: 'Keyward Fastify example MCP server', scopes: MCP_SCOPES }],
+      resources: [{ resource: mcpURL, resourceName: 'Keyward Fastify example MCP server', scopes: ADVERTISED_SCOPES }],
       clients: staticClients(env, redirectUris),
       redirectUriSchemes: REDIRECT_URI_SCHEMES,
       // Self-registered clients never get mcp:admin: administration needs a client configured here.

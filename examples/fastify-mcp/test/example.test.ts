@@ -58,7 +58,7 @@ describe('discovery', () => {
 
   it('AUTHZ-RS-04: RFC 9728 metadata of /mcp, path-inserted', async () => {
     const metadata = await (await fetch(`${example.base}/.well-known/oauth-protected-resource/mcp`)).json();
-    expect(metadata).toMatchObject({ resource: mcpURL, authorization_servers: [example.base], scopes_supported: ['mcp:tools', 'mcp:resources', 'mcp:admin'] });
+    expect(metadata).toMatchObject({ resource: mcpURL, authorization_servers: [example.base], scopes_supported: ['mcp:tools', 'mcp:resources'] });
   });
 });
 

@@ -88,7 +88,13 @@ export class AuthorizationServer {
       if (problem) throw new KeywardConfigError(`resource ${resolved.resource}: ${problem}`);
       resources.set(resolved.resource, {
         resource: resolved.resource,
-        scopes: resolved.scopes ?? scopesSupported.filter((scope) => !['openid', 'profile', 'email', 'offline_access'].includes(scope)),
+        // Advertise only what any client could be granted: an MCP client that authorizes before a challenge
+        // asks for every advertised scope, and a self-registered one would be refused the rest.
+        scopes:
+          resolved.scopes ??
+          scopesSupported.filter(
+            (scope) => !['openid', 'profile', 'email', 'offline_access'].includes(scope) && (!options.registration || !options.registration.allowedScopes || options.registration.allowedScopes.includes(scope)),
+          ),
         resourceName: resolved.resourceName,
         metadataUrl: wellKnownURL(resolved.resource, 'oauth-protected-resource'),
       });

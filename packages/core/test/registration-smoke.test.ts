@@ -40,3 +40,14 @@ it('AUTHZ-DCR-08: registration.allowedScopes caps what a self-registered client 
   const location = new URL((await server.request(`/oauth/authorize?${query}`)).headers.get('location')!);
   expect(location.searchParams.get('error')).toBe('invalid_scope');
 });
+
+it('advertises in resource metadata only the scopes a self-registered client may be granted', async () => {
+  const server = new AuthorizationServer({
+    issuer: 'http://localhost:3009',
+    store: new MemoryStore(),
+    scopes: ['mcp:tools', 'mcp:admin', 'openid'],
+    registration: { allowedScopes: ['mcp:tools', 'openid'] },
+  });
+  const metadata = await (await server.request('/.well-known/oauth-protected-resource/mcp')).json();
+  expect(metadata.scopes_supported).toEqual(['mcp:tools']);
+});
