@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { AuthorizationServer, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { AuthorizationServer, type AuthInfo, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
 import { keyward, requireBearerAuth } from '@keyward/express';
 import { createMcpHandler, scopesForToolCall } from './mcp.js';
+import { localhostHostValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { createStore } from './store.js';
 import { upstreamLogin, type UpstreamLogin } from './upstream.js';
 import { DEMO_CLAIMS, demoUsers } from './users.js';
@@ -201,6 +202,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: scopesForToolCall });
     // The body is parsed before the guard only so that scopesFor can see which tool is called.
     app.all(new URL(mcpURL).pathname, mcpCORS, parseJSONBody(), guard, rejectUnparsedBody, mcp.handle);
+    const open = openTestRoute(env, issuer, app, warnings);
     app.use(errorHandler);
 
     // Expired rows are already invisible; purging only frees the space. Once an hour is plenty, and one
@@ -219,6 +221,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       close: async () => {
         clearInterval(purge);
         await mcp.close();
+        await open?.close();
         await store.close?.();
       },
     };
@@ -226,4 +229,28 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     await store.close?.();
     throw error;
   }
+}
+
+/** Who calls the unauthenticated test route: nobody in particular, with no scopes. */
+const ANONYMOUS: AuthInfo = { token: '', clientId: 'anonymous', scopes: [], extra: { subject: 'anonymous', claims: {} } };
+
+/**
+ * MCP_UNAUTHENTICATED_TEST_ROUTE=/mcp-open serves the same MCP server without a token, for the MCP
+ * conformance suite's `server` scenarios. Development only: refused unless the issuer is loopback http, and
+ * guarded against DNS rebinding by accepting only localhost Host headers.
+ */
+function openTestRoute(env: NodeJS.ProcessEnv, issuer: string, app: Express, warnings: string[]): { close(): Promise<void> } | undefined {
+  const path = env.MCP_UNAUTHENTICATED_TEST_ROUTE;
+  if (!path) return undefined;
+  if (!/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(issuer) || !path.startsWith('/')) {
+    throw new Error('MCP_UNAUTHENTICATED_TEST_ROUTE is for local testing only: it needs a loopback http OAUTH_ISSUER and a path');
+  }
+  const open = createMcpHandler();
+  const anonymous: RequestHandler = (req, _res, next) => {
+    req.auth = ANONYMOUS;
+    next();
+  };
+  app.all(path, localhostHostValidation(), express.json({ limit: '1mb' }), anonymous, open.handle);
+  warnings.push(`MCP_UNAUTHENTICATED_TEST_ROUTE: ${path} serves MCP without a token (local conformance testing only)`);
+  return open;
 }

@@ -1,5 +1,6 @@
 // createApp(env) in-process: how the environment variables shape the server, and which ones are refused.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,36 @@ describe('createApp(env)', () => {
     const resource = await (await example.server.request('/.well-known/oauth-protected-resource/mcp')).json();
     expect(resource).toMatchObject({ resource: 'http://127.0.0.1:4000/mcp', authorization_servers: ['http://127.0.0.1:4000/'] });
     await example.close();
+  });
+
+  it('serves MCP_UNAUTHENTICATED_TEST_ROUTE only on loopback issuers, and only to localhost Host headers', async () => {
+    await expect(createApp({ ...memory, OAUTH_ISSUER: 'https://mcp.example.com', MCP_UNAUTHENTICATED_TEST_ROUTE: '/mcp-open' })).rejects.toThrow(/loopback/);
+    const example = await createApp({ ...memory, OAUTH_ISSUER: 'http://localhost:4010', MCP_UNAUTHENTICATED_TEST_ROUTE: '/mcp-open' });
+    const listener = example.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => listener.once('listening', resolve));
+    const { port } = listener.address() as { port: number };
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+    // node:http, because fetch does not let a caller choose the Host header, which is the point here.
+    const post = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify(initialize);
+        const request = httpRequest(
+          { host: '127.0.0.1', port, path: '/mcp-open', method: 'POST', headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': Buffer.byteLength(body) } },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        );
+        request.on('error', reject);
+        request.end(body);
+      });
+    expect(await post(`localhost:${port}`)).toBe(200);
+    expect(await post('evil.example')).toBe(403);
+    listener.close();
+    await example.close();
+    const plain = await createApp({ ...memory, OAUTH_ISSUER: 'http://localhost:4011' });
+    expect(plain.warnings.some((warning) => warning.includes('MCP_UNAUTHENTICATED_TEST_ROUTE'))).toBe(false);
+    await plain.close();
   });
 
   it('registers OAUTH_REDIRECT_URIS for the public client instead of the defaults', async () => {
