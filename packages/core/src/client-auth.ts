@@ -71,15 +71,16 @@ export async function authenticateClient(
   }
 
   if (basic) {
-    const failure = new OAuthError('invalid_client', { description: 'client authentication failed', headers: { 'www-authenticate': realm } });
+    // A function, not a prebuilt error: building an Error captures a stack, which the success path should not pay for.
+    const failure = () => new OAuthError('invalid_client', { description: 'client authentication failed', headers: { 'www-authenticate': realm } });
     const credentials = parseBasicCredentials(header!);
-    if (!credentials) throw failure;
+    if (!credentials) throw failure();
     if (bodyClientId !== undefined && bodyClientId !== credentials.clientId) {
       throw new OAuthError('invalid_request', { description: 'client_id does not match the Authorization header' });
     }
     const client = await ctx.getClient(credentials.clientId);
     if (!client || !ctx.allowsAuthMethod(client, 'client_secret_basic') || !(await secretMatches(ctx, request, client, credentials.clientSecret))) {
-      throw failure;
+      throw failure();
     }
     return { client, method: 'client_secret_basic' };
   }
@@ -90,10 +91,10 @@ export async function authenticateClient(
     throw new OAuthError('invalid_client', { description: 'client authentication required', headers: { 'www-authenticate': realm } });
   }
   const client = await ctx.getClient(bodyClientId);
-  const failure = new OAuthError('invalid_client', { description: 'client authentication failed' });
-  if (!client) throw failure;
+  const failure = () => new OAuthError('invalid_client', { description: 'client authentication failed' });
+  if (!client) throw failure();
   if (bodySecret !== undefined) {
-    if (!ctx.allowsAuthMethod(client, 'client_secret_post') || !(await secretMatches(ctx, request, client, bodySecret))) throw failure;
+    if (!ctx.allowsAuthMethod(client, 'client_secret_post') || !(await secretMatches(ctx, request, client, bodySecret))) throw failure();
     return { client, method: 'client_secret_post' };
   }
   if (!ctx.allowsAuthMethod(client, 'none')) {

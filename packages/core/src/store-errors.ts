@@ -20,17 +20,25 @@ export class StoreUnavailableError extends Error {
 
 /** Wraps every method of a store so that a failure surfaces as {@link StoreUnavailableError}. */
 export function guardStore(store: Store): Store {
+  // One wrapper per method, made on first use: the store is called several times per request.
+  const wrappers = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } catch (error) {
-          throw new StoreUnavailableError(String(property), error);
-        }
-      };
+      let wrapper = wrappers.get(property);
+      if (!wrapper) {
+        const method = value as (...args: unknown[]) => Promise<unknown>;
+        wrapper = async (...args: unknown[]) => {
+          try {
+            return await method.apply(target, args);
+          } catch (error) {
+            throw new StoreUnavailableError(String(property), error);
+          }
+        };
+        wrappers.set(property, wrapper);
+      }
+      return wrapper;
     },
   });
 }
