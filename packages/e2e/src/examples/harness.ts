@@ -1,9 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-
-const EXAMPLE_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export const PUBLIC_CLIENT_ID = 'mcp-public-client';
 
@@ -24,13 +21,13 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Starts `src/server.ts` as `pnpm start` does, in its own process on 127.0.0.1 and a free port, and waits
- * until it serves its metadata. The issuer keeps its default, http://localhost:<port>.
+ * Starts an example's `src/server.ts` as `pnpm start` does, in its own process on 127.0.0.1 and a free
+ * port, and waits until it serves its metadata. The issuer keeps its default, http://localhost:<port>.
  */
-export async function startExample(env: Record<string, string>): Promise<RunningExample> {
+export async function startExample(exampleDir: string, env: Record<string, string>): Promise<RunningExample> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--conditions=@keyward/source', '--import', 'tsx', 'src/server.ts'], {
-    cwd: EXAMPLE_DIR,
+    cwd: exampleDir,
     env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
