@@ -123,6 +123,14 @@ export class MemoryStore implements Store {
     this.#grants.set(grant.grantId, structuredClone(grant));
   }
 
+  async listGrants(subject: string): Promise<GrantRecord[]> {
+    const now = this.#clock();
+    return [...this.#grants.values()]
+      .filter((grant) => grant.subject === subject && !isExpired(grant.expiresAt, now))
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map((grant) => structuredClone(grant));
+  }
+
   async getGrant(grantId: string): Promise<GrantRecord | null> {
     const grant = this.#live(this.#grants, grantId);
     return grant ? structuredClone(grant) : null;

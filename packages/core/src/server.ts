@@ -19,8 +19,11 @@ import { ResourceServerGuard } from './resource-server.js';
 import { RevocationList } from './revocation-list.js';
 import { checkResourceIndicator } from './resource.js';
 import { isScopeSubset } from './scope.js';
-import type { ClientRecord, InteractionRecord, TokenEndpointAuthMethod } from './store.js';
+import type { ClientRecord, GrantRecord, InteractionRecord, TokenEndpointAuthMethod } from './store.js';
 import { guardStore, StoreUnavailableError } from './store-errors.js';
+
+/** A grant as {@link AuthorizationServer.listGrants} shows it: no claims, no upstream tokens. */
+export type GrantSummary = Omit<GrantRecord, 'subject' | 'claims' | 'upstreamTokens'>;
 
 /** What an adapter knows about a request that a Web `Request` cannot carry. */
 export interface RequestContext {
@@ -461,6 +464,30 @@ export class AuthorizationServer {
   async getInteraction(interactionId: string): Promise<InteractionRecord | null> {
     const interaction = await this.#ctx.store.getInteraction(interactionId);
     return interaction && interaction.expiresAt > this.#ctx.clock() ? interaction : null;
+  }
+
+  /**
+   * What a user has connected: their unexpired grants (client, scopes, resources, times), newest first,
+   * for a "connected apps" page or an administrator. Claims and upstream tokens are left out.
+   *
+   * @example
+   * ```ts
+   * for (const grant of await server.listGrants(user.id)) if (!grant.revokedAt) console.log(grant.clientId, grant.scopes);
+   * ```
+   * @see [OAuth 2.1 §7.9](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-7.9)
+   */
+  async listGrants(subject: string): Promise<GrantSummary[]> {
+    const grants = await this.#ctx.store.listGrants(subject);
+    return grants.map(({ grantId, clientId, scopes, resources, authTime, createdAt, expiresAt, revokedAt }) => ({
+      grantId,
+      clientId,
+      scopes,
+      resources,
+      authTime,
+      createdAt,
+      expiresAt,
+      revokedAt,
+    }));
   }
 
   /** Revokes a grant: its refresh tokens stop working at once and its access tokens are refused by guards. */

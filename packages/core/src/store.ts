@@ -229,6 +229,8 @@ export interface Store {
 
   saveGrant(grant: GrantRecord): Promise<void>;
   getGrant(grantId: string): Promise<GrantRecord | null>;
+  /** Every unexpired grant of a subject (revoked ones included), newest first: what a user has connected. */
+  listGrants(subject: string): Promise<GrantRecord[]>;
   /**
    * Marks the grant revoked (`revokedAt`). Idempotent. The server refuses codes and refresh tokens of a
    * revoked grant by reading the grant; a store may also delete them, but must keep the grant record itself

@@ -210,3 +210,33 @@ describe('built-in login and consent pages', () => {
     expect(cookies.some((cookie) => cookie.startsWith('keyward-session=') && /HttpOnly/.test(cookie) && /SameSite=Lax/.test(cookie))).toBe(true);
   });
 });
+
+describe('connected apps', () => {
+  it('AUTHZ-UI-03: a user\'s grants can be listed and revoked; the revoked grant\'s tokens stop working', async () => {
+    const server = new AuthorizationServer({
+      issuer,
+      store: new MemoryStore(),
+      scopes: ['mcp:tools'],
+      clients: [{ clientId: 'app', redirectUris: [redirectUri] }],
+      devLogin: { subject: 'alice', claims: { name: 'Alice' } },
+    });
+    const verifier = randomToken();
+    const query = new URLSearchParams({ response_type: 'code', client_id: 'app', redirect_uri: redirectUri, code_challenge: await calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', scope: 'mcp:tools' });
+    const code = new URL((await server.request(`/oauth/authorize?${query}`)).headers.get('location')!).searchParams.get('code')!;
+    const tokens = await (
+      await server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: 'app' }) })
+    ).json();
+    const [grant, ...others] = await server.listGrants('alice');
+    expect(others).toEqual([]);
+    expect(grant).toMatchObject({ clientId: 'app', scopes: ['mcp:tools'], resources: [`${issuer}/mcp`] });
+    expect(grant).not.toHaveProperty('claims');
+    expect(await server.listGrants('bob')).toEqual([]);
+
+    await server.revokeGrant(grant!.grantId);
+    expect((await server.listGrants('alice'))[0]!.revokedAt).toBeTypeOf('number');
+    const guarded = await server.createGuard().authenticate(new Request(`${issuer}/mcp`, { headers: { authorization: `Bearer ${tokens.access_token}` } }));
+    expect(guarded.ok).toBe(false);
+    const refresh = await server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'app' }) });
+    expect((await refresh.json()).error).toBe('invalid_grant');
+  });
+});

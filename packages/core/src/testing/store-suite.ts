@@ -284,6 +284,19 @@ export function testStore(options: TestStoreOptions): void {
     });
 
     describe('grants', () => {
+      it('lists a subject\'s unexpired grants, newest first, revoked ones included', async () => {
+        await store.saveGrant(grant({ grantId: 'grant-a', createdAt: now - 2 * MINUTE }));
+        await store.saveGrant(grant({ grantId: 'grant-b', createdAt: now - MINUTE, clientId: 'client-cursor' }));
+        await store.saveGrant(grant({ grantId: 'grant-short', createdAt: now - 3 * MINUTE, expiresAt: now + MINUTE }));
+        await store.saveGrant(grant({ grantId: 'grant-other', subject: 'user-43' }));
+        await store.revokeGrant('grant-a', now);
+        expect((await store.listGrants('user-42')).map((g) => g.grantId)).toEqual(['grant-b', 'grant-a', 'grant-short']);
+        expect((await store.listGrants('user-42')).find((g) => g.grantId === 'grant-a')?.revokedAt).toBe(now);
+        now += MINUTE;
+        expect((await store.listGrants('user-42')).map((g) => g.grantId)).toEqual(['grant-b', 'grant-a']);
+        expect(await store.listGrants('user-44')).toEqual([]);
+      });
+
       it('saves and reads a grant', async () => {
         const full = grant({ authTime: Math.floor(now / 1000), claims: { name: 'Ada', email: 'ada@example.com' }, upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
         await store.saveGrant(full);

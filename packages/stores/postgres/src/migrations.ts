@@ -170,6 +170,11 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX counters_reset_at ON ${s}.counters (reset_at);
     `,
   },
+  {
+    version: 2,
+    name: 'grants by subject',
+    sql: (s) => `CREATE INDEX grants_subject ON ${s}.grants (subject, created_at);`,
+  },
 ];
 
 /**

@@ -239,6 +239,14 @@ export class PostgresStore implements Store {
     await this.#query(insertRow(this.#t.grants, grantToRow(grant), ['grant_id']));
   }
 
+  async listGrants(subject: string): Promise<GrantRecord[]> {
+    const rows = await this.#query<GrantRow>(
+      `SELECT * FROM ${this.#t.grants} WHERE subject = $1 AND expires_at > $2 ORDER BY created_at DESC`,
+      [subject, this.#clock()],
+    );
+    return rows.map(grantFromRow);
+  }
+
   async getGrant(grantId: string): Promise<GrantRecord | null> {
     const [row] = await this.#query<GrantRow>(`SELECT * FROM ${this.#t.grants} WHERE grant_id = $1 AND expires_at > $2`, [
       grantId,

@@ -84,6 +84,7 @@ function keyLayout(prefix: string) {
   return {
     client: (clientId: string) => `${prefix}client:${clientId}`,
     grant: (grantId: string) => `${prefix}grant:${grantId}`,
+    subjectGrants: (subject: string) => `${prefix}subject-grants:${encodeURIComponent(subject)}`,
     code: (codeHash: string) => `${prefix}code:${codeHash}`,
     refreshToken: (tokenHash: string) => `${prefix}refresh:${tokenHash}`,
     interaction: (interactionId: string) => `${prefix}interaction:${interactionId}`,
@@ -227,6 +228,18 @@ export class RedisStore implements Store {
   async saveGrant(grant: GrantRecord): Promise<void> {
     const { revokedAt, ...record } = grant;
     await this.#saveHash(this.#keys.grant(grant.grantId), record, { revokedAt });
+    // The subject's index of grant ids; entries of expired grants are skipped on read and pruned there.
+    const index = this.#keys.subjectGrants(grant.subject);
+    await execAll(this.#redis.multi().sadd(index, grant.grantId).pexpireat(index, grant.expiresAt + TTL_MARGIN_MS));
+  }
+
+  async listGrants(subject: string): Promise<GrantRecord[]> {
+    const index = this.#keys.subjectGrants(subject);
+    const ids = await this.#redis.smembers(index);
+    const grants = await Promise.all(ids.map((id) => this.getGrant(id)));
+    const gone = ids.filter((_, i) => grants[i] === null);
+    if (gone.length) await this.#redis.srem(index, ...gone);
+    return grants.filter((grant): grant is GrantRecord => grant !== null && grant.subject === subject).sort((a, b) => b.createdAt - a.createdAt);
   }
 
   async getGrant(grantId: string): Promise<GrantRecord | null> {

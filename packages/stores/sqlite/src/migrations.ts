@@ -157,6 +157,11 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX keyward_counters_reset_at ON keyward_counters (reset_at);
     `,
   },
+  {
+    version: 2,
+    name: 'grants by subject',
+    sql: 'CREATE INDEX keyward_grants_subject ON keyward_grants (subject, created_at);',
+  },
 ];
 
 /**

@@ -150,6 +150,7 @@ export class SQLiteStore implements Store {
       ),
       deleteClient: db.prepare('DELETE FROM keyward_clients WHERE client_id = @id'),
       getGrant: db.prepare('SELECT * FROM keyward_grants WHERE grant_id = @id AND expires_at > @now'),
+      listGrants: db.prepare('SELECT * FROM keyward_grants WHERE subject = @subject AND expires_at > @now ORDER BY created_at DESC'),
       revokeGrant: db.prepare(
         'UPDATE keyward_grants SET revoked_at = @revokedAt WHERE grant_id = @id AND revoked_at IS NULL AND expires_at > @now',
       ),
@@ -247,6 +248,10 @@ export class SQLiteStore implements Store {
 
   async saveGrant(grant: GrantRecord): Promise<void> {
     this.#replace('keyward_grants', grantToRow(grant));
+  }
+
+  async listGrants(subject: string): Promise<GrantRecord[]> {
+    return (this.#sql.listGrants.all({ subject, now: this.#clock() }) as GrantRow[]).map(grantFromRow);
   }
 
   async getGrant(grantId: string): Promise<GrantRecord | null> {
