@@ -1,5 +1,4 @@
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { AuthorizationServer, randomToken, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
 import { bearerAuth, keyward } from '@keyward/hono';
@@ -69,11 +68,46 @@ const mcpCORS = cors({
   maxAge: 86400,
 });
 
-/** The JSON-RPC bodies of /mcp are read (by the guard's scopesFor) before anything else; bound them first. */
-const mcpBodyLimit = bodyLimit({
-  maxSize: 1024 * 1024,
-  onError: (c) => c.json({ jsonrpc: '2.0', error: { code: -32700, message: 'request body too large' }, id: null }, 413),
-});
+const MCP_BODY_LIMIT = 1024 * 1024;
+/** How much of an oversized body is still read before the 413; a larger one is refused unread. */
+const MCP_BODY_DRAIN_LIMIT = 8 * MCP_BODY_LIMIT;
+
+/**
+ * The JSON-RPC bodies of /mcp are read (by the guard's scopesFor) before anything else; bound them first.
+ *
+ * An oversized body is read to its end (up to 8 MiB) before the 413 is sent, as Express's body-parser does.
+ * Answering first and closing while the client is still sending makes this machine's TCP stack answer the
+ * rest with a reset, and a reset can erase the 413 from the client's buffers before it is read
+ * (RFC 9112 §9.6); Node closes at once whenever the client sent `Connection: close`.
+ */
+const mcpBodyLimit: MiddlewareHandler = async (c, next) => {
+  const body = c.req.raw.body;
+  if (!body) return next();
+  const tooLarge = () => c.json({ jsonrpc: '2.0', error: { code: -32700, message: 'request body too large' }, id: null }, 413);
+  if (Number(c.req.header('content-length')) > MCP_BODY_DRAIN_LIMIT) return tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MCP_BODY_DRAIN_LIMIT) {
+      await reader.cancel();
+      break;
+    }
+    if (size <= MCP_BODY_LIMIT) chunks.push(value);
+  }
+  if (size > MCP_BODY_LIMIT) return tooLarge();
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  c.req.raw = new Request(c.req.raw, { body: bytes });
+  return next();
+};
 
 /**
  * Builds the example MCP server from environment variables (see README.md) without listening, so tests
