@@ -206,10 +206,13 @@ async function authenticateWithAssertion(
     throw failure('is not a JWT');
   }
   if (!clientId || (bodyClientId !== undefined && bodyClientId !== clientId)) throw failure('subject does not name the client');
+  // One description for an unknown id, another method, no keys and a bad signature: a difference would
+  // tell which ids exist and how they authenticate.
+  const rejected = () => failure('is invalid, expired, not signed by a registered key, or not for this issuer alone');
   const client = await ctx.getClient(clientId);
-  if (!client || !ctx.allowsAuthMethod(client, 'private_key_jwt')) throw failure('is not accepted for this client');
+  if (!client || !ctx.allowsAuthMethod(client, 'private_key_jwt')) throw rejected();
   const keys = clientKeys(ctx, client);
-  if (!keys) throw failure('cannot be verified: the client registered no keys');
+  if (!keys) throw rejected();
   let jti: string | undefined;
   let exp: number | undefined;
   try {
@@ -230,7 +233,7 @@ async function authenticateWithAssertion(
     const audience = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud;
     if (audience !== ctx.issuer) throw new Error('aud');
   } catch {
-    throw failure('is invalid, expired, not signed by a registered key, or not for this issuer alone');
+    throw rejected();
   }
   if (!(await ctx.store.markUsed(`assertion:${clientId}:${jti}`, (exp! + 5) * 1000))) throw failure('has already been used');
   return { client, method: 'private_key_jwt' };

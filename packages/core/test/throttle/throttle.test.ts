@@ -3,6 +3,7 @@
  * counted, the answers that must not tell ids apart, the options, and the upstream token sign-in.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { AuthorizationServer, KeywardConfigError } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { throttleSource } from '../../src/throttle.js';
@@ -100,6 +101,54 @@ describe('client secrets: known and unknown ids look the same (SEC-THR-08)', () 
     expect(expired).toBe(await observable(await h.tokenRequest('no-such-client', registered.client_secret, '203.0.113.98')));
     for (let i = 0; i < 19; i++) await h.tokenRequest(registered.client_id, registered.client_secret, '203.0.113.97');
     expect((await h.tokenRequest(registered.client_id, registered.client_secret, '203.0.113.97')).status).toBe(429);
+  });
+  it('SEC-THR-08: a client assertion for an unknown id, for a secret client and with a foreign key for a private_key_jwt client get one answer', async () => {
+    const h = harness({}, { registration: { initialAccessTokens: ['initial-access-token-0123456789'] } });
+    const registered = await generateKeyPair('ES256');
+    const foreign = await generateKeyPair('ES256');
+    const client = await (
+      await h.send(
+        new Request(`${ISSUER}/oauth/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer initial-access-token-0123456789' },
+          body: JSON.stringify({
+            client_name: 'Signer',
+            grant_types: ['client_credentials'],
+            token_endpoint_auth_method: 'private_key_jwt',
+            jwks: { keys: [{ ...(await exportJWK(registered.publicKey)), alg: 'ES256', kid: 'k1' }] },
+          }),
+        }),
+        '192.0.2.1',
+      )
+    ).json();
+    const assertion = (sub: string, key: CryptoKey) =>
+      new SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer(sub)
+        .setSubject(sub)
+        .setAudience(ISSUER)
+        .setIssuedAt(Math.floor(now / 1000))
+        .setExpirationTime(Math.floor(now / 1000) + 60)
+        .sign(key);
+    const attempt = async (sub: string, key: CryptoKey) =>
+      observable(
+        await h.send(
+          new Request(`${ISSUER}/oauth/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({
+              grant_type: 'client_credentials',
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: await assertion(sub, key),
+            }),
+          }),
+          '203.0.113.99',
+        ),
+      );
+    const seen = [await attempt(client.client_id, foreign.privateKey), await attempt('no-such-client', foreign.privateKey), await attempt('machine', foreign.privateKey)];
+    expect(new Set(seen).size).toBe(1);
+    expect(JSON.parse(seen[0]!).status).toBe(401);
+    expect(JSON.parse(await attempt(client.client_id, registered.privateKey)).status).toBe(200);
   });
 });
 
