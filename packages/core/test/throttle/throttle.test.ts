@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { AuthorizationServer, KeywardConfigError } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
-import { throttleSource } from '../../src/throttle.js';
+import { AttemptThrottle, throttleSource } from '../../src/throttle.js';
 import { CLIENT_SECRET, ISSUER, observable, PASSWORD, START, tally, throttleHarness } from './bursts.js';
 
 let now = START;
@@ -15,6 +15,44 @@ beforeEach(() => {
 });
 const harness = (...args: Parameters<typeof throttleHarness> extends [unknown, unknown, ...infer Rest] ? Rest : never) =>
   throttleHarness(new MemoryStore({ clock: () => now }), () => now, ...args);
+
+describe('refunds (SEC-THR-04)', () => {
+  const key = { key: 'k', limit: 2, windowMs: 60_000 };
+
+  it('SEC-THR-04: a refund hands back one attempt in its own window and never carries into the next', async () => {
+    const throttle = new AttemptThrottle(new MemoryStore({ clock: () => now }), () => now);
+    const success = await throttle.reserve([key]);
+    now += 30_000;
+    await throttle.refund(success);
+    // Refunded: the next two attempts still fit, the third is over the limit until the window closes.
+    expect((await throttle.reserve([key]))[0]!.before).toBe(0);
+    expect((await throttle.reserve([key]))[0]!.before).toBe(1);
+    expect(throttle.retryAfter(await throttle.reserve([key]))).toBe(30);
+    // A new window starts from nothing: the refund, made half-way through the old window, does not give the
+    // next one a free attempt.
+    now += 30_000;
+    const fresh = await throttle.reserve([key]);
+    expect(fresh[0]!.before).toBe(0);
+    expect((await throttle.reserve([key]))[0]!.before).toBe(1);
+    // A refund that arrives after its window closed changes nothing.
+    now += 60_000;
+    const late = await throttle.reserve([key]);
+    now += 60_000;
+    await throttle.refund(late);
+    expect((await throttle.reserve([key]))[0]!.before).toBe(0);
+    expect((await throttle.reserve([key]))[0]!.before).toBe(1);
+  });
+
+  it('SEC-THR-04: concurrent reservations each see their own count; failures only are counted by fail()', async () => {
+    const throttle = new AttemptThrottle(new MemoryStore({ clock: () => now }), () => now);
+    const counts = await Promise.all(Array.from({ length: 20 }, () => throttle.reserve([key])));
+    expect(counts.map((count) => count[0]!.before).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, index) => index));
+    const other = { ...key, key: 'other' };
+    expect((await throttle.peek([other]))[0]!.before).toBe(0);
+    await throttle.fail([other]);
+    expect((await throttle.peek([other]))[0]!.before).toBe(1);
+  });
+});
 
 describe('sources (SEC-THR-07)', () => {
   it.each([
