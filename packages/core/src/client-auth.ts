@@ -1,10 +1,10 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ServerContext } from './context.js';
-import { FailureThrottle } from './throttle.js';
 import { sha256, timingSafeEqual } from './crypto.js';
 import { OAuthError } from './errors.js';
 import type { RequestParams } from './http.js';
 import type { ClientRecord, TokenEndpointAuthMethod } from './store.js';
+import { AttemptThrottle, throttleSource } from './throttle.js';
 
 /** A client that proved who it is (or, for public clients, named itself). */
 export interface AuthenticatedClient {
@@ -78,10 +78,8 @@ export async function authenticateClient(
     if (bodyClientId !== undefined && bodyClientId !== credentials.clientId) {
       throw new OAuthError('invalid_request', { description: 'client_id does not match the Authorization header' });
     }
-    const client = await ctx.getClient(credentials.clientId);
-    if (!client || !ctx.allowsAuthMethod(client, 'client_secret_basic') || !(await secretMatches(ctx, request, client, credentials.clientSecret))) {
-      throw failure();
-    }
+    const client = await checkSecret(ctx, request, credentials.clientId, 'client_secret_basic', credentials.clientSecret, realm);
+    if (!client) throw failure();
     return { client, method: 'client_secret_basic' };
   }
 
@@ -90,49 +88,71 @@ export async function authenticateClient(
   if (bodyClientId === undefined) {
     throw new OAuthError('invalid_client', { description: 'client authentication required', headers: { 'www-authenticate': realm } });
   }
-  const client = await ctx.getClient(bodyClientId);
-  const failure = () => new OAuthError('invalid_client', { description: 'client authentication failed' });
-  if (!client) throw failure();
   if (bodySecret !== undefined) {
-    if (!ctx.allowsAuthMethod(client, 'client_secret_post') || !(await secretMatches(ctx, request, client, bodySecret))) throw failure();
+    const client = await checkSecret(ctx, request, bodyClientId, 'client_secret_post', bodySecret);
+    if (!client) throw new OAuthError('invalid_client', { description: 'client authentication failed' });
     return { client, method: 'client_secret_post' };
   }
-  if (!ctx.allowsAuthMethod(client, 'none')) {
-    throw new OAuthError('invalid_client', {
-      description: `this client must authenticate with ${client.tokenEndpointAuthMethod}`,
-      headers: { 'www-authenticate': realm },
-    });
+  const client = await ctx.getClient(bodyClientId);
+  // One answer for an unknown id and for a confidential client that sent no secret: the difference would
+  // tell a guesser which ids exist, and which method they use.
+  if (!client || !ctx.allowsAuthMethod(client, 'none')) {
+    throw new OAuthError('invalid_client', { description: 'client authentication failed', headers: { 'www-authenticate': realm } });
   }
   return { client, method: 'none' };
 }
 
-const FAILED_SECRETS_PER_SOURCE = 20;
+const FAILED_SECRETS_PER_CLIENT_AND_SOURCE = 20;
+const FAILED_SECRETS_PER_SOURCE = 50;
 const FAILED_SECRET_WINDOW_MS = 10 * 60 * 1000;
+// What a secret is compared with when the id is unknown or has no secret: 43 characters like a real
+// SHA-256 in base64url, outside that alphabet so that nothing ever matches it.
+const NO_SECRET_HASH = '#'.repeat(43);
 
 /**
- * Checks a client secret, counting failures per client and source address (OAuth 2.1 §2.4.1: secret
- * authentication must resist brute force). Once a source has failed too often, every attempt from it is
- * refused until the window closes, the right secret included, so guessing stops; other sources are not
- * affected, so nobody can lock a client out from afar.
+ * Checks a client secret sent with `method`; the client when it is right, null when it is not. Resists
+ * guessing (OAuth 2.1 §2.4.1) without telling which ids exist:
+ *
+ * - Unknown ids, clients of another method and expired secrets go through the same hash and comparison,
+ *   count as the same failure and get the same answer as a wrong secret.
+ * - Failures are counted per (client id, source) and per source whether or not the id exists, each one by
+ *   its own atomic increment, so a concurrent burst cannot slip past the limit. Over a limit, every attempt
+ *   from that source gets the same 429 until the window closes, the right secret included, so guessing
+ *   stops. Other sources are not affected: nobody can lock a client out from afar. A success counts
+ *   nothing; it is accepted only while the counters it read are under their limits, so a right guess
+ *   gets through only as one of the first attempts of its window (see {@link AttemptThrottle}).
+ *
+ * @see [OAuth 2.1 §2.4.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-2.4.1)
+ * @see [RFC 6749 §10.10](https://www.rfc-editor.org/rfc/rfc6749#section-10.10)
  */
-async function secretMatches(ctx: ServerContext, request: Request, client: ClientRecord, secret: string): Promise<boolean> {
-  const throttle = new FailureThrottle(ctx.store, ctx.clock, FAILED_SECRET_WINDOW_MS);
-  const key = `client-auth:${client.clientId}:${ctx.clientAddress(request)}`;
-  const retryAfter = await throttle.retryAfter([[key, FAILED_SECRETS_PER_SOURCE]]);
+async function checkSecret(
+  ctx: ServerContext,
+  request: Request,
+  clientId: string,
+  method: 'client_secret_basic' | 'client_secret_post',
+  secret: string,
+  challenge?: string,
+): Promise<ClientRecord | null> {
+  const client = await ctx.getClient(clientId);
+  const expiresAt = client?.clientSecretExpiresAt ?? 0;
+  const matches = timingSafeEqual(await sha256(secret), client?.clientSecretHash ?? NO_SECRET_HASH);
+  const valid = client !== null && matches && ctx.allowsAuthMethod(client, method) && (expiresAt === 0 || expiresAt * 1000 > ctx.clock());
+  const throttle = new AttemptThrottle(ctx.store, ctx.clock);
+  const source = throttleSource(ctx.clientAddress(request));
+  // The id hashed: it is whatever the caller sent, of any length.
+  const keys = [
+    { key: `client-auth:${await sha256(clientId)}:${source}`, limit: FAILED_SECRETS_PER_CLIENT_AND_SOURCE, windowMs: FAILED_SECRET_WINDOW_MS },
+    { key: `client-auth:source:${source}`, limit: FAILED_SECRETS_PER_SOURCE, windowMs: FAILED_SECRET_WINDOW_MS },
+  ];
+  const retryAfter = throttle.retryAfter(valid ? await throttle.peek(keys) : await throttle.fail(keys));
   if (retryAfter !== null) {
     throw new OAuthError('invalid_client', {
       description: 'too many failed client authentication attempts; retry later',
       status: 429,
-      headers: { 'retry-after': String(retryAfter) },
+      headers: { 'retry-after': String(retryAfter), ...(challenge !== undefined && { 'www-authenticate': challenge }) },
     });
   }
-  const expiresAt = client.clientSecretExpiresAt ?? 0;
-  const valid =
-    client.clientSecretHash !== undefined &&
-    (expiresAt === 0 || expiresAt * 1000 > ctx.clock()) &&
-    timingSafeEqual(await sha256(secret), client.clientSecretHash);
-  if (!valid) await throttle.recordFailure([key]);
-  return valid;
+  return valid ? client : null;
 }
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -186,10 +206,13 @@ async function authenticateWithAssertion(
     throw failure('is not a JWT');
   }
   if (!clientId || (bodyClientId !== undefined && bodyClientId !== clientId)) throw failure('subject does not name the client');
+  // One description for an unknown id, another method, no keys and a bad signature: a difference would
+  // tell which ids exist and how they authenticate.
+  const rejected = () => failure('is invalid, expired, not signed by a registered key, or not for this issuer alone');
   const client = await ctx.getClient(clientId);
-  if (!client || !ctx.allowsAuthMethod(client, 'private_key_jwt')) throw failure('is not accepted for this client');
+  if (!client || !ctx.allowsAuthMethod(client, 'private_key_jwt')) throw rejected();
   const keys = clientKeys(ctx, client);
-  if (!keys) throw failure('cannot be verified: the client registered no keys');
+  if (!keys) throw rejected();
   let jti: string | undefined;
   let exp: number | undefined;
   try {
@@ -210,7 +233,7 @@ async function authenticateWithAssertion(
     const audience = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud;
     if (audience !== ctx.issuer) throw new Error('aud');
   } catch {
-    throw failure('is invalid, expired, not signed by a registered key, or not for this issuer alone');
+    throw rejected();
   }
   if (!(await ctx.store.markUsed(`assertion:${clientId}:${jti}`, (exp! + 5) * 1000))) throw failure('has already been used');
   return { client, method: 'private_key_jwt' };

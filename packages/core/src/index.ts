@@ -32,7 +32,7 @@ export { MCPSessionBinding, MCP_SESSION_NOT_FOUND } from './mcp-session.js';
 export type { SessionCheck } from './mcp-session.js';
 export { defaultLoginPages, DEFAULT_SCOPE_DESCRIPTIONS } from './login/pages.js';
 export type { ConsentPageModel, LoginPageModel, LoginPageRenderer } from './login/pages.js';
-export type { LoginOptions } from './login/flow.js';
+export type { LoginOptions, SignInAttemptLimits } from './login/flow.js';
 export type { RegistrationOptions, RegistrationPolicy } from './handlers/register.js';
 export type { IntrospectionOptions } from './handlers/introspect.js';
 export type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';

@@ -2,10 +2,11 @@ import { CompactEncrypt } from 'jose';
 import { epochSeconds } from '../clock.js';
 import type { InteractionResult, PendingAuthorization, ServerContext } from '../context.js';
 import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
+import { KeywardConfigError } from '../errors.js';
 import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../http.js';
 import type { PasswordAuthenticator, UpstreamIdentity, UpstreamLoginProvider } from '../login-providers.js';
 import type { BrowserSessionRecord, InteractionRecord } from '../store.js';
-import { FailureThrottle } from '../throttle.js';
+import { AttemptThrottle, throttleSource, type ThrottleCount, type ThrottleKey } from '../throttle.js';
 import { DEFAULT_SCOPE_DESCRIPTIONS, defaultLoginPages, type LoginPageRenderer } from './pages.js';
 
 /** The built-in login and consent pages. */
@@ -20,12 +21,48 @@ export interface LoginOptions {
   consentLifetime?: number;
   /** Encrypts upstream tokens kept on grants (at least 32 characters). Without it they are not kept. */
   encryptionSecret?: string;
-  /** Failed sign-ins allowed per username and per source address in 15 minutes; default 10 and 50. Successes never count. */
-  attemptLimits?: { perUser: number; perSource: number };
+  /** How many password guesses Keyward lets through; see {@link SignInAttemptLimits}. */
+  attemptLimits?: SignInAttemptLimits;
   /** Words shown for each scope on the consent page. */
   scopeDescriptions?: Record<string, string>;
   /** Replaces the built-in HTML. */
   pages?: LoginPageRenderer;
+}
+
+/**
+ * Limits on password sign-ins, counted in 15-minute windows through the Store, so they hold across
+ * concurrent requests and server instances. Every attempt is counted before its password is checked (a
+ * burst of N guesses costs N attempts, and an attempt over a limit never reaches the password check); a
+ * successful sign-in hands its attempt back, so the owner's own sign-ins never add up to a lock-out.
+ *
+ * Nothing here refuses a source address that has not failed for a username: a guesser elsewhere can slow
+ * the owner's account down, never lock its owner out. A source is an IPv4 address or an IPv6 /64.
+ *
+ * @example
+ * ```ts
+ * // 5 guesses per username and address, 50 per address, and 2 a minute for failed sources once the
+ * // username has 10 failures across all addresses.
+ * const server = new AuthorizationServer({
+ *   issuer, store,
+ *   login: { users, attemptLimits: { perUserAndSource: 5, perSource: 50, perUser: 10, slowedPerMinute: 2 } },
+ * });
+ * ```
+ * @see [RFC 9700 §4.16](https://www.rfc-editor.org/rfc/rfc9700#section-4.16)
+ * @see [NIST SP 800-63B §5.2.2](https://pages.nist.gov/800-63-3/sp800-63b.html#throttle)
+ */
+export interface SignInAttemptLimits {
+  /** Failed sign-ins for one username from one source; then that source waits for the window to close. Default 10. */
+  perUserAndSource?: number;
+  /** Failed sign-ins from one source, whatever the usernames; then that source waits. Default 50. */
+  perSource?: number;
+  /**
+   * Failed sign-ins for one username across all sources after which the username is treated as under a
+   * distributed attack: sources that have already failed for it share {@link slowedPerMinute} attempts a
+   * minute, while a source that has not failed for it is never refused. Default 10.
+   */
+  perUser?: number;
+  /** Attempts a minute shared by the failed sources of a username under attack (see {@link perUser}). Default 3. */
+  slowedPerMinute?: number;
 }
 
 /** @internal How the flow finishes an interaction (the server's own methods). */
@@ -36,6 +73,8 @@ export interface LoginFlowHooks {
 }
 
 const ATTEMPT_WINDOW_MS = 15 * 60 * 1000;
+const SLOWED_WINDOW_MS = 60 * 1000;
+const DEFAULT_ATTEMPT_LIMITS: Required<SignInAttemptLimits> = { perUserAndSource: 10, perSource: 50, perUser: 10, slowedPerMinute: 3 };
 
 interface Cookies {
   binding: string;
@@ -70,7 +109,8 @@ export class LoginFlow {
   readonly #cookies: Cookies;
   readonly #secure: boolean;
   readonly #pages: LoginPageRenderer;
-  readonly #throttle: FailureThrottle;
+  readonly #throttle: AttemptThrottle;
+  readonly #limits: Required<SignInAttemptLimits>;
   #encryptionKey: Promise<Uint8Array> | undefined;
 
   constructor(ctx: ServerContext, options: LoginOptions, hooks: LoginFlowHooks, base: string) {
@@ -85,7 +125,14 @@ export class LoginFlow {
     const prefix = this.#secure ? '__Host-' : '';
     this.#cookies = { binding: `${prefix}keyward-browser`, session: `${prefix}keyward-session`, upstream: `${prefix}keyward-upstream` };
     this.#pages = options.pages ?? defaultLoginPages;
-    this.#throttle = new FailureThrottle(ctx.store, ctx.clock, ATTEMPT_WINDOW_MS);
+    this.#throttle = new AttemptThrottle(ctx.store, ctx.clock);
+    this.#limits = { ...DEFAULT_ATTEMPT_LIMITS };
+    for (const [name, value] of Object.entries(options.attemptLimits ?? {})) {
+      if (!(name in DEFAULT_ATTEMPT_LIMITS)) throw new KeywardConfigError(`login.attemptLimits.${name} is not a known limit`);
+      if (value === undefined) continue;
+      if (!Number.isInteger(value) || value < 1) throw new KeywardConfigError(`login.attemptLimits.${name} must be a positive integer`);
+      this.#limits[name as keyof SignInAttemptLimits] = value;
+    }
   }
 
   /** The pathnames this flow answers, and their handlers. */
@@ -187,18 +234,44 @@ export class LoginFlow {
     const users = this.#options.users;
     const username = params.get('username') ?? '';
     if (!users) return rerender('Password sign-in is not available.');
-    const limits = this.#options.attemptLimits ?? { perUser: 10, perSource: 50 };
-    const keys = [`login:user:${username.toLowerCase()}`, `login:source:${clientAddress}`] as const;
-    if ((await this.#throttle.retryAfter([[keys[0], limits.perUser], [keys[1], limits.perSource]])) !== null) {
-      return rerender('Too many failed sign-in attempts. Wait a few minutes and try again.', username, 429);
+    const reserved = await this.#reservePasswordAttempt(username, clientAddress);
+    if (!Array.isArray(reserved)) {
+      const page = await rerender('Too many failed sign-in attempts. Wait a few minutes and try again.', username, 429);
+      page.headers.set('retry-after', String(reserved.retryAfter));
+      return page;
     }
     const identity = await users.verify(username, params.get('password') ?? '');
-    if (!identity) {
-      await this.#throttle.recordFailure(keys);
-      // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
-      return rerender('The username or password is incorrect.', username, 401);
-    }
+    // A failure keeps its reserved attempt: that is what counts it.
+    // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
+    if (!identity) return rerender('The username or password is incorrect.', username, 401);
+    await this.#throttle.refund(reserved);
     return this.#signIn(interaction, identity);
+  }
+
+  /**
+   * Counts a password attempt before the password is checked (see {@link SignInAttemptLimits}): tight per
+   * username and source and per source; across sources, a username with many failures only slows down the
+   * sources that have failed for it, so a guesser elsewhere cannot lock the owner out.
+   */
+  async #reservePasswordAttempt(username: string, clientAddress: string): Promise<ThrottleCount[] | { retryAfter: number }> {
+    const limits = this.#limits;
+    // Hashed: what people type into the username field is sometimes their password.
+    const user = await sha256(username.toLowerCase());
+    const source = throttleSource(clientAddress);
+    const keys: ThrottleKey[] = [
+      { key: `login:user-source:${user}:${source}`, limit: limits.perUserAndSource, windowMs: ATTEMPT_WINDOW_MS },
+      { key: `login:source:${source}`, limit: limits.perSource, windowMs: ATTEMPT_WINDOW_MS },
+      { key: `login:user:${user}`, limit: Infinity, windowMs: ATTEMPT_WINDOW_MS },
+    ];
+    const reserved = await this.#throttle.reserve(keys);
+    const [pair, , account] = reserved as [ThrottleCount, ThrottleCount, ThrottleCount];
+    let retryAfter = this.#throttle.retryAfter(reserved);
+    if (retryAfter === null && pair.before > 0 && account.before >= limits.perUser) {
+      const slowed = await this.#throttle.reserve([{ key: `login:user-slowed:${user}`, limit: limits.slowedPerMinute, windowMs: SLOWED_WINDOW_MS }]);
+      reserved.push(...slowed);
+      retryAfter = this.#throttle.retryAfter(slowed);
+    }
+    return retryAfter === null ? reserved : { retryAfter };
   }
 
   async #postTokenLogin(request: Request, clientAddress: string): Promise<Response> {
@@ -210,17 +283,21 @@ export class LoginFlow {
     const provider = this.#options.providers?.find((candidate) => candidate.id === params.get('provider') && candidate.kind === 'token');
     const token = params.get('token');
     if (!provider || provider.kind !== 'token' || !token) return this.#error('Unknown sign-in method or missing token.');
-    const sourceKey = `login:source:${clientAddress}`;
-    if ((await this.#throttle.retryAfter([[sourceKey, this.#options.attemptLimits?.perSource ?? 50]])) !== null) {
-      return this.#error('Too many failed sign-in attempts.', 429);
+    // Counted before the upstream check, like a password; a failure keeps its attempt.
+    const reserved = await this.#throttle.reserve([{ key: `login:source:${throttleSource(clientAddress)}`, limit: this.#limits.perSource, windowMs: ATTEMPT_WINDOW_MS }]);
+    const retryAfter = this.#throttle.retryAfter(reserved);
+    if (retryAfter !== null) {
+      const page = this.#error('Too many failed sign-in attempts.', 429);
+      page.headers.set('retry-after', String(retryAfter));
+      return page;
     }
     let identity: UpstreamIdentity;
     try {
       identity = await provider.verifyToken(token);
     } catch {
-      await this.#throttle.recordFailure([sourceKey]);
       return this.#error(`Sign-in with ${provider.displayName} failed.`, 401);
     }
+    await this.#throttle.refund(reserved);
     return this.#signIn(checked.interaction, identity);
   }
 
