@@ -19,7 +19,10 @@ export interface InteractionResult {
   subject: string;
   /** Claims for userinfo and the ID token: name, email, … */
   claims?: Record<string, unknown>;
-  /** The scopes the user approved, a subset of those requested; default all of them. */
+  /**
+   * The scopes the user approved, a subset of those requested; default all of them. The server's
+   * `grantableScopes` then keeps only those this user may grant.
+   */
   scopes?: string[];
   /** Epoch seconds of the authentication; default now. */
   authTime?: number;

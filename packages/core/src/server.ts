@@ -217,7 +217,7 @@ export class AuthorizationServer {
         const record = typeof client === 'string' ? await this.#ctx.getClient(client) : client;
         if (!record) return [];
         // Copies, so a hook that edits its input cannot change what the server goes on to check.
-        const allowed = await policy({ subject, claims: { ...claims }, client: { ...record }, scopes: [...scopes], resources: [...resources], stage });
+        const allowed = await policy({ subject, claims: { ...claims }, client: structuredClone(record), scopes: [...scopes], resources: [...resources], stage });
         if (!Array.isArray(allowed)) throw new TypeError('grantableScopes must return an array of scopes');
         const grantable = new Set(allowed);
         return scopes.filter((scope) => grantable.has(scope));
