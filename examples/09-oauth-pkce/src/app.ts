@@ -6,7 +6,7 @@ import { createMcpHandler, scopesForToolCall } from './mcp.js';
 import { localhostHostValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { createStore } from './store.js';
 import { upstreamLogin, type UpstreamLogin } from './upstream.js';
-import { DEMO_CLAIMS, demoUsers } from './users.js';
+import { ADMIN_CLAIMS, ADMIN_ROLE, DEMO_CLAIMS, seededRoles, seededUsers, type SeededPassword } from './users.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 export const MCP_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin'];
@@ -19,6 +19,8 @@ export const SELF_REGISTERED_SCOPES = SCOPES.filter((scope) => scope !== 'mcp:ad
  * RFC 9728 §2 lets a resource leave scopes out; mcp:admin is asked for by admin_stats's 403 challenge.
  */
 export const ADVERTISED_SCOPES = MCP_SCOPES.filter((scope) => SELF_REGISTERED_SCOPES.includes(scope));
+/** Scopes a user may grant only with the admin role. */
+export const ADMIN_SCOPES = ['mcp:admin'];
 export const PUBLIC_CLIENT_ID = 'mcp-public-client';
 const DEFAULT_REDIRECT_URIS = 'http://localhost:8080/callback,http://127.0.0.1/callback,http://localhost:6274/oauth/callback';
 /** Private-use redirect URI schemes of desktop MCP clients: Cursor (`cursor://…`) and VS Code (`vscode://…`). */
@@ -33,7 +35,11 @@ export interface ExampleApp {
   /** The store in use, e.g. `sqlite /…/data/keyward.db`. */
   store: string;
   /** The demo user's password; null with OAUTH_DEV_LOGIN, which has no login page. */
-  demoPassword: { value: string; generated: boolean } | null;
+  demoPassword: SeededPassword | null;
+  /** The admin user's password; null with OAUTH_DEV_LOGIN. */
+  adminPassword: SeededPassword | null;
+  /** Roles by subject (`admin` → `admin`), asked at every authorization and refresh; change them at run time. */
+  roles: Map<string, Set<string>>;
   /** Identity providers on the login page (AUTH0_*, OIDC_*), with the callback URL to register at each. */
   loginProviders: UpstreamLogin['callbacks'];
   warnings: string[];
@@ -42,10 +48,13 @@ export interface ExampleApp {
 
 /**
  * Clients configured in code: the confidential client of OAUTH_CLIENT_ID/OAUTH_CLIENT_SECRET (every grant,
- * every scope) and a public PKCE client for MCP clients that do not register. Others register themselves
- * (POST /oauth/register) or use a client ID metadata document URL as their client_id.
+ * every scope, and introspection of any token) and a public PKCE client for MCP clients that do not
+ * register. Others register themselves (POST /oauth/register) or use a client ID metadata document URL as
+ * their client_id.
  */
 function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticClientOptions[] {
+  // Not `trusted`: any program on the user's machine can pose as a public native client on a loopback port,
+  // so the user is asked every time instead of being approved silently from an earlier consent.
   const clients: StaticClientOptions[] = [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris }];
   const { OAUTH_CLIENT_ID: clientId, OAUTH_CLIENT_SECRET: clientSecret } = env;
   if (Boolean(clientId) !== Boolean(clientSecret)) throw new Error('set both OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET, or neither');
@@ -58,6 +67,8 @@ function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticCl
       tokenEndpointAuthMethod: ['client_secret_basic', 'client_secret_post'],
       redirectUris,
       grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+      // The server's administrative client, e.g. for a resource server that checks tokens by introspection.
+      introspection: 'all',
     });
   }
   return clients;
@@ -145,12 +156,17 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   const upstream = upstreamLogin(env, base);
 
   const { store, description } = await createStore(env);
+  const roles = seededRoles();
   try {
     const options: AuthorizationServerOptions = {
       issuer,
       store,
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
+      // Scopes belong to users too: mcp:admin only for users with the admin role, whatever the client asks.
+      // Asked before the consent page (which lists only what will be granted) and at every refresh.
+      grantableScopes: ({ subject, scopes }) =>
+        roles.get(subject)?.has(ADMIN_ROLE) ? scopes : scopes.filter((scope) => !ADMIN_SCOPES.includes(scope)),
       resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: ADVERTISED_SCOPES }],
       clients: staticClients(env, redirectUris),
       redirectUriSchemes: REDIRECT_URI_SCHEMES,
@@ -167,23 +183,26 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
     };
     let demoPassword: ExampleApp['demoPassword'] = null;
+    let adminPassword: ExampleApp['adminPassword'] = null;
     let loginProviders: ExampleApp['loginProviders'] = [];
     if (env.OAUTH_DEV_LOGIN) {
       const subject = env.OAUTH_DEV_LOGIN;
-      options.devLogin = { subject, claims: subject === 'demo' ? DEMO_CLAIMS : { preferred_username: subject } };
-      warnings.push(`OAUTH_DEV_LOGIN: every authorization request is approved as "${subject}" without a login page`);
+      options.devLogin = { subject, claims: subject === 'demo' ? DEMO_CLAIMS : subject === 'admin' ? ADMIN_CLAIMS : { preferred_username: subject } };
+      // Roles still apply: only OAUTH_DEV_LOGIN=admin gets mcp:admin.
+      warnings.push(`OAUTH_DEV_LOGIN: every authorization request of every client is approved as "${subject}" without a login page, so any program on this machine can get its tokens (development only)`);
       if (upstream.providers.length) warnings.push(`OAUTH_DEV_LOGIN: the identity providers (${upstream.callbacks.map((p) => p.displayName).join(', ')}) are not used: there is no login page`);
     } else {
-      const demo = demoUsers(env);
+      const seeded = seededUsers(env);
       // Core's login and consent pages (/oauth/login, /oauth/consent): the seeded user's password form, and a
       // button per identity provider. Core refuses an encryption secret shorter than 32 characters.
       options.login = {
-        users: demo.users,
+        users: seeded.users,
         sessionTimeout,
         providers: upstream.providers,
         ...(upstream.encryptionSecret !== undefined && { encryptionSecret: upstream.encryptionSecret }),
       };
-      demoPassword = { value: demo.password, generated: demo.generated };
+      demoPassword = seeded.demo;
+      adminPassword = seeded.admin;
       loginProviders = upstream.callbacks;
       warnings.push(...upstream.warnings);
     }
@@ -216,6 +235,8 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       mcpURL,
       store: description,
       demoPassword,
+      adminPassword,
+      roles,
       loginProviders,
       warnings,
       close: async () => {

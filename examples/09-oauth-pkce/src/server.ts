@@ -21,6 +21,10 @@ const listener = example.app.listen(port, host, () => {
     const note = example.demoPassword.generated ? ' (generated for this run; set OAUTH_DEMO_PASSWORD to choose one)' : '';
     console.log(`  login                 demo / ${example.demoPassword.value}${note}`);
   }
+  if (example.adminPassword) {
+    const note = example.adminPassword.generated ? ' (generated for this run; set OAUTH_ADMIN_PASSWORD to choose one)' : '';
+    console.log(`  login (admin role)    admin / ${example.adminPassword.value}${note}`);
+  }
   for (const provider of example.loginProviders) {
     console.log(`  sign in with          ${provider.displayName}, callback ${provider.callbackUrl} (register it at the provider)`);
   }

@@ -234,7 +234,7 @@ describe('oauth4webapi: client_credentials, revocation (RFC 7009), introspection
     expect((await mcpStatus(token)).status).toBe(200);
   });
 
-  it('AUTHZ-INTR-02: the confidential client introspects its own tokens; another client’s token is inactive', async () => {
+  it('AUTHZ-INTR-02, SEC-INTRO-05: the confidential client introspects its own tokens and, as the server’s administrative client, any other; a self-registered client only its own', async () => {
     const own = await serviceToken('mcp:tools');
     expect(await introspect(confidential, confidentialAuth, own)).toMatchObject({
       active: true,
@@ -246,9 +246,16 @@ describe('oauth4webapi: client_credentials, revocation (RFC 7009), introspection
       token_type: 'Bearer',
     });
     const user = await codeFlow({ client_id: PUBLIC_CLIENT_ID }, oauth.None(), 'mcp:tools offline_access');
-    expect(await introspect(confidential, confidentialAuth, user.access_token)).toEqual({ active: false });
-    expect(await introspect(confidential, confidentialAuth, user.refresh_token!)).toEqual({ active: false });
+    expect(await introspect(confidential, confidentialAuth, user.access_token)).toMatchObject({ active: true, client_id: PUBLIC_CLIENT_ID, sub: 'demo', aud: mcpURL });
+    expect(await introspect(confidential, confidentialAuth, user.refresh_token!)).toMatchObject({ active: true, client_id: PUBLIC_CLIENT_ID, token_type: 'refresh_token' });
     expect(await introspect(confidential, confidentialAuth, 'not-a-token')).toEqual({ active: false });
+    const registered = await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: ['https://other.example.com/cb'] }, insecure),
+    );
+    const other: oauth.Client = { client_id: registered.client_id };
+    const otherAuth = oauth.ClientSecretBasic(registered.client_secret as string);
+    expect(await introspect(other, otherAuth, user.access_token)).toEqual({ active: false });
+    expect(await introspect(other, otherAuth, user.refresh_token!)).toEqual({ active: false });
   });
 
   it('AUTHZ-INTR-03: `Authorization: Bearer <mcp:admin token>` introspects any token; without mcp:admin it is refused', async () => {

@@ -84,13 +84,17 @@ describe('createApp(env)', () => {
     await example.close();
   });
 
-  it('generates a demo password unless OAUTH_DEMO_PASSWORD is set, and has none with OAUTH_DEV_LOGIN', async () => {
+  it('generates demo and admin passwords unless OAUTH_DEMO_PASSWORD / OAUTH_ADMIN_PASSWORD are set, and has none with OAUTH_DEV_LOGIN', async () => {
     const generated = await createApp(memory);
-    const chosen = await createApp({ ...memory, OAUTH_DEMO_PASSWORD: 'chosen-password' });
+    const chosen = await createApp({ ...memory, OAUTH_DEMO_PASSWORD: 'chosen-password', OAUTH_ADMIN_PASSWORD: 'chosen-admin-password' });
     const dev = await createApp({ ...memory, OAUTH_DEV_LOGIN: 'demo' });
     expect(generated.demoPassword).toEqual({ value: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/), generated: true });
+    expect(generated.adminPassword).toEqual({ value: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/), generated: true });
+    expect(generated.adminPassword!.value).not.toBe(generated.demoPassword!.value);
     expect(chosen.demoPassword).toEqual({ value: 'chosen-password', generated: false });
+    expect(chosen.adminPassword).toEqual({ value: 'chosen-admin-password', generated: false });
     expect(dev.demoPassword).toBeNull();
+    expect(dev.adminPassword).toBeNull();
     await Promise.all([generated.close(), chosen.close(), dev.close()]);
   });
 

@@ -139,12 +139,13 @@ describe("core's login and consent pages", () => {
     expect(JSON.parse(Buffer.from(tokens.access_token.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'HS256', typ: 'at+jwt' });
     expect(await whoami(example.base, tokens.access_token)).toMatchObject({ sub: 'demo', client_id: PUBLIC_CLIENT_ID });
 
-    // The consent is remembered for this configured client: the next sign-in for the same scopes goes straight back.
+    // The public client is not trusted (any local program can pose as it): the next sign-in for the same
+    // scopes shows the consent page again instead of sending a code silently.
     const again = new Browser();
     const login = await startLogin(again, 'mcp:tools openid');
     const back = await again.post(login.action, { interaction: login.interaction, csrf: login.csrf, username: 'demo', password });
     expect(back.status).toBe(303);
-    expect(new URL(back.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+    expect(back.headers.get('location')).toContain('/oauth/consent?interaction=');
   });
 
   it('Deny on the consent page sends the browser back with access_denied and no code', async () => {

@@ -42,7 +42,8 @@ describe('README: by hand with curl', () => {
     // 2. Registration: the brief's body gets the RFC 7591 defaults; the MCP client's body a public client.
     const seedRegistration = await fetch(`${B}/oauth/register`, json({ client_name: 'test-client', redirect_uris: ['http://localhost:8080/callback'] }));
     expect(seedRegistration.status).toBe(201);
-    expect(await seedRegistration.json()).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], client_secret: expect.any(String) });
+    const seeded = await seedRegistration.json();
+    expect(seeded).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], client_secret: expect.any(String) });
     const registered = await fetch(
       `${B}/oauth/register`,
       json({ client_name: 'test-client', redirect_uris: ['http://localhost:8080/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
@@ -82,12 +83,13 @@ describe('README: by hand with curl', () => {
     expect(refreshed.status).toBe(200);
     expect(REFRESH_TOKEN).not.toBe(tokens.refresh_token);
 
-    // 7. Introspection with the admin's bearer token (any token), with client authentication (its own), without (401).
+    // 7. Introspection with the admin's bearer token or as demo-client (any token), as another client (its own), without (401).
     const asAdmin = await fetch(`${B}/oauth/introspect`, form({ token: ACCESS_TOKEN }, { authorization: `Bearer ${ADMIN_TOKEN}` }));
     expect(await asAdmin.json()).toMatchObject({ active: true, client_id: CLIENT_ID, sub: 'demo', scope: 'mcp:tools offline_access', aud: `${B}/mcp` });
-    const asClient = await fetch(`${B}/oauth/introspect`, form({ token: ADMIN_TOKEN }, { authorization: basic }));
-    expect(await asClient.json()).toMatchObject({ active: true, client_id: 'demo-client', scope: 'mcp:admin' });
-    const othersToken = await fetch(`${B}/oauth/introspect`, form({ token: ACCESS_TOKEN }, { authorization: basic }));
+    const asClient = await fetch(`${B}/oauth/introspect`, form({ token: ACCESS_TOKEN }, { authorization: basic }));
+    expect(await asClient.json()).toMatchObject({ active: true, client_id: CLIENT_ID, sub: 'demo', scope: 'mcp:tools offline_access' });
+    const otherBasic = `Basic ${btoa(`${seeded.client_id}:${seeded.client_secret}`)}`;
+    const othersToken = await fetch(`${B}/oauth/introspect`, form({ token: ACCESS_TOKEN }, { authorization: otherBasic }));
     expect(await othersToken.json()).toEqual({ active: false });
     expect((await fetch(`${B}/oauth/introspect`, form({ token: ACCESS_TOKEN }))).status).toBe(401);
 

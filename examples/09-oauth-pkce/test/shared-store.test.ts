@@ -3,7 +3,7 @@
 // rules hold across them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresTarget, redisTarget } from './databases.js';
-import { devLoginCode, devLoginTokens, eventually, freePort, INITIALIZE, postMcp, redeemCode, refresh, sleep, startExample, whoami, type RunningExample } from './support.js';
+import { CONFIDENTIAL, devLoginCode, devLoginTokens, eventually, freePort, INITIALIZE, postMcp, redeemCode, refresh, sleep, startExample, whoami, type RunningExample } from './support.js';
 
 const targets = { PostgreSQL: await postgresTarget('shared-store.test.ts (PostgreSQL)'), Redis: await redisTarget('shared-store.test.ts (Redis)') };
 // Short enough to wait out, long enough to replay within it.
@@ -25,6 +25,8 @@ describe.each(Object.entries(targets))('two instances on one %s', (_name, target
       ...target.env,
       OAUTH_ISSUER: issuer,
       OAUTH_DEV_LOGIN: 'demo',
+      OAUTH_CLIENT_ID: CONFIDENTIAL.id,
+      OAUTH_CLIENT_SECRET: CONFIDENTIAL.secret,
       OAUTH_REFRESH_REUSE_GRACE_SECONDS: String(GRACE_SECONDS),
       OAUTH_REGISTRATION_RATE_LIMIT: String(REGISTRATION_LIMIT),
     };
@@ -90,12 +92,11 @@ describe.each(Object.entries(targets))('two instances on one %s', (_name, target
   });
 });
 
-/** Introspects `token` at `base`, authorized as the brief's "Bearer admin-token": an access token with mcp:admin. */
+/** Introspects `token` at `base` as the confidential client of OAUTH_CLIENT_ID, which may see every token. */
 async function tokenInfo(base: string, token: string): Promise<{ active: boolean }> {
-  const admin = await devLoginTokens(base, 'mcp:admin');
   const response = await fetch(`${base}/oauth/introspect`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${admin.access_token}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: `Basic ${btoa(`${CONFIDENTIAL.id}:${CONFIDENTIAL.secret}`)}`, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token }),
   });
   return response.json();

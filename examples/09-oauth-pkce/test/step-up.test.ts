@@ -22,7 +22,8 @@ let example: RunningExample;
 let mcpURL: URL;
 
 beforeAll(async () => {
-  example = await startExample({ OAUTH_DEV_LOGIN: 'demo' });
+  // admin holds the admin role; demo would never be granted mcp:admin (entitlements.test.ts).
+  example = await startExample({ OAUTH_DEV_LOGIN: 'admin' });
   mcpURL = new URL(`${example.base}/mcp`);
 });
 
@@ -146,7 +147,7 @@ describe('step-up to mcp:admin with the MCP SDK v1 client', () => {
       expect(stats.isError).toBeFalsy();
       expect(toolJSON(stats)).toMatchObject({ activeSessions: expect.any(Number), uptimeSeconds: expect.any(Number) });
       const identity = toolJSON(await stepped.callTool({ name: 'whoami', arguments: {} }));
-      expect(identity).toMatchObject({ sub: 'demo', scopes: ['mcp:tools', 'mcp:admin'] });
+      expect(identity).toMatchObject({ sub: 'admin', scopes: ['mcp:tools', 'mcp:admin'] });
       expect(identity.grant_id).not.toBe(firstGrant);
     } finally {
       await stepped.close();

@@ -19,7 +19,10 @@ export interface InteractionResult {
   subject: string;
   /** Claims for userinfo and the ID token: name, email, … */
   claims?: Record<string, unknown>;
-  /** The scopes the user approved, a subset of those requested; default all of them. */
+  /**
+   * The scopes the user approved, a subset of those requested; default all of them. The server's
+   * `grantableScopes` then keeps only those this user may grant.
+   */
   scopes?: string[];
   /** Epoch seconds of the authentication; default now. */
   authTime?: number;
@@ -75,6 +78,20 @@ export interface ServerContext {
   allowsAuthMethod(client: ClientRecord, method: TokenEndpointAuthMethod): boolean;
   /** The application's hook for unexpected errors. */
   onError?: ((error: unknown, request: Request) => void) | undefined;
+  /**
+   * The scopes of `scopes` this user may grant this client (the `grantableScopes` hook), in request order;
+   * all of them without a hook. `client` is a record or a client id to look up.
+   */
+  grantableScopes(input: {
+    client: ClientRecord | string;
+    subject: string;
+    claims: Record<string, unknown> | undefined;
+    scopes: string[];
+    resources: string[];
+    stage: 'authorization' | 'refresh';
+  }): Promise<string[]>;
+  /** Which tokens of other clients a configured client may introspect: `'all'`, these audiences, or none. */
+  introspectionAccess(clientId: string): 'all' | ReadonlySet<string> | undefined;
   /** Turns an approved interaction into a redirect carrying the code. */
   approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response>;
 }

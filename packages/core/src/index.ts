@@ -1,6 +1,6 @@
 export { AuthorizationServer } from './server.js';
 export type { GrantSummary, RequestContext } from './server.js';
-export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, ProtectedResourceOptions, StaticClientOptions } from './options.js';
+export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, GrantableScopes, ProtectedResourceOptions, ScopeGrantRequest, StaticClientOptions } from './options.js';
 export type { InteractionHandler, InteractionResult, PendingAuthorization } from './context.js';
 export { ResourceServerGuard } from './resource-server.js';
 export type { AuthInfo, GuardResult, ResourceServerGuardOptions } from './resource-server.js';

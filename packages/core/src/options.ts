@@ -67,7 +67,75 @@ export interface StaticClientOptions {
   /** Scopes the client may request; default all. */
   scopes?: string[];
   clientName?: string;
+  /**
+   * Lets a public client (`tokenEndpointAuthMethod: 'none'`) be approved without a page: from a consent the
+   * user gave before, and for `prompt=none`. Confidential clients prove who they are at the token endpoint
+   * and are approved that way anyway; public clients are not, and are asked every time unless marked here.
+   *
+   * The risk: a public client has no secret, so anything that knows its client id can send an authorization
+   * request as it. For a native client with a loopback redirect URI, any program on the user's machine can
+   * listen on a loopback port, send the user's browser to the authorization endpoint as this client, and
+   * receive the code; with silent approval the user never sees a page, and the program gets the user's tokens
+   * (RFC 8252 §8.6, RFC 9700 §2.1.1 and §4.15). Mark a public client trusted only when its redirect URIs
+   * cannot be claimed by another program (an https URI of a site you control, a claimed private-use scheme)
+   * or when every program that can run on your users' machines is trusted with their tokens. Default false.
+   *
+   * @example
+   * ```ts
+   * clients: [{ clientId: 'intranet-spa', tokenEndpointAuthMethod: 'none', redirectUris: ['https://app.example.com/cb'], trusted: true }]
+   * ```
+   * @see [RFC 8252 §8.6](https://www.rfc-editor.org/rfc/rfc8252#section-8.6)
+   * @see [RFC 9700 §4.15](https://www.rfc-editor.org/rfc/rfc9700#section-4.15)
+   */
+  trusted?: boolean;
+  /**
+   * Makes this confidential client a resource server that may introspect tokens issued to other clients
+   * (RFC 7662): `{ resources }` lets it see access tokens whose audience is one of these resources (each must
+   * be one of the server's `resources`); `'all'` lets it see every access and refresh token of this server,
+   * which is for an administrative client only. Any client always sees its own tokens; every other token is
+   * answered `{"active":false}`. Default: only its own tokens.
+   *
+   * @example
+   * ```ts
+   * clients: [{ clientId: 'files-api', clientSecret: process.env.FILES_API_SECRET, grantTypes: ['client_credentials'], introspection: { resources: ['https://files.example.com/mcp'] } }]
+   * ```
+   * @see [RFC 7662 §2.1](https://www.rfc-editor.org/rfc/rfc7662#section-2.1)
+   * @see [RFC 7662 §4](https://www.rfc-editor.org/rfc/rfc7662#section-4)
+   */
+  introspection?: { resources: string[] } | 'all';
 }
+
+/** What the {@link AuthorizationServerOptions.grantableScopes} hook is asked. */
+export interface ScopeGrantRequest {
+  /** The user's stable identifier. */
+  subject: string;
+  /**
+   * The claims of the user's login (login provider or `InteractionResult.claims`), as they were at sign-in;
+   * at a refresh, the claims kept on the grant. Look up anything that can change (roles) by `subject`.
+   */
+  claims: Readonly<Record<string, unknown>>;
+  /** The client the scopes would be granted to. */
+  client: Readonly<ClientRecord>;
+  /** The scopes asked for, already limited to those the server knows and the client may request. */
+  scopes: readonly string[];
+  /** The resources (token audiences) of the grant. */
+  resources: readonly string[];
+  /** `authorization` before the user consents (and at approval), `refresh` at every refresh-token exchange. */
+  stage: 'authorization' | 'refresh';
+}
+
+/**
+ * Decides which of the requested scopes this user may grant to this client: returns those scopes (anything
+ * else it returns is ignored). May be async, e.g. a role lookup.
+ *
+ * @example
+ * ```ts
+ * const grantableScopes: GrantableScopes = async ({ subject, scopes }) =>
+ *   (await directory.isAdmin(subject)) ? scopes : scopes.filter((scope) => scope !== 'mcp:admin');
+ * ```
+ * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
+ */
+export type GrantableScopes = (request: ScopeGrantRequest) => readonly string[] | Promise<readonly string[]>;
 
 /** Options of {@link AuthorizationServer}. */
 export interface AuthorizationServerOptions {
@@ -80,6 +148,24 @@ export interface AuthorizationServerOptions {
   scopes?: string[];
   /** Scopes granted when a request asks for none; default none. */
   defaultScopes?: string[];
+  /**
+   * Which of the requested scopes the signed-in user may grant (scopes belong to users as well as to
+   * clients). Asked once the user is known and before the consent page, which then lists only what will be
+   * granted; again when an authorization is approved (remembered consent, `prompt=none`, `devLogin`, a custom
+   * `interaction` hook's `completeInteraction`); and at every refresh, so a refresh never yields a scope the
+   * user has lost since (the refresh token is narrowed for good; getting it back takes a new authorization).
+   * Scopes the user cannot grant are dropped and the token response's `scope` says what was granted; when a
+   * request asked for scopes and none is left, the answer is `invalid_scope`. `client_credentials` tokens
+   * have no user and are not asked about. Default: every requested scope.
+   *
+   * @example
+   * ```ts
+   * grantableScopes: ({ subject, scopes }) => (admins.has(subject) ? scopes : scopes.filter((scope) => scope !== 'mcp:admin')),
+   * ```
+   * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
+   * @see [OAuth 2.1 §4.3.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-4.3.1)
+   */
+  grantableScopes?: GrantableScopes;
   clients?: StaticClientOptions[];
   paths?: Partial<EndpointPaths>;
   /** Lifetimes in seconds. */
@@ -100,8 +186,9 @@ export interface AuthorizationServerOptions {
   /** The built-in login and consent pages, with local users and upstream providers. */
   login?: LoginOptions;
   /**
-   * Development only: signs this user in and approves consent without any page. Refused unless the issuer
-   * is a loopback `http` URL.
+   * Development only: signs this user in and approves every authorization request of every client without
+   * any page, public clients included, so any program on the machine can obtain this user's tokens. Refused
+   * unless the issuer is a loopback `http` URL. `grantableScopes` still applies.
    */
   devLogin?: InteractionResult;
   /**
@@ -141,6 +228,7 @@ const optionsSchema = z.object({
   resources: z.array(z.union([urlString, z.object({ resource: urlString, scopes: z.array(scopeToken).optional(), resourceName: z.string().optional() })])).min(1).optional(),
   scopes: z.array(scopeToken).optional(),
   defaultScopes: z.array(scopeToken).optional(),
+  grantableScopes: z.function().optional(),
   clients: z
     .array(
       z.object({
@@ -152,6 +240,8 @@ const optionsSchema = z.object({
         grantTypes: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
         scopes: z.array(scopeToken).optional(),
         clientName: z.string().optional(),
+        trusted: z.boolean().optional(),
+        introspection: z.union([z.literal('all'), z.object({ resources: z.array(urlString).min(1) })]).optional(),
       }),
     )
     .optional(),

@@ -64,6 +64,8 @@ export class AuthorizationServer {
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
   readonly #staticAuthMethods = new Map<string, TokenEndpointAuthMethod[]>();
+  readonly #trustedClients = new Set<string>();
+  readonly #introspectionAccess = new Map<string, 'all' | ReadonlySet<string>>();
   readonly #guards = new Map<string, ResourceServerGuard>();
   readonly #internalGuard: ResourceServerGuard;
   readonly #authorizationPath: string;
@@ -110,6 +112,16 @@ export class AuthorizationServer {
       const record = staticClient(client, schemes);
       this.#staticClients.set(client.clientId, record);
       this.#staticAuthMethods.set(client.clientId, staticAuthMethods(client));
+      if (client.trusted) this.#trustedClients.add(client.clientId);
+      if (client.introspection) {
+        if (!client.clientSecret) throw new KeywardConfigError(`client ${client.clientId} needs a clientSecret to introspect tokens`);
+        const access = client.introspection;
+        if (access !== 'all') {
+          const unknown = access.resources.filter((resource) => !resources.has(resource));
+          if (unknown.length) throw new KeywardConfigError(`client ${client.clientId} introspection resource ${unknown[0]} is not one of the server's resources`);
+        }
+        this.#introspectionAccess.set(client.clientId, access === 'all' ? 'all' : new Set(access.resources));
+      }
       if (client.clientSecret) secretHashes.push(sha256(client.clientSecret).then((hash) => void (record.clientSecretHash = hash)));
     }
 
@@ -199,6 +211,18 @@ export class AuthorizationServer {
       },
       allowsAuthMethod: (client, method) =>
         (this.#staticAuthMethods.get(client.clientId) ?? [client.tokenEndpointAuthMethod]).includes(method),
+      grantableScopes: async ({ client, subject, claims, scopes, resources, stage }) => {
+        const policy = options.grantableScopes;
+        if (!policy || !scopes.length) return [...scopes];
+        const record = typeof client === 'string' ? await this.#ctx.getClient(client) : client;
+        if (!record) return [];
+        // Copies, so a hook that edits its input cannot change what the server goes on to check.
+        const allowed = await policy({ subject, claims: { ...claims }, client: structuredClone(record), scopes: [...scopes], resources: [...resources], stage });
+        if (!Array.isArray(allowed)) throw new TypeError('grantableScopes must return an array of scopes');
+        const grantable = new Set(allowed);
+        return scopes.filter((scope) => grantable.has(scope));
+      },
+      introspectionAccess: (clientId) => this.#introspectionAccess.get(clientId),
       approve: (interaction, result, method) => this.#approve(interaction, result, method),
       onError: options.onError,
     };
@@ -211,6 +235,7 @@ export class AuthorizationServer {
         complete: (id, result, method) => this.completeInteraction(id, result, method),
         deny: (id, error, method) => this.denyInteraction(id, { ...error, method }),
         isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
+        isTrustedClient: (clientId) => this.#trustedClients.has(clientId),
       }, base);
       this.#ctx.interaction = flow.interaction;
       this.#ctx.silentInteraction = flow.silent;
@@ -386,8 +411,21 @@ export class AuthorizationServer {
   async #approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response> {
     const ctx = this.#ctx;
     const target = targetFromInteraction(interaction);
-    const scopes = result.scopes ?? interaction.scopes;
-    if (!isScopeSubset(scopes, interaction.scopes)) throw new KeywardConfigError('approved scopes must be a subset of the requested ones');
+    const approved = result.scopes ?? interaction.scopes;
+    if (!isScopeSubset(approved, interaction.scopes)) throw new KeywardConfigError('approved scopes must be a subset of the requested ones');
+    // Every way to approve (login pages, devLogin, a custom interaction hook) passes here, so the user's own
+    // entitlements hold whichever one it was.
+    const scopes = await ctx.grantableScopes({
+      client: interaction.clientId,
+      subject: result.subject,
+      claims: result.claims,
+      scopes: approved,
+      resources: interaction.resources,
+      stage: 'authorization',
+    });
+    if (approved.length && !scopes.length) {
+      return redirectError(ctx, target, new OAuthError('invalid_scope', { description: 'none of the requested scopes can be granted by this user' }), method);
+    }
     const now = ctx.clock();
     const grantId = randomToken(16);
     await ctx.store.saveGrant({

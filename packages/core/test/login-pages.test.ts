@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer, calculatePKCECodeChallenge, randomToken, timingSafeEqual, type PasswordAuthenticator } from '@keyward/core';
+import { AuthorizationServer, calculatePKCECodeChallenge, randomToken, timingSafeEqual, type PasswordAuthenticator, type ScopeGrantRequest } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 
 const issuer = 'http://localhost:3009';
@@ -7,6 +7,7 @@ const redirectUri = 'http://127.0.0.1/callback';
 
 const users: PasswordAuthenticator = {
   async verify(username, password) {
+    if (username === 'boss' && timingSafeEqual(password, 'boss password')) return { subject: 'local:boss', claims: { name: 'The Boss' } };
     return username === 'demo' && timingSafeEqual(password, 'correct horse')
       ? { subject: 'local:demo', claims: { name: 'Demo User', email: 'demo@example.com' } }
       : null;
@@ -51,7 +52,8 @@ describe('built-in login and consent pages', () => {
       issuer,
       store: new MemoryStore({ clock: () => now }),
       scopes: ['mcp:tools', 'openid', 'profile'],
-      clients: [{ clientId: 'app', clientName: 'Example App', redirectUris: [redirectUri] }],
+      // Trusted, so that remembered consent and prompt=none apply to this public client (SEC-CONSENT below).
+      clients: [{ clientId: 'app', clientName: 'Example App', redirectUris: [redirectUri], trusted: true }],
       login: { users },
     });
     browser = new Browser(server);
@@ -238,5 +240,191 @@ describe('connected apps', () => {
     expect(guarded.ok).toBe(false);
     const refresh = await server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'app' }) });
     expect((await refresh.json()).error).toBe('invalid_grant');
+  });
+});
+
+describe('silent approval and the scopes a user may grant, through the login pages', () => {
+  const PUBLIC = 'mcp-public-client';
+  const TRUSTED = 'trusted-native';
+  const CONFIDENTIAL = { clientId: 'conf-app', secret: 'conf-app-secret-0123456789' };
+  const PASSWORDS: Record<string, string> = { demo: 'correct horse', boss: 'boss password' };
+  let server: AuthorizationServer;
+  let store: MemoryStore;
+  let browser: Browser;
+  let admins: Set<string>;
+  let asked: ScopeGrantRequest[];
+
+  beforeEach(() => {
+    admins = new Set(['local:boss']);
+    asked = [];
+    store = new MemoryStore();
+    server = new AuthorizationServer({
+      issuer,
+      store,
+      scopes: ['mcp:tools', 'mcp:admin', 'openid', 'profile'],
+      clients: [
+        // Configured like example 09's public client: native, loopback redirect URI, not trusted.
+        { clientId: PUBLIC, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris: [redirectUri] },
+        { clientId: TRUSTED, clientName: 'Trusted native app', redirectUris: [redirectUri], trusted: true },
+        { clientId: CONFIDENTIAL.clientId, clientSecret: CONFIDENTIAL.secret, clientName: 'Confidential app', redirectUris: [redirectUri] },
+      ],
+      login: { users },
+      // A role lookup: asynchronous, and it can change between two requests.
+      grantableScopes: async (request) => {
+        asked.push(request);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return admins.has(request.subject) ? request.scopes : request.scopes.filter((scope) => scope !== 'mcp:admin');
+      },
+    });
+    browser = new Browser(server);
+  });
+
+  interface Started {
+    response: Response;
+    verifier: string;
+    redirect: string;
+    clientId: string;
+  }
+
+  async function authorize(clientId: string, options: { scope?: string; redirect?: string; prompt?: string } = {}): Promise<Started> {
+    const verifier = randomToken();
+    const redirect = options.redirect ?? redirectUri;
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: redirect,
+      code_challenge: await calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      scope: options.scope ?? 'mcp:tools',
+      state: 'st-policy',
+      ...(options.prompt && { prompt: options.prompt }),
+    });
+    return { response: await browser.request(`/oauth/authorize?${query}`), verifier, redirect, clientId };
+  }
+
+  /** From an authorization response to wherever signing in as `username` leads (the consent page, or the client). */
+  async function signIn(started: Started, username: string): Promise<Response> {
+    const loginPage = await browser.request(started.response.headers.get('location')!);
+    const html = await loginPage.text();
+    expect(html).toContain('>Sign in</button>');
+    return browser.post('/oauth/login', { ...hiddenFields(html), username, password: PASSWORDS[username]! });
+  }
+
+  async function consentPage(response: Response): Promise<string> {
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toContain('/oauth/consent?interaction=');
+    return (await browser.request(response.headers.get('location')!)).text();
+  }
+
+  async function allow(html: string): Promise<URL> {
+    const response = await browser.post('/oauth/consent', { ...hiddenFields(html), decision: 'allow' });
+    expect(response.status).toBe(303);
+    return new URL(response.headers.get('location')!);
+  }
+
+  async function redeem(started: Started, callback: URL): Promise<{ scope?: string; refresh_token?: string; access_token: string }> {
+    const code = callback.searchParams.get('code');
+    expect(code, callback.href).toBeTruthy();
+    const body = new URLSearchParams({ grant_type: 'authorization_code', code: code!, code_verifier: started.verifier });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    if (started.clientId === CONFIDENTIAL.clientId) headers.authorization = `Basic ${btoa(`${CONFIDENTIAL.clientId}:${CONFIDENTIAL.secret}`)}`;
+    else body.set('client_id', started.clientId);
+    const response = await server.request('/oauth/token', { method: 'POST', headers, body });
+    const tokens = await response.json();
+    expect(response.status, JSON.stringify(tokens)).toBe(200);
+    return tokens;
+  }
+
+  it('SEC-CONSENT-01: after one consent, prompt=none for the configured public client from another loopback port gets consent_required, and an ordinary request the consent page again', async () => {
+    // The user connects the real app once (its loopback port 49200).
+    const real = await authorize(PUBLIC, { redirect: 'http://127.0.0.1:49200/callback' });
+    const callback = await allow(await consentPage(await signIn(real, 'demo')));
+    expect(`${callback.origin}${callback.pathname}`).toBe('http://127.0.0.1:49200/callback');
+    await redeem(real, callback);
+    expect((await store.getConsent('local:demo', PUBLIC))?.scopes).toEqual(['mcp:tools']);
+
+    // Another program on the machine listens on port 51234 and sends the signed-in browser there as the same client.
+    const attack = await authorize(PUBLIC, { redirect: 'http://127.0.0.1:51234/callback', prompt: 'none' });
+    expect(attack.response.status).toBe(302);
+    const refused = new URL(attack.response.headers.get('location')!);
+    expect(`${refused.origin}${refused.pathname}`).toBe('http://127.0.0.1:51234/callback');
+    expect(refused.searchParams.get('error')).toBe('consent_required');
+    expect(refused.searchParams.has('code')).toBe(false);
+    expect(refused.searchParams.get('iss')).toBe(issuer);
+
+    // Without prompt=none the user sees the consent page (and the port it returns to) instead of a silent code.
+    const visible = await authorize(PUBLIC, { redirect: 'http://127.0.0.1:51234/callback' });
+    const html = await consentPage(visible.response);
+    expect(html).toContain('127.0.0.1:51234');
+  });
+
+  it('SEC-CONSENT-02: a configured public client marked trusted, and a confidential client, are still approved silently after one consent', async () => {
+    for (const clientId of [TRUSTED, CONFIDENTIAL.clientId]) {
+      browser = new Browser(server);
+      const first = await authorize(clientId);
+      await redeem(first, await allow(await consentPage(await signIn(first, 'demo'))));
+      const silent = await authorize(clientId, { redirect: 'http://127.0.0.1:51234/callback', prompt: 'none' });
+      expect(silent.response.status, clientId).toBe(302);
+      const callback = new URL(silent.response.headers.get('location')!);
+      expect(`${callback.origin}${callback.pathname}`).toBe('http://127.0.0.1:51234/callback');
+      await redeem(silent, callback);
+      // And without prompt=none: straight back, no page.
+      const again = await authorize(clientId);
+      expect(new URL(again.response.headers.get('location')!).searchParams.get('code'), clientId).toBeTruthy();
+    }
+  });
+
+  it('SEC-SCOPE-05: the consent page lists only the scopes this user may grant; the user remembered and the token get nothing more', async () => {
+    const started = await authorize(TRUSTED, { scope: 'mcp:tools mcp:admin' });
+    const html = await consentPage(await signIn(started, 'demo'));
+    expect(html).toContain('(mcp:tools)');
+    expect(html).not.toContain('mcp:admin');
+    expect(html).not.toContain('Administer this server');
+    const tokens = await redeem(started, await allow(html));
+    expect(tokens.scope).toBe('mcp:tools');
+    expect((await store.getConsent('local:demo', TRUSTED))?.scopes).toEqual(['mcp:tools']);
+    // What the hook was asked: the user of the login, with its claims, the client and the requested scopes.
+    expect(asked[0]).toMatchObject({
+      subject: 'local:demo',
+      claims: { name: 'Demo User', email: 'demo@example.com' },
+      client: { clientId: TRUSTED },
+      scopes: ['mcp:tools', 'mcp:admin'],
+      resources: [`${issuer}/mcp`],
+      stage: 'authorization',
+    });
+
+    // An administrator sees and gets mcp:admin.
+    browser = new Browser(server);
+    const boss = await authorize(TRUSTED, { scope: 'mcp:tools mcp:admin' });
+    const bossPage = await consentPage(await signIn(boss, 'boss'));
+    expect(bossPage).toContain('Administer this server');
+    expect((await redeem(boss, await allow(bossPage))).scope).toBe('mcp:tools mcp:admin');
+  });
+
+  it('SEC-SCOPE-06: remembered consent never carries a scope the user has lost since', async () => {
+    const first = await authorize(TRUSTED, { scope: 'mcp:tools mcp:admin' });
+    expect((await redeem(first, await allow(await consentPage(await signIn(first, 'boss'))))).scope).toBe('mcp:tools mcp:admin');
+    admins.delete('local:boss');
+    // Signed in, consent remembered for both scopes: straight back, but without mcp:admin.
+    const again = await authorize(TRUSTED, { scope: 'mcp:tools mcp:admin' });
+    expect((await redeem(again, new URL(again.response.headers.get('location')!))).scope).toBe('mcp:tools');
+    const silent = await authorize(TRUSTED, { scope: 'mcp:tools mcp:admin', prompt: 'none' });
+    expect((await redeem(silent, new URL(silent.response.headers.get('location')!))).scope).toBe('mcp:tools');
+  });
+
+  it('SEC-SCOPE-07: when the user may grant none of the requested scopes, the client gets invalid_scope (with state and iss), no consent page and no code', async () => {
+    const started = await authorize(TRUSTED, { scope: 'mcp:admin' });
+    const response = await signIn(started, 'demo');
+    expect(response.status).toBe(303);
+    const callback = new URL(response.headers.get('location')!);
+    expect(`${callback.origin}${callback.pathname}`).toBe(redirectUri);
+    expect(callback.searchParams.get('error')).toBe('invalid_scope');
+    expect(callback.searchParams.get('state')).toBe('st-policy');
+    expect(callback.searchParams.get('iss')).toBe(issuer);
+    expect(callback.searchParams.has('code')).toBe(false);
+    // prompt=none from the signed-in browser: the same answer, never consent_required or a code.
+    const silent = await authorize(TRUSTED, { scope: 'mcp:admin', prompt: 'none' });
+    expect(new URL(silent.response.headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');
+    expect(await store.getConsent('local:demo', TRUSTED)).toBeNull();
   });
 });

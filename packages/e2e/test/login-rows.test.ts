@@ -129,7 +129,7 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
     expect(userinfo.status).toBe(401);
   });
 
-  it('AUTHZ-UI-03, AUTHZ-UI-04: a self-registered (DCR) public client is marked unverified and asked for consent every time; a configured client is not', async () => {
+  it('AUTHZ-UI-03, AUTHZ-UI-04, SEC-CONSENT-01: a self-registered (DCR) public client is marked unverified and asked for consent every time, and so is a configured public client; a confidential client is not', async () => {
     const registered = await fetch(endpoint(issuer(), '/oauth/register'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -153,14 +153,25 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
     expect(callback.withState(second.state)).toEqual([]);
     await redeem(second, await allow(second));
 
-    // The configured public client, once consented, comes straight back with a code.
+    // The configured public client is not marked unverified, but any local program can pose as it, so it
+    // is asked again too.
     const configured = await request(PUBLIC_CLIENT_ID, 'mcp:tools');
     await page.goto(configured.url);
     expect(await consentText()).not.toContain('registered itself');
     await allow(configured);
     const again = await request(PUBLIC_CLIENT_ID, 'mcp:tools');
     await page.goto(again.url);
-    expect((await callback.waitFor(again.state)).searchParams.get('code')).toBeTruthy();
+    expect(await consentText()).not.toContain('registered itself');
+    expect(callback.withState(again.state)).toEqual([]);
+
+    // The confidential client, once consented, comes straight back with a code.
+    const confidential = await request(CONFIDENTIAL.clientId, 'mcp:tools');
+    await page.goto(confidential.url);
+    await consentText();
+    await allow(confidential);
+    const silent = await request(CONFIDENTIAL.clientId, 'mcp:tools');
+    await page.goto(silent.url);
+    expect((await callback.waitFor(silent.state)).searchParams.get('code')).toBeTruthy();
   });
 
   it('AUTHZ-OIDC-03: prompt=none never shows a page (login_required at the callback); max_age=0 asks for the password again; auth_time in the ID token', async () => {

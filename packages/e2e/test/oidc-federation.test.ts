@@ -40,7 +40,8 @@ describe.runIf(runBrowserSuites)('login through upstream identity providers (hea
     keyward = await startKeyward({
       configure: () => ({
         scopes: ['openid', 'profile', 'email', 'mcp:tools'],
-        clients: [{ clientId: CLIENT_ID, clientName: 'E2E MCP client', tokenEndpointAuthMethod: 'none', redirectUris: ['http://127.0.0.1/callback'] }],
+        // Trusted, so that a remembered consent applies to this public client (the second sign-in below).
+        clients: [{ clientId: CLIENT_ID, clientName: 'E2E MCP client', tokenEndpointAuthMethod: 'none', redirectUris: ['http://127.0.0.1/callback'], trusted: true }],
         login: {
           providers: [
             oidcProvider({ issuer: idp.issuer, ...IDP_CLIENT, displayName: 'Test IdP', allowInsecureRequests: true, fetchUserinfo: true }),

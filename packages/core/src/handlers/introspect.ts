@@ -22,8 +22,19 @@ function inactive(): Response {
   return new Response(INACTIVE, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
 }
 
-/** Who is asking: a confidential client sees its own tokens, an administrator's bearer token sees all. */
-async function authenticateCaller(ctx: ServerContext, options: IntrospectionOptions, request: Request, params: Awaited<ReturnType<typeof readBodyParams>>) {
+/**
+ * Who is asking and what it may see: `all` every token; otherwise the tokens issued to `clientId`, and the
+ * access tokens whose audience is one of `audiences` (a resource server's own resources).
+ */
+type Caller = { all: true } | { all: false; clientId: string; audiences: ReadonlySet<string> };
+
+const NO_AUDIENCES: ReadonlySet<string> = new Set();
+
+/**
+ * A confidential client sees its own tokens, a configured resource server also the access tokens for its
+ * resources, an administrative client or an administrator's bearer token everything.
+ */
+async function authenticateCaller(ctx: ServerContext, options: IntrospectionOptions, request: Request, params: Awaited<ReturnType<typeof readBodyParams>>): Promise<Caller> {
   const bearer = /^bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '');
   if (bearer && options.bearerScope) {
     const payload = await verifyOwnAccessToken(ctx, bearer[1]!);
@@ -42,14 +53,20 @@ async function authenticateCaller(ctx: ServerContext, options: IntrospectionOpti
         headers: { 'www-authenticate': bearerChallenge({ error: 'insufficient_scope', scope: options.bearerScope }) },
       });
     }
-    return { clientId: undefined };
+    return { all: true };
   }
   const { client, method } = await authenticateClient(ctx, request, params);
   // RFC 7662 §2.1: the caller must be authorised, or the endpoint becomes a token-scanning oracle.
   if (method === 'none') {
     throw new OAuthError('invalid_client', { description: 'introspection requires an authenticated (confidential) client', headers: { 'www-authenticate': `Basic realm="${ctx.issuer}"` } });
   }
-  return { clientId: client.clientId };
+  const access = ctx.introspectionAccess(client.clientId);
+  return access === 'all' ? { all: true } : { all: false, clientId: client.clientId, audiences: access ?? NO_AUDIENCES };
+}
+
+function audiences(aud: unknown): string[] {
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) ? aud.filter((value): value is string => typeof value === 'string') : [];
 }
 
 /**
@@ -67,12 +84,14 @@ export async function handleIntrospect(ctx: ServerContext, options: Introspectio
   const token = params.get('token');
   if (token === undefined) throw new OAuthError('invalid_request', { description: 'token is required' });
   params.get('token_type_hint');
-  const visible = (clientId: unknown) => caller.clientId === undefined || caller.clientId === clientId;
+  // Refresh tokens never reach a resource server, so only their client (or an administrator) sees them.
+  const visible = (clientId: unknown, aud?: unknown) =>
+    caller.all || caller.clientId === clientId || (aud !== undefined && audiences(aud).some((audience) => caller.audiences.has(audience)));
 
   const payload = await verifyOwnAccessToken(ctx, token);
   if (payload) {
     const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
-    if (!visible(payload.client_id) || (await ctx.revocations.isRevoked(String(payload.jti), grantId, String(payload.client_id)))) return inactive();
+    if (!visible(payload.client_id, payload.aud) || (await ctx.revocations.isRevoked(String(payload.jti), grantId, String(payload.client_id)))) return inactive();
     const grant = grantId ? await ctx.store.getGrant(grantId) : null;
     if (grantId && (!grant || grant.revokedAt !== undefined)) return inactive();
     const { scope, client_id, sub, aud, iss, exp, iat, jti } = payload;

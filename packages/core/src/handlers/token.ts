@@ -168,11 +168,24 @@ async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, clie
   // OAuth 2.1 §4.3.1: never wider than the grant; omitted means the original scope.
   if (!isScopeSubset(requested, current.scopes)) throw new OAuthError('invalid_scope', { description: 'scope exceeds the original grant' });
   const audience = selectAudience(params, current.resources);
+  // The user's entitlements are asked again before anything is rotated (a failing lookup burns nothing): a
+  // scope the user has lost since is dropped, like at the authorization endpoint.
+  const entitled = await ctx.grantableScopes({
+    client,
+    subject: grant.subject,
+    claims: grant.claims,
+    scopes: current.scopes,
+    resources: current.resources,
+    stage: 'refresh',
+  });
+  const scopes = (requested.length ? requested : current.scopes).filter((scope) => entitled.includes(scope));
+  if (current.scopes.length && !scopes.length) throw new OAuthError('invalid_scope', { description: 'none of these scopes can be granted by this user any more' });
 
-  // The successor keeps the full original scope and resources, even when this access token is narrowed.
+  // The successor keeps every scope the user is still entitled to and the resources, even when this access
+  // token is narrowed. A lost scope is gone for good: a refresh never widens (it takes a new authorization).
   const successor = await newRefreshToken(
     ctx,
-    { grantId: current.grantId, clientId: current.clientId, subject: current.subject, scopes: current.scopes, resources: current.resources },
+    { grantId: current.grantId, clientId: current.clientId, subject: current.subject, scopes: entitled, resources: current.resources },
     grant,
   );
   const rotation = await ctx.store.rotateRefreshToken(presentedHash, successor.record);
@@ -184,7 +197,6 @@ async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, clie
     if (ctx.clock() - rotatedAt >= ctx.refreshReuseGraceMs) await revokeGrant(ctx, current.grantId);
     throw invalidGrant('the refresh token has already been used');
   }
-  const scopes = requested.length ? requested : current.scopes;
   return tokenResponse(ctx, { client, grant, scopes, audience, refreshToken: successor.token, withIDToken: true });
 }
 

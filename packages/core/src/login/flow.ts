@@ -70,6 +70,8 @@ export interface LoginFlowHooks {
   complete(interactionId: string, result: InteractionResult, method: string): Promise<Response>;
   deny(interactionId: string, error: { error?: 'login_required' | 'consent_required'; description?: string }, method: string): Promise<Response>;
   isConfiguredClient(clientId: string): boolean;
+  /** A configured client marked `trusted`, which may be approved silently even when it is public. */
+  isTrustedClient(clientId: string): boolean;
 }
 
 const ATTEMPT_WINDOW_MS = 15 * 60 * 1000;
@@ -176,23 +178,40 @@ export class LoginFlow {
     const session = await this.#session(request);
     const fresh = session && (interaction.maxAge === undefined || epochSeconds(this.#ctx.clock) - session.authTime <= interaction.maxAge);
     if (!session || !fresh) return this.#hooks.deny(interaction.interactionId, { error: 'login_required', description: 'the user is not signed in' }, method);
-    if (!(await this.#consentCovers(interaction, session))) {
+    const scopes = await this.#grantable(interaction, session);
+    // Nothing this user may grant: completing lets the server answer invalid_scope.
+    if (interaction.scopes.length && !scopes.length) return this.#hooks.complete(interaction.interactionId, this.#result(session), method);
+    if (!(await this.#consentCovers(interaction, session, scopes))) {
       return this.#hooks.deny(interaction.interactionId, { error: 'consent_required', description: 'the user has not consented to these scopes' }, method);
     }
-    return this.#hooks.complete(interaction.interactionId, this.#result(session), method);
+    return this.#hooks.complete(interaction.interactionId, this.#result(session, scopes), method);
   };
 
+  /** The requested scopes this user may grant (the server's `grantableScopes`): all the consent page shows. */
+  #grantable(interaction: InteractionRecord, session: BrowserSessionRecord): Promise<string[]> {
+    return this.#ctx.grantableScopes({
+      client: interaction.clientId,
+      subject: session.subject,
+      claims: session.claims,
+      scopes: interaction.scopes,
+      resources: interaction.resources,
+      stage: 'authorization',
+    });
+  }
+
   /**
-   * Remembered consent covers a request only for clients whose identity is established (configured in
-   * code, or confidential): for self-registered public clients RFC 8252 §8.6 and RFC 6749 §10.2 advise
-   * asking every time, since anyone can register one under any name.
+   * Remembered consent covers a request only for clients whose identity is established: confidential ones,
+   * which prove it at the token endpoint, and public ones configured as `trusted`. Any other public client
+   * is asked every time: anyone can register one under any name (RFC 6749 §10.2), and any local program can
+   * pose as a native one on a loopback port (RFC 8252 §8.6, RFC 9700 §4.15), so silent approval would hand
+   * it the user's tokens.
    */
-  async #consentCovers(interaction: InteractionRecord, session: BrowserSessionRecord): Promise<boolean> {
+  async #consentCovers(interaction: InteractionRecord, session: BrowserSessionRecord, scopes: string[]): Promise<boolean> {
     const client = await this.#ctx.getClient(interaction.clientId);
-    const established = this.#hooks.isConfiguredClient(interaction.clientId) || (client !== null && client.tokenEndpointAuthMethod !== 'none');
+    const established = this.#hooks.isTrustedClient(interaction.clientId) || (client !== null && client.tokenEndpointAuthMethod !== 'none');
     if (!established) return false;
     const consent = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
-    return consent !== null && interaction.scopes.every((scope) => consent.scopes.includes(scope));
+    return consent !== null && scopes.every((scope) => consent.scopes.includes(scope));
   }
 
   async #getLogin(request: Request, error?: string, username?: string, status = 200): Promise<Response> {
@@ -341,8 +360,13 @@ export class LoginFlow {
 
   async #afterLogin(interaction: InteractionRecord, session: BrowserSessionRecord, setCookies: string[]): Promise<Response> {
     const prompts = interaction.prompt?.split(' ') ?? [];
-    if (!prompts.includes('consent') && (await this.#consentCovers(interaction, session))) {
+    const scopes = await this.#grantable(interaction, session);
+    // Nothing to ask: the user may grant none of the requested scopes, and the server answers invalid_scope.
+    if (interaction.scopes.length && !scopes.length) {
       return this.#withCookies(await this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST'), setCookies);
+    }
+    if (!prompts.includes('consent') && (await this.#consentCovers(interaction, session, scopes))) {
+      return this.#withCookies(await this.#hooks.complete(interaction.interactionId, this.#result(session, scopes), 'POST'), setCookies);
     }
     return this.#redirect(`${this.#urls.consent}?interaction=${encodeURIComponent(interaction.interactionId)}`, setCookies);
   }
@@ -354,6 +378,7 @@ export class LoginFlow {
     const session = await this.#session(request);
     if (!session) return this.#redirect(`${this.#urls.login}?interaction=${encodeURIComponent(interaction.interactionId)}`);
     const client = await this.#ctx.getClient(interaction.clientId);
+    const scopes = await this.#grantable(interaction, session);
     const descriptions = { ...DEFAULT_SCOPE_DESCRIPTIONS, ...this.#options.scopeDescriptions };
     const html = this.#pages.consentPage({
       action: this.#urls.consent,
@@ -362,7 +387,8 @@ export class LoginFlow {
       clientName: client?.clientName ?? interaction.clientId,
       clientId: interaction.clientId,
       redirectHost: URL.canParse(interaction.redirectUri) ? new URL(interaction.redirectUri).host || interaction.redirectUri : interaction.redirectUri,
-      scopes: interaction.scopes.map((scope) => ({ scope, description: descriptions[scope] ?? scope })),
+      // Only what will be granted: scopes this user may not grant are not the user's to approve.
+      scopes: scopes.map((scope) => ({ scope, description: descriptions[scope] ?? scope })),
       resources: interaction.resources,
       unverified: !this.#hooks.isConfiguredClient(interaction.clientId),
       userName: String(session.claims?.name ?? session.claims?.preferred_username ?? session.claims?.email ?? session.subject),
@@ -379,21 +405,26 @@ export class LoginFlow {
     const session = await this.#session(request);
     if (!session) return this.#redirect(`${this.#urls.login}?interaction=${encodeURIComponent(interaction.interactionId)}`);
     if (params.get('decision') !== 'allow') return this.#hooks.deny(interaction.interactionId, {}, 'POST');
+    const scopes = await this.#grantable(interaction, session);
+    if (interaction.scopes.length && !scopes.length) return this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST');
     const now = this.#ctx.clock();
     const previous = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
+    // Remembered: what the page showed, never a scope the user could not grant.
     await this.#ctx.store.saveConsent({
       subject: session.subject,
       clientId: interaction.clientId,
-      scopes: [...new Set([...(previous?.scopes ?? []), ...interaction.scopes])],
+      scopes: [...new Set([...(previous?.scopes ?? []), ...scopes])],
       createdAt: now,
       expiresAt: now + (this.#options.consentLifetime ?? 30 * 24 * 3600) * 1000,
     });
-    return this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST');
+    return this.#hooks.complete(interaction.interactionId, this.#result(session, scopes), 'POST');
   }
 
-  #result(session: BrowserSessionRecord): InteractionResult {
+  /** What the server is told: the user, and (when known) exactly the scopes the user approved. */
+  #result(session: BrowserSessionRecord, scopes?: string[]): InteractionResult {
     return {
       subject: session.subject,
+      ...(scopes && scopes.length > 0 && { scopes }),
       ...(session.claims && { claims: session.claims }),
       authTime: session.authTime,
       ...(session.upstreamTokens && { upstreamTokens: session.upstreamTokens }),

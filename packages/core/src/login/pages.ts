@@ -25,6 +25,7 @@ export interface ConsentPageModel {
   clientId: string;
   /** The host the browser will be sent to, which is what a user can actually judge. */
   redirectHost: string;
+  /** What will be granted: the requested scopes this user may grant (the server's `grantableScopes`). */
   scopes: { scope: string; description: string }[];
   resources: string[];
   /** Dynamically registered or metadata-document clients: their name is self-asserted. */

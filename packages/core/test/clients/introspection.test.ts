@@ -3,8 +3,11 @@
  * itself; a bearer access token carrying `introspection.bearerScope` sees every token; public clients
  * cannot introspect.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SignJWT, generateKeyPair } from 'jose';
+import { AuthorizationServer, KeywardConfigError } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
 import {
   authOf,
   createHarness,
@@ -17,6 +20,7 @@ import {
   RESOURCE,
   RESOURCE_B,
   SUBJECT,
+  type Auth,
   type Harness,
   type TokenSet,
 } from './harness.js';
@@ -219,5 +223,104 @@ describe('A14 introspection with introspection.bearerScope (decision)', () => {
     expect((await h.introspect('x', 'omit')).status).toBe(404);
     const metadata = await expectJSON(await h.server.request('/.well-known/oauth-authorization-server'));
     expect(metadata).not.toHaveProperty('introspection_endpoint');
+  });
+});
+
+describe('A14 introspection by resource servers (StaticClientOptions.introspection)', () => {
+  const FILES_RS = { clientId: 'files-rs', clientSecret: 'files-rs-secret-0123456789' };
+  const ADMIN = { clientId: 'admin-console', clientSecret: 'admin-console-secret-0123456789' };
+  const filesAuth: Auth = { basic: [FILES_RS.clientId, FILES_RS.clientSecret] };
+  const adminAuth: Auth = { basic: [ADMIN.clientId, ADMIN.clientSecret] };
+
+  function rsSetup() {
+    return createHarness({
+      clients: [
+        // A separate MCP server for RESOURCE_B that checks tokens by introspection instead of JWKS.
+        { ...FILES_RS, grantTypes: ['client_credentials'], introspection: { resources: [RESOURCE_B] } },
+        { ...ADMIN, grantTypes: ['client_credentials'], introspection: 'all' },
+      ],
+    });
+  }
+
+  it("SEC-INTRO-01: a resource server introspects a user's token for its resource (active:true with claims) and gets exactly active:false for another resource's token", async () => {
+    const h = rsSetup();
+    const pub = await h.publicClient();
+    const forFiles = await h.login(pub, { none: pub.client_id }, { resource: RESOURCE_B, scope: 'mcp:tools' });
+    expect(await h.introspection(forFiles.access_token, filesAuth)).toEqual({
+      active: true,
+      scope: 'mcp:tools',
+      client_id: pub.client_id,
+      sub: SUBJECT,
+      aud: RESOURCE_B,
+      iss: ISSUER,
+      exp: Math.floor(h.now / 1000) + 3600,
+      iat: Math.floor(h.now / 1000),
+      jti: jwtPayload(forFiles.access_token).jti,
+      token_type: 'Bearer',
+    });
+    const forOther = await h.login(pub, { none: pub.client_id }, { resource: RESOURCE });
+    await expectInactive(h, forOther.access_token, filesAuth);
+    // Refresh tokens never go to a resource server: not even those of its resource.
+    await expectInactive(h, forFiles.refresh_token!, filesAuth);
+    // Revoked: inactive for the resource server too.
+    expect((await h.revoke(forFiles.refresh_token!, { none: pub.client_id })).status).toBe(200);
+    await expectInactive(h, forFiles.access_token, filesAuth);
+    // Its own client_credentials token it sees, as every client does.
+    const own = await h.machineToken(filesAuth, 'mcp:tools');
+    expect((await h.introspection(own.access_token, filesAuth)).active).toBe(true);
+  });
+
+  it('SEC-INTRO-01: a token for several resources is visible to the resource server of any one of them', async () => {
+    const h = rsSetup();
+    const pub = await h.publicClient();
+    const verifier = randomBytes(32).toString('base64url');
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: pub.client_id,
+      redirect_uri: pub.redirect_uris![0]!,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      scope: 'mcp:tools',
+    });
+    query.append('resource', RESOURCE);
+    query.append('resource', RESOURCE_B);
+    const code = new URL((await h.server.request(`${PATHS.authorize}?${query}`)).headers.get('location')!).searchParams.get('code')!;
+    const tokens = await expectJSON<TokenSet>(await h.token({ grant_type: 'authorization_code', code, code_verifier: verifier }, { none: pub.client_id }));
+    expect(jwtPayload(tokens.access_token).aud).toEqual([RESOURCE, RESOURCE_B]);
+    expect(await h.introspection(tokens.access_token, filesAuth)).toMatchObject({ active: true, aud: [RESOURCE, RESOURCE_B] });
+  });
+
+  it('SEC-INTRO-02: an administrative client (introspection: all) sees every access and refresh token', async () => {
+    const h = rsSetup();
+    const pub = await h.publicClient();
+    const a = await h.login(pub, { none: pub.client_id }, { resource: RESOURCE });
+    const b = await h.login(pub, { none: pub.client_id }, { resource: RESOURCE_B });
+    expect(await h.introspection(a.access_token, adminAuth)).toMatchObject({ active: true, aud: RESOURCE, client_id: pub.client_id });
+    expect(await h.introspection(b.access_token, adminAuth)).toMatchObject({ active: true, aud: RESOURCE_B });
+    expect(await h.introspection(a.refresh_token!, adminAuth)).toMatchObject({ active: true, token_type: 'refresh_token' });
+    await expectInactive(h, 'garbage', adminAuth);
+  });
+
+  it('SEC-INTRO-03: an ordinary confidential client beside them still sees only its own tokens', async () => {
+    const h = rsSetup();
+    const pub = await h.publicClient();
+    const user = await h.login(pub, { none: pub.client_id }, { resource: RESOURCE_B });
+    const { auth, tokens } = await confidentialLogin(h, { resource: RESOURCE_B });
+    await expectInactive(h, user.access_token, auth);
+    await expectInactive(h, user.refresh_token!, auth);
+    expect((await h.introspection(tokens.access_token, auth)).active).toBe(true);
+    // Registered clients cannot give themselves the power: the metadata member is not a Keyward setting.
+    const sneaky = await h.confidentialClient({ introspection: 'all' });
+    await expectInactive(h, user.access_token, authOf(sneaky));
+  });
+
+  it('SEC-INTRO-04: a public client or an unknown resource cannot be configured as a resource server', () => {
+    const make = (client: Record<string, unknown>) => () =>
+      new AuthorizationServer({ issuer: ISSUER, store: new MemoryStore(), resources: [RESOURCE, RESOURCE_B], clients: [{ clientId: 'rs', ...client }] });
+    expect(make({ tokenEndpointAuthMethod: 'none', introspection: 'all' })).toThrow(KeywardConfigError);
+    expect(make({ clientSecret: 'rs-secret-0123456789abc', introspection: { resources: ['https://elsewhere.example.com/mcp'] } })).toThrow(/not one of the server's resources/);
+    expect(make({ clientSecret: 'rs-secret-0123456789abc', introspection: { resources: [] } })).toThrow(KeywardConfigError);
+    expect(make({ clientSecret: 'rs-secret-0123456789abc', introspection: 'some' })).toThrow(KeywardConfigError);
+    expect(make({ clientSecret: 'rs-secret-0123456789abc', introspection: { resources: [RESOURCE_B] } })).not.toThrow();
   });
 });
