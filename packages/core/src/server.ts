@@ -409,7 +409,6 @@ export class AuthorizationServer {
       clientId: interaction.clientId,
       subject: result.subject,
       redirectUri: interaction.redirectUri,
-      redirectUriSent: interaction.redirectUriSent,
       codeChallenge: interaction.codeChallenge,
       codeChallengeMethod: interaction.codeChallengeMethod,
       scopes,

@@ -68,7 +68,7 @@ export function interactionErrorPage(description: string): Response {
 async function validateClientAndRedirect(
   ctx: ServerContext,
   params: RequestParams,
-): Promise<{ client: ClientRecord; target: RedirectTarget; redirectUriSent: boolean }> {
+): Promise<{ client: ClientRecord; target: RedirectTarget }> {
   let clientId: string | undefined;
   let requested: string | undefined;
   try {
@@ -105,7 +105,7 @@ async function validateClientAndRedirect(
   } catch {
     state = undefined;
   }
-  return { client, target: { [targetBrand]: true, redirectUri, state }, redirectUriSent: requested !== undefined };
+  return { client, target: { [targetBrand]: true, redirectUri, state } };
 }
 
 function requestError(description: string, code: OAuthErrorCode = 'invalid_request'): OAuthError {
@@ -120,7 +120,7 @@ function validateRequest(
   ctx: ServerContext,
   params: RequestParams,
   client: ClientRecord,
-): Omit<InteractionRecord, 'interactionId' | 'clientId' | 'redirectUri' | 'redirectUriSent' | 'state' | 'createdAt' | 'expiresAt'> {
+): Omit<InteractionRecord, 'interactionId' | 'clientId' | 'redirectUri' | 'state' | 'createdAt' | 'expiresAt'> {
   // Any repeated parameter (state included) is invalid_request (OAuth 2.1 §3.1).
   for (const name of ['state', 'response_type', 'response_mode', 'code_challenge', 'code_challenge_method', 'scope', 'nonce', 'prompt', 'max_age']) {
     params.get(name);
@@ -199,7 +199,7 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
     if (error instanceof LocalAuthorizationError) return errorPage(error.code, error.description);
     throw error;
   }
-  const { client, target, redirectUriSent } = validated;
+  const { client, target } = validated;
 
   try {
     const request_ = validateRequest(ctx, params, client);
@@ -208,7 +208,6 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
       interactionId: randomToken(),
       clientId: client.clientId,
       redirectUri: target.redirectUri,
-      redirectUriSent,
       state: target.state,
       ...request_,
       createdAt: now,
