@@ -4,6 +4,7 @@ import { FailureThrottle } from './throttle.js';
 import { sha256, timingSafeEqual } from './crypto.js';
 import { OAuthError } from './errors.js';
 import type { RequestParams } from './http.js';
+import { OutboundFetchError, outboundFetchFailure } from './safe-fetch.js';
 import type { ClientRecord, TokenEndpointAuthMethod } from './store.js';
 
 /** A client that proved who it is (or, for public clients, named itself). */
@@ -154,6 +155,8 @@ function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey |
     keys = createRemoteJWKSet(new URL(jwksUri), {
       [customFetch]: async (url: string) => {
         const response = await ctx.safeFetch(url);
+        // Like a metadata document, a key set is only a 200; any other answer is logged, not shown.
+        if (response.status !== 200) throw new OutboundFetchError(url, `answered HTTP ${response.status}`);
         return new Response(response.body, { status: response.status, headers: { 'content-type': 'application/json' } });
       },
     });
@@ -209,7 +212,9 @@ async function authenticateWithAssertion(
     // token endpoint collects assertions that this server would accept.
     const audience = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud;
     if (audience !== ctx.issuer) throw new Error('aud');
-  } catch {
+  } catch (error) {
+    // The caller learns only that the key set could not be fetched; the server's log gets the cause.
+    if (outboundFetchFailure(error)) throw new OAuthError('invalid_client', { description: "client assertion cannot be verified: the client's jwks_uri could not be fetched", cause: error });
     throw failure('is invalid, expired, not signed by a registered key, or not for this issuer alone');
   }
   if (!(await ctx.store.markUsed(`assertion:${clientId}:${jti}`, (exp! + 5) * 1000))) throw failure('has already been used');

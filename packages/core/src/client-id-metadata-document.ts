@@ -1,7 +1,7 @@
 import { parseClientMetadata } from './client-metadata.js';
 import type { Clock } from './clock.js';
 import { OAuthError } from './errors.js';
-import { safeFetch, type SafeFetchOptions } from './safe-fetch.js';
+import { OutboundFetchError, safeFetch, type SafeFetchOptions } from './safe-fetch.js';
 import { parseScope } from './scope.js';
 import type { ClientRecord } from './store.js';
 
@@ -80,22 +80,29 @@ export class ClientIdMetadataDocumentResolver {
     this.#options = options;
   }
 
-  /** The client the document describes; throws `invalid_client` with the reason when it cannot be used. */
+  /**
+   * The client the document describes; throws `invalid_client` with the reason when it cannot be used.
+   * A document that cannot be fetched says only that: the network detail is the `cause` (an
+   * {@link OutboundFetchError}) and goes to the server's log, never to the caller.
+   */
   async resolve(clientId: string): Promise<ClientRecord> {
     const now = this.#options.clock();
     const cached = this.#cache.get(clientId);
     if (cached && cached.until > now) return cached.client;
     const failure = (reason: string) => new OAuthError('invalid_client', { description: `client metadata document ${reason}` });
     if (!isClientIdMetadataDocumentURL(clientId)) throw failure('URL is not a valid https client_id');
+    const unreachable = (cause: OutboundFetchError) =>
+      new OAuthError('invalid_client', { description: 'client metadata document could not be fetched', cause });
 
     let response: Awaited<ReturnType<NonNullable<ClientIdMetadataDocumentOptions['fetch']>>>;
     try {
       response = await (this.#options.fetch ?? ((url) => safeFetch(url, this.#options)))(clientId);
     } catch (error) {
-      throw failure(`could not be fetched: ${(error as Error).message}`);
+      throw unreachable(error instanceof OutboundFetchError ? error : new OutboundFetchError(clientId, String((error as Error)?.message ?? error), { cause: error }));
     }
-    // CIMD §4: redirects are not followed; only a 200 is a document.
-    if (response.status !== 200) throw failure(`answered HTTP ${response.status}`);
+    // CIMD §4: redirects are not followed; only a 200 is a document. The status is the far server's
+    // answer, which would tell a caller what listens where: it goes to the log like any fetch failure.
+    if (response.status !== 200) throw unreachable(new OutboundFetchError(clientId, `answered HTTP ${response.status}`));
     let document: unknown;
     try {
       document = JSON.parse(response.body);
