@@ -1,6 +1,7 @@
 import { parseClientMetadata } from './client-metadata.js';
 import type { Clock } from './clock.js';
 import { OAuthError } from './errors.js';
+import { duplicateNote, parseJSONBody } from './http.js';
 import { OutboundFetchError, safeFetch, type SafeFetchOptions } from './safe-fetch.js';
 import { parseScope } from './scope.js';
 import type { ClientRecord } from './store.js';
@@ -105,9 +106,9 @@ export class ClientIdMetadataDocumentResolver {
     if (response.status !== 200) throw unreachable(new OutboundFetchError(clientId, `answered HTTP ${response.status}`));
     let document: unknown;
     try {
-      document = JSON.parse(response.body);
-    } catch {
-      throw failure('is not JSON');
+      document = parseJSONBody(response.body);
+    } catch (error) {
+      throw failure(`is not JSON${duplicateNote(error)}`);
     }
     if (typeof document !== 'object' || document === null || Array.isArray(document)) throw failure('is not a JSON object');
     const fields = document as Record<string, unknown>;
