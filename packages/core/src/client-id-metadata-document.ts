@@ -12,7 +12,11 @@ export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
   defaultCacheSeconds?: number;
   /** Upper bound on any cache lifetime, in seconds; default 86400. */
   maxCacheSeconds?: number;
-  /** Replaces the fetcher (tests, non-Node runtimes); it must keep the SSRF protections of {@link safeFetch}. */
+  /**
+   * Replaces the fetcher of metadata documents and `jwks_uri` key sets (tests, non-Node runtimes); it must
+   * keep the SSRF protections of {@link safeFetch} (`specialPurposeRange` checks an address). Throw an
+   * {@link OutboundFetchError} to have the failure logged through `onError`.
+   */
   fetch?: (url: string) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
 }
 

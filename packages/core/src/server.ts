@@ -177,7 +177,8 @@ export class AuthorizationServer {
         revocation: endpoint(paths.revocation),
         introspection: endpoint(paths.introspection),
       },
-      safeFetch: (url) => safeFetch(url, cimdOptions || {}),
+      // A replacement fetcher (a non-Node runtime, tests) serves jwks_uri key sets too, not only documents.
+      safeFetch: (url) => (cimdOptions && cimdOptions.fetch ? cimdOptions.fetch(url) : safeFetch(url, cimdOptions || {})),
       interaction: options.interaction,
       devLogin: options.devLogin,
       getClient: async (clientId) => {
