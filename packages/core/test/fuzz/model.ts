@@ -607,6 +607,10 @@ const headerValue = fc.oneof(
     'application/json', 'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'text/plain', 'multipart/form-data; boundary=x',
     'APPLICATION/JSON', 'Basic', 'Basic !!!', 'Basic Og==', `Basic ${Buffer.from('fuzz-confidential').toString('base64')}`, 'Bearer', 'Bearer x y', 'Bearer admin-token',
     'DPoP x', 'Digest x', 'null', '0', '999999999', '-1', 'keyward-browser=x', 'https://evil.example', 'chunked',
+    `Basic ${Buffer.from('%zz:%zz').toString('base64')}`, `Basic ${Buffer.from('fuzz-confidential:%E0%A4%A').toString('base64')}`,
+    `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0xc3]).toString('base64')}`, `Basic ${Buffer.from(':').toString('base64')}`,
+    `Basic ${Buffer.from(`${CONFIDENTIAL_CLIENT.id}:${CONFIDENTIAL_CLIENT.secret}`).toString('base64')}`, `Basic ${Buffer.from(`${PUBLIC_CLIENT.id}:`).toString('base64')}`,
+    'keyward-browser=%zz; keyward-session=%', 'keyward-session=; keyward-session=x', `Bearer ${'a'.repeat(9000)}`, 'bearer  x', 'Bearer eyJhbGciOiJub25lIn0.e30.',
   ),
   fc.string({ maxLength: 60 }),
 );
