@@ -58,13 +58,16 @@ const ERROR_CODES = new Set<OAuthErrorCode | 'not_found'>([
   'unapproved_software_statement', 'invalid_target', 'login_required', 'consent_required', 'interaction_required', 'slow_down', 'not_found',
 ]);
 
+/** A parameter; a list is a JSON array in a JSON body and repeated parameters in a form or query. */
+export type Field = [name: string, value: string | string[]];
+
 /** A request as data, so that one field of it can be changed. */
 export interface RequestSpec {
   method: string;
   path: string;
-  query: [string, string][];
+  query: Field[];
   headers: [string, string][];
-  body: { kind: 'none' } | { kind: 'form' | 'json'; fields: [string, string][] } | { kind: 'raw'; text: string };
+  body: { kind: 'none' } | { kind: 'form' | 'json'; fields: Field[] } | { kind: 'raw'; text: string };
   /** The client whose redirect URIs a Location may name (for pages reached through an interaction). */
   clientId?: string;
   /** Where the request came from, for the server's per-source limits. */
@@ -161,7 +164,7 @@ export function fuzzServer(options: { login?: boolean; onError?: (error: unknown
 
 function toRequest(spec: RequestSpec): Request {
   const url = new URL(spec.path, ISSUER);
-  for (const [name, value] of spec.query) url.searchParams.append(name, value);
+  for (const [name, value] of flatten(spec.query)) url.searchParams.append(name, value);
   const headers = new Headers();
   for (const [name, value] of spec.headers) {
     try {
@@ -171,7 +174,7 @@ function toRequest(spec: RequestSpec): Request {
     }
   }
   let body: string | undefined;
-  if (spec.body.kind === 'form') body = new URLSearchParams(spec.body.fields).toString();
+  if (spec.body.kind === 'form') body = new URLSearchParams(flatten(spec.body.fields)).toString();
   else if (spec.body.kind === 'json') {
     // Repeated names stay repeated: the JSON text is written by hand, as an attacker would.
     body = `{${spec.body.fields.map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`).join(',')}}`;
@@ -179,6 +182,10 @@ function toRequest(spec: RequestSpec): Request {
   const method = spec.method;
   const withBody = body !== undefined && method !== 'GET' && method !== 'HEAD';
   return new Request(url, { method, headers, ...(withBody && { body }), redirect: 'manual' });
+}
+
+function flatten(fields: Field[]): [string, string][] {
+  return fields.flatMap(([name, value]) => (Array.isArray(value) ? value.map((item): [string, string] => [name, item]) : [[name, value] as [string, string]]));
 }
 
 function firstValue(fields: [string, string][], name: string): string | undefined {
@@ -191,8 +198,8 @@ function count(fields: [string, string][], name: string): number {
 
 /** The parameters of a spec as the server would read them (body for POST, query for GET). */
 function paramsOf(spec: RequestSpec): [string, string][] {
-  if (spec.body.kind === 'form' || spec.body.kind === 'json') return spec.body.fields.filter(([, value]) => value !== '');
-  return spec.query.filter(([, value]) => value !== '');
+  if (spec.body.kind === 'form' || spec.body.kind === 'json') return flatten(spec.body.fields).filter(([, value]) => value !== '');
+  return flatten(spec.query).filter(([, value]) => value !== '');
 }
 
 function basicCredentials(spec: RequestSpec): [string, string] | undefined {
@@ -377,7 +384,7 @@ export async function checkExchange(spec: RequestSpec, response: Response, model
 const pendingVerifiers = new Map<string, string>();
 let stateCounter = 0;
 
-async function authorizationRequest(clientId: string, redirectUri: string, scope = 'mcp:tools openid'): Promise<[string, string][]> {
+async function authorizationRequest(clientId: string, redirectUri: string, scope = 'mcp:tools openid'): Promise<Field[]> {
   const verifier = `v${(++stateCounter).toString().padStart(6, '0')}${'x'.repeat(40)}`;
   const state = `s${stateCounter}`;
   pendingVerifiers.set(`${clientId} ${state}`, verifier);
@@ -445,12 +452,15 @@ async function registeredClient(target: Target, model: Model): Promise<[string, 
   return [...model.clients].reverse().find(([, client]) => client.registrationToken);
 }
 
+/** Redirect URIs of clients the fuzzer registers: a loopback one and an https one. */
+const REGISTERED_REDIRECTS = ['http://127.0.0.1/registered-cb', 'https://registered.example/cb'] as const;
+
 function registration(source: string): RequestSpec {
   return spec({
     method: 'POST',
     path: PATHS.register,
     headers: [JSON_TYPE],
-    body: { kind: 'json', fields: [['client_name', 'Fuzzed app'], ['token_endpoint_auth_method', 'none'], ['scope', 'mcp:tools']] },
+    body: { kind: 'json', fields: [['redirect_uris', [...REGISTERED_REDIRECTS]], ['client_name', 'Fuzzed app'], ['token_endpoint_auth_method', 'none'], ['grant_types', ['authorization_code', 'refresh_token']], ['scope', 'mcp:tools']] },
     source,
   });
 }
@@ -464,6 +474,16 @@ export const TEMPLATES: Record<string, Template> = {
   authorizeGet: async () => spec({ method: 'GET', path: PATHS.authorize, query: await authorizationRequest(PUBLIC_CLIENT.id, PUBLIC_CLIENT.redirect) }),
   authorizePost: async () =>
     spec({ method: 'POST', path: PATHS.authorize, headers: [FORM], body: { kind: 'form', fields: await authorizationRequest(CONFIDENTIAL_CLIENT.id, CONFIDENTIAL_CLIENT.redirect, 'mcp:tools') } }),
+  authorizeRegisteredClient: async (target, model) => {
+    const found = await registeredClient(target, model);
+    const redirect = found?.[1].redirectUris[0];
+    return found && redirect ? spec({ method: 'GET', path: PATHS.authorize, query: await authorizationRequest(found[0], redirect, 'mcp:tools') }) : undefined;
+  },
+  tokenRegisteredClient: async (target, model) => {
+    const found = await registeredClient(target, model);
+    const code = found?.[1].redirectUris[0] && !found[1].confidential ? await freshCode(target, model, found[0], found[1].redirectUris[0]) : undefined;
+    return code ? codeRedemption(code, model) : undefined;
+  },
   authorizeDocumentClient: async () => spec({ method: 'GET', path: PATHS.authorize, query: await authorizationRequest(DOCUMENT_CLIENT, DOCUMENT_REDIRECT, 'mcp:tools') }),
   tokenCode: async (target, model) => {
     const code = await freshCode(target, model, PUBLIC_CLIENT.id, PUBLIC_CLIENT.redirect);
@@ -508,7 +528,7 @@ export const TEMPLATES: Record<string, Template> = {
         method: 'PUT',
         path: `${PATHS.register}/${encodeURIComponent(found[0])}`,
         headers: [JSON_TYPE, ['authorization', `Bearer ${found[1].registrationToken}`]],
-        body: { kind: 'json', fields: [['client_id', found[0]], ['client_name', 'Renamed'], ['token_endpoint_auth_method', 'none'], ['scope', 'mcp:tools']] },
+        body: { kind: 'json', fields: [['client_id', found[0]], ['redirect_uris', [REGISTERED_REDIRECTS[1]!]], ['client_name', 'Renamed'], ['token_endpoint_auth_method', 'none'], ['scope', 'mcp:tools']] },
       })
     );
   },
@@ -663,7 +683,7 @@ export function mutate(original: RequestSpec, change: Mutation): RequestSpec {
       if (fields.length) fields.splice(at(change.index), 1);
       break;
     case 'repeatField':
-      if (fields.length) fields.push([fields[at(change.index)]![0], fields[at(change.index)]![1]]);
+      if (fields.length) fields.push(structuredClone(fields[at(change.index)]!));
       break;
     case 'replaceValue':
       if (fields.length) fields[at(change.index)]![1] = change.value;
