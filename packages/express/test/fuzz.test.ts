@@ -44,7 +44,7 @@ const overHTTP: Target = {
   },
 };
 
-const HTTP_RUN = fuzzSettings(80);
+const HTTP_RUN = fuzzSettings(60);
 
 describe('SEC-FUZZ-05: Express adapter over HTTP under generated requests', () => {
   it('SEC-FUZZ-05: no 5xx, no foreign redirect, no unearned token, RFC-shaped errors through Express', async () => {

@@ -745,7 +745,7 @@ export function fuzzSettings(defaultRuns: number): { seed: number; runs: number;
   return { seed, runs, timeout: Math.max(60_000, runs * 150) };
 }
 
-/** Runs (a) valid-then-mutated and (b) random requests against `target`, asserting the properties. */
+/** Runs (a) valid-then-mutated, (b) random and (c) concurrent requests against `target`, asserting the properties. */
 export async function fuzzEndpoints(
   target: Target,
   model: Model,
@@ -753,7 +753,10 @@ export async function fuzzEndpoints(
 ): Promise<void> {
   const names = Object.keys(options.templates);
   const started = performance.now();
-  console.log(`[fuzz ${options.label}] seed=${options.seed} runs=${options.runs} mutated + ${options.runs} random; replay with FUZZ_SEED=${options.seed} FUZZ_RUNS=${options.runs}`);
+  console.log(
+    `[fuzz ${options.label}] seed=${options.seed} runs=${options.runs} mutated + ${options.runs} random + ${Math.max(1, Math.floor(options.runs / 4))} concurrent bursts; ` +
+      `replay with FUZZ_SEED=${options.seed} FUZZ_RUNS=${options.runs}`,
+  );
   await fc.assert(
     fc.asyncProperty(fc.constantFrom(...names), mutation, fc.integer({ min: 1, max: 254 }).map((n) => `198.51.100.${n}`), async (name, change, source) => {
       const valid = await options.templates[name]!(target, model);
@@ -767,6 +770,20 @@ export async function fuzzEndpoints(
       await exchange(target, model, request);
     }),
     { seed: options.seed + 1, numRuns: options.runs, endOnFailure: true },
+  );
+  // (c) Bursts: one valid request sent several times at once, some copies changed. Of concurrent
+  // redemptions of one code or one refresh token at most one may earn a token; successes are checked
+  // first, so a second success is what fails SEC-FUZZ-03 (not the order the answers happened to arrive in).
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...names), fc.array(fc.option(mutation, { freq: 2 }), { minLength: 2, maxLength: 8 }), async (name, changes) => {
+      const valid = await options.templates[name]!(target, model);
+      if (!valid) return;
+      const requests = changes.map((change, index) => ({ ...(change ? mutate(valid, change) : valid), source: `192.0.2.${(index % 250) + 1}` }));
+      const responses = await Promise.all(requests.map((request) => target.send(toRequest(request), request.source)));
+      const order = responses.map((_, index) => index).sort((a, b) => Number(responses[a]!.status >= 400) - Number(responses[b]!.status >= 400));
+      for (const index of order) await checkExchange(requests[index]!, responses[index]!, model);
+    }),
+    { seed: options.seed + 2, numRuns: Math.max(1, Math.floor(options.runs / 4)), endOnFailure: true },
   );
   const statuses = [...model.stats.byStatus].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(' ');
   console.log(
