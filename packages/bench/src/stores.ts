@@ -61,7 +61,6 @@ function code(codeHash: string, now: number): AuthorizationCodeRecord {
     clientId: 'bench-client',
     subject: 'bench-user',
     redirectUri: 'http://127.0.0.1:33418/callback',
-    redirectUriSent: true,
     codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
     codeChallengeMethod: 'S256',
     scopes: ['mcp:tools'],

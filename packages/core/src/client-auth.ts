@@ -3,6 +3,7 @@ import type { ServerContext } from './context.js';
 import { sha256, timingSafeEqual } from './crypto.js';
 import { OAuthError } from './errors.js';
 import type { RequestParams } from './http.js';
+import { OutboundFetchError, outboundFetchFailure } from './safe-fetch.js';
 import type { ClientRecord, TokenEndpointAuthMethod } from './store.js';
 import { AttemptThrottle, throttleSource } from './throttle.js';
 
@@ -174,6 +175,8 @@ function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey |
     keys = createRemoteJWKSet(new URL(jwksUri), {
       [customFetch]: async (url: string) => {
         const response = await ctx.safeFetch(url);
+        // Like a metadata document, a key set is only a 200; any other answer is logged, not shown.
+        if (response.status !== 200) throw new OutboundFetchError(url, `answered HTTP ${response.status}`);
         return new Response(response.body, { status: response.status, headers: { 'content-type': 'application/json' } });
       },
     });
@@ -232,7 +235,10 @@ async function authenticateWithAssertion(
     // token endpoint collects assertions that this server would accept.
     const audience = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud;
     if (audience !== ctx.issuer) throw new Error('aud');
-  } catch {
+  } catch (error) {
+    // The same description whatever failed, a key set that could not be fetched included (a different one
+    // would tell that the id exists and uses jwks_uri); the fetch failure goes to the server's log as the cause.
+    if (outboundFetchFailure(error)) throw new OAuthError('invalid_client', { description: rejected().description, cause: error });
     throw rejected();
   }
   if (!(await ctx.store.markUsed(`assertion:${clientId}:${jti}`, (exp! + 5) * 1000))) throw failure('has already been used');

@@ -1,7 +1,8 @@
 import { parseClientMetadata } from './client-metadata.js';
 import type { Clock } from './clock.js';
 import { OAuthError } from './errors.js';
-import { safeFetch, type SafeFetchOptions } from './safe-fetch.js';
+import { duplicateNote, parseJSONBody } from './http.js';
+import { OutboundFetchError, safeFetch, type SafeFetchOptions } from './safe-fetch.js';
 import { parseScope } from './scope.js';
 import type { ClientRecord } from './store.js';
 
@@ -11,7 +12,11 @@ export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
   defaultCacheSeconds?: number;
   /** Upper bound on any cache lifetime, in seconds; default 86400. */
   maxCacheSeconds?: number;
-  /** Replaces the fetcher (tests, non-Node runtimes); it must keep the SSRF protections of {@link safeFetch}. */
+  /**
+   * Replaces the fetcher of metadata documents and `jwks_uri` key sets (tests, non-Node runtimes); it must
+   * keep the SSRF protections of {@link safeFetch} (`specialPurposeRange` checks an address). Throw an
+   * {@link OutboundFetchError} to have the failure logged through `onError`.
+   */
   fetch?: (url: string) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
 }
 
@@ -80,27 +85,34 @@ export class ClientIdMetadataDocumentResolver {
     this.#options = options;
   }
 
-  /** The client the document describes; throws `invalid_client` with the reason when it cannot be used. */
+  /**
+   * The client the document describes; throws `invalid_client` with the reason when it cannot be used.
+   * A document that cannot be fetched says only that: the network detail is the `cause` (an
+   * {@link OutboundFetchError}) and goes to the server's log, never to the caller.
+   */
   async resolve(clientId: string): Promise<ClientRecord> {
     const now = this.#options.clock();
     const cached = this.#cache.get(clientId);
     if (cached && cached.until > now) return cached.client;
     const failure = (reason: string) => new OAuthError('invalid_client', { description: `client metadata document ${reason}` });
     if (!isClientIdMetadataDocumentURL(clientId)) throw failure('URL is not a valid https client_id');
+    const unreachable = (cause: OutboundFetchError) =>
+      new OAuthError('invalid_client', { description: 'client metadata document could not be fetched', cause });
 
     let response: Awaited<ReturnType<NonNullable<ClientIdMetadataDocumentOptions['fetch']>>>;
     try {
       response = await (this.#options.fetch ?? ((url) => safeFetch(url, this.#options)))(clientId);
     } catch (error) {
-      throw failure(`could not be fetched: ${(error as Error).message}`);
+      throw unreachable(error instanceof OutboundFetchError ? error : new OutboundFetchError(clientId, String((error as Error)?.message ?? error), { cause: error }));
     }
-    // CIMD §4: redirects are not followed; only a 200 is a document.
-    if (response.status !== 200) throw failure(`answered HTTP ${response.status}`);
+    // CIMD §4: redirects are not followed; only a 200 is a document. The status is the far server's
+    // answer, which would tell a caller what listens where: it goes to the log like any fetch failure.
+    if (response.status !== 200) throw unreachable(new OutboundFetchError(clientId, `answered HTTP ${response.status}`));
     let document: unknown;
     try {
-      document = JSON.parse(response.body);
-    } catch {
-      throw failure('is not JSON');
+      document = parseJSONBody(response.body);
+    } catch (error) {
+      throw failure(`is not JSON${duplicateNote(error)}`);
     }
     if (typeof document !== 'object' || document === null || Array.isArray(document)) throw failure('is not a JSON object');
     const fields = document as Record<string, unknown>;

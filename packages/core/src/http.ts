@@ -67,6 +67,56 @@ export class RequestParams {
 }
 
 /**
+ * The first member name that appears twice in one object of `text`, which must already be valid JSON, or
+ * undefined. Names are compared after unescaping, so `"a"` and `"\u0061"` are the same member; each
+ * object, however deeply nested in objects or arrays, has its own names.
+ */
+function repeatedMember(text: string): string | undefined {
+  // One entry per open object or array; an object records its names and whether a name comes next.
+  const stack: Array<{ names: Set<string>; expectName: boolean } | null> = [];
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (char === '{') stack.push({ names: new Set(), expectName: true });
+    else if (char === '[') stack.push(null);
+    else if (char === '}' || char === ']') stack.pop();
+    else if (char === ',') {
+      const top = stack[stack.length - 1];
+      if (top) top.expectName = true;
+    } else if (char === '"') {
+      let end = index + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top?.expectName) {
+        const name = JSON.parse(text.slice(index, end + 1)) as string;
+        if (top.names.has(name)) return name;
+        top.names.add(name);
+        top.expectName = false;
+      }
+      index = end;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parses a JSON request body, refusing one in which an object repeats a member name. `JSON.parse` keeps
+ * the last of them silently, so two parsers (a proxy, a WAF, this server) could each see another value;
+ * repeated form parameters are refused for the same reason (OAuth 2.1 §3.1, RFC 8259 §4).
+ *
+ * @example
+ * ```ts
+ * parseJSONBody('{"a":1,"\\u0061":2}'); // throws: member a appears twice
+ * ```
+ * @see [RFC 8259 §4](https://www.rfc-editor.org/rfc/rfc8259#section-4)
+ */
+export function parseJSONBody(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  const repeated = repeatedMember(text);
+  if (repeated !== undefined) throw new SyntaxError(`member ${repeated} appears twice in one object`);
+  return value;
+}
+
+/**
  * The largest request body an endpoint reads; OAuth requests are a few hundred bytes.
  *
  * @example
@@ -125,15 +175,21 @@ export async function readBodyParams(request: Request): Promise<RequestParams> {
     const text = await readBodyText(request);
     let body: unknown;
     try {
-      body = JSON.parse(text);
-    } catch {
-      throw new OAuthError('invalid_request', { description: 'request body is not valid JSON' });
+      body = parseJSONBody(text);
+    } catch (error) {
+      throw new OAuthError('invalid_request', { description: `request body is not valid JSON${duplicateNote(error)}` });
     }
     return RequestParams.fromJSON(body);
   }
   throw new OAuthError('invalid_request', {
     description: 'request body must be application/x-www-form-urlencoded (or application/json)',
   });
+}
+
+/** `: member x appears twice…` for a repeated member, nothing for a plain syntax error. */
+export function duplicateNote(error: unknown): string {
+  const message = (error as Error).message ?? '';
+  return message.startsWith('member ') ? `: ${message}` : '';
 }
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;

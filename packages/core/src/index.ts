@@ -37,5 +37,5 @@ export type { RegistrationOptions, RegistrationPolicy } from './handlers/registe
 export type { IntrospectionOptions } from './handlers/introspect.js';
 export type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
 export type { ClientMetadata } from './client-metadata.js';
-export { safeFetch } from './safe-fetch.js';
+export { OutboundFetchError, safeFetch, specialPurposeRange } from './safe-fetch.js';
 export type { SafeFetchOptions, SafeFetchResponse } from './safe-fetch.js';

@@ -210,7 +210,11 @@ export interface AuthorizationServerOptions {
    */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions | false;
   clock?: Clock;
-  /** Called with every unexpected error; the client gets a generic `server_error`. */
+  /**
+   * Called with every unexpected error (the client gets a generic `server_error`), and with an
+   * `OutboundFetchError` when a client-supplied URL (a client ID metadata document, a `jwks_uri`) could not
+   * be fetched: the client is told only that, the log gets the address, port and network error.
+   */
   onError?: (error: unknown, request: Request) => void;
 }
 

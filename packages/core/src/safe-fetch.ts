@@ -22,36 +22,203 @@ export interface SafeFetchResponse {
   body: string;
 }
 
-// RFC 6890 special-use ranges: a URL supplied by a client must not make the server reach into the
-// network it sits in (SSRF; CIMD §6.5).
-const SPECIAL_USE: Array<[string, number, 'ipv4' | 'ipv6']> = [
-  ['0.0.0.0', 8, 'ipv4'], ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'],
-  ['169.254.0.0', 16, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['192.0.2.0', 24, 'ipv4'],
-  ['192.88.99.0', 24, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['198.18.0.0', 15, 'ipv4'], ['198.51.100.0', 24, 'ipv4'],
-  ['203.0.113.0', 24, 'ipv4'], ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'],
-  ['::', 128, 'ipv6'], ['::1', 128, 'ipv6'], ['::ffff:0:0', 96, 'ipv6'], ['64:ff9b::', 96, 'ipv6'], ['100::', 64, 'ipv6'],
-  ['2001::', 23, 'ipv6'], ['2001:db8::', 32, 'ipv6'], ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6'], ['ff00::', 8, 'ipv6'],
+/**
+ * Why a URL that a client supplied could not be fetched. The message names the URL and the network detail
+ * (`connect EHOSTUNREACH …`, a special-use address, a size or time limit, an HTTP status) for the server's
+ * log; callers of the authorization server only learn that the URL "could not be fetched", so the server
+ * cannot be used to scan the networks it sits in. Keyward hands it to the `onError` option.
+ *
+ * @example
+ * ```ts
+ * new AuthorizationServer({
+ *   // …
+ *   onError: (error, request) => {
+ *     if (error instanceof OutboundFetchError) logger.warn({ url: error.url }, error.message);
+ *     else logger.error({ url: request.url }, error);
+ *   },
+ * });
+ * ```
+ * @see [OAuth Client ID Metadata Document §6.5](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+ */
+export class OutboundFetchError extends Error {
+  /** The URL that was (or would have been) fetched. */
+  readonly url: string;
+
+  constructor(url: string, reason: string, options?: { cause?: unknown }) {
+    super(`could not fetch ${url}: ${reason}`, options);
+    this.name = 'OutboundFetchError';
+    this.url = url;
+  }
+}
+
+/** @internal The {@link OutboundFetchError} behind `error`, following `cause` a few levels deep. */
+export function outboundFetchFailure(error: unknown): OutboundFetchError | undefined {
+  let current = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    if (current instanceof OutboundFetchError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+type Family = 'ipv4' | 'ipv6';
+
+/** A strict dotted quad (four decimal octets, no leading zeros) as a 32-bit number, or null. */
+function parseIPv4(text: string): number | null {
+  const parts = text.split('.');
+  if (parts.length !== 4) return null;
+  let value = 0;
+  for (const part of parts) {
+    // Leading zeros read as octal to some resolvers (`010` = 8): such a text is not an address we judge.
+    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(part)) return null;
+    const octet = Number(part);
+    if (octet > 255) return null;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+/**
+ * An IPv6 address in any RFC 4291 §2.2 text form (full, `::`-compressed, with a trailing dotted quad, an
+ * optional `%zone`) as a 128-bit number, or null when it is not one.
+ */
+function parseIPv6(text: string): { value: bigint; zoned: boolean } | null {
+  const percent = text.indexOf('%');
+  const zoned = percent >= 0;
+  const address = zoned ? text.slice(0, percent) : text;
+  if (zoned && percent === text.length - 1) return null;
+  const halves = address.split('::');
+  if (halves.length > 2) return null;
+  const groupsOf = (half: string): number[] | null => {
+    if (half === '') return [];
+    const pieces = half.split(':');
+    const groups: number[] = [];
+    for (let index = 0; index < pieces.length; index++) {
+      const piece = pieces[index]!;
+      if (piece.includes('.')) {
+        // RFC 4291 §2.2 form 3: a dotted quad may only stand in for the last 32 bits.
+        const v4 = index === pieces.length - 1 ? parseIPv4(piece) : null;
+        if (v4 === null) return null;
+        groups.push(Math.floor(v4 / 65536), v4 % 65536);
+      } else {
+        if (!/^[0-9a-f]{1,4}$/i.test(piece)) return null;
+        groups.push(parseInt(piece, 16));
+      }
+    }
+    return groups;
+  };
+  const head = groupsOf(halves[0]!);
+  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
+  if (!head || !tail) return null;
+  // A dotted quad must end the address: `::1.2.3.4:5` is not one.
+  if (halves.length === 2 && halves[0]!.includes('.')) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  let value = 0n;
+  for (const group of groups) value = (value << 16n) | BigInt(group);
+  return { value, zoned };
+}
+
+/**
+ * The IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates): a URL supplied by
+ * a client must not make the server reach into the network it sits in (SSRF; CIMD §6.5). Whole blocks are
+ * refused even where a few addresses inside are marked globally reachable (192.0.0.9, 2001:3::/32): a
+ * client's metadata never needs them.
+ */
+const SPECIAL_PURPOSE: ReadonlyArray<readonly [cidr: string, name: string]> = [
+  ['0.0.0.0/8', '"this network" (RFC 791)'],
+  ['10.0.0.0/8', 'private use (RFC 1918)'],
+  ['100.64.0.0/10', 'shared address space (RFC 6598)'],
+  ['127.0.0.0/8', 'loopback (RFC 1122)'],
+  ['169.254.0.0/16', 'link local (RFC 3927)'],
+  ['172.16.0.0/12', 'private use (RFC 1918)'],
+  ['192.0.0.0/24', 'IETF protocol assignments (RFC 6890)'],
+  ['192.0.2.0/24', 'documentation TEST-NET-1 (RFC 5737)'],
+  ['192.88.99.0/24', '6to4 relay anycast (RFC 7526)'],
+  ['192.168.0.0/16', 'private use (RFC 1918)'],
+  ['198.18.0.0/15', 'benchmarking (RFC 2544)'],
+  ['198.51.100.0/24', 'documentation TEST-NET-2 (RFC 5737)'],
+  ['203.0.113.0/24', 'documentation TEST-NET-3 (RFC 5737)'],
+  ['224.0.0.0/4', 'multicast (RFC 5771)'],
+  ['240.0.0.0/4', 'reserved (RFC 1112)'],
+  ['255.255.255.255/32', 'limited broadcast (RFC 919)'],
+  ['::/128', 'unspecified (RFC 4291)'],
+  ['::1/128', 'loopback (RFC 4291)'],
+  ['::/96', 'IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)'],
+  ['64:ff9b::/96', 'IPv4/IPv6 translation, NAT64 (RFC 6052)'],
+  ['64:ff9b:1::/48', 'local-use IPv4/IPv6 translation (RFC 8215)'],
+  ['100::/64', 'discard-only (RFC 6666)'],
+  ['2001::/23', 'IETF protocol assignments (RFC 2928)'],
+  ['2001::/32', 'Teredo (RFC 4380)'],
+  ['2001:10::/28', 'ORCHID, deprecated (RFC 4843)'],
+  ['2001:20::/28', 'ORCHIDv2 (RFC 7343)'],
+  ['2001:db8::/32', 'documentation (RFC 3849)'],
+  ['2002::/16', '6to4 (RFC 3056)'],
+  ['3fff::/20', 'documentation (RFC 9637)'],
+  ['5f00::/16', 'segment routing SIDs (RFC 9602)'],
+  ['fc00::/7', 'unique local (RFC 4193)'],
+  ['fe80::/10', 'link-local unicast (RFC 4291)'],
+  ['ff00::/8', 'multicast (RFC 4291)'],
 ];
 
-let blockList: import('node:net').BlockList | undefined;
+const RANGES = SPECIAL_PURPOSE.map(([cidr, name]) => {
+  const [network, bits] = cidr.split('/') as [string, string];
+  const family: Family = network.includes(':') ? 'ipv6' : 'ipv4';
+  const width = family === 'ipv6' ? 128n : 32n;
+  const base = family === 'ipv6' ? parseIPv6(network)!.value : BigInt(parseIPv4(network)!);
+  const shift = width - BigInt(bits);
+  return { cidr, name, family, shift, prefix: base >> shift };
+});
 
-async function isSpecialUse(address: string): Promise<boolean> {
-  const net = await import('node:net');
-  if (!blockList) {
-    blockList = new net.BlockList();
-    for (const [network, prefix, family] of SPECIAL_USE) blockList.addSubnet(network, prefix, family);
+// Everything outside global unicast (RFC 4291 §2.4) is reserved by the IETF or not unicast at all.
+const IPV6_GLOBAL_UNICAST = { prefix: 1n, shift: 125n };
+const IPV4_MAPPED = { prefix: 0xffffn, shift: 32n };
+
+function rangeOf(family: Family, value: bigint): string | null {
+  for (const range of RANGES) {
+    if (range.family === family && value >> range.shift === range.prefix) return `${range.cidr} ${range.name}`;
   }
-  const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
-  // An IPv4-mapped IPv6 address is judged by the IPv4 address inside it.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return blockList.check(mapped[1]!, 'ipv4');
-  return blockList.check(address, family);
+  return null;
+}
+
+/**
+ * Why `address` may not be fetched from (the special-purpose block it falls in), or null for a public
+ * unicast address. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is judged by the IPv4 address inside it; every other
+ * IPv6 address outside global unicast (2000::/3), every zoned (scoped) address and anything that does not
+ * parse as an IP address is refused.
+ *
+ * @example
+ * ```ts
+ * specialPurposeRange('::7f00:1'); // '::/96 IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)'
+ * specialPurposeRange('93.184.215.14'); // null
+ * ```
+ * @see [RFC 6890](https://www.rfc-editor.org/rfc/rfc6890)
+ * @see [IANA IPv6 Special-Purpose Address Registry](https://www.iana.org/assignments/iana-ipv6-special-registry/)
+ */
+export function specialPurposeRange(address: string): string | null {
+  const v4 = parseIPv4(address);
+  if (v4 !== null) return rangeOf('ipv4', BigInt(v4));
+  const v6 = parseIPv6(address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address);
+  if (!v6) return 'not an IP address';
+  if (v6.zoned) return 'scoped address with a zone identifier';
+  if (v6.value >> IPV4_MAPPED.shift === IPV4_MAPPED.prefix) {
+    const inner = rangeOf('ipv4', v6.value & 0xffffffffn);
+    return inner && `IPv4-mapped ${inner}`;
+  }
+  return rangeOf('ipv6', v6.value) ?? (v6.value >> IPV6_GLOBAL_UNICAST.shift === IPV6_GLOBAL_UNICAST.prefix ? null : 'outside IPv6 global unicast (RFC 4291 §2.4)');
+}
+
+/** True when the host of a URL is an IP literal rather than a name to resolve. */
+function isIPLiteral(hostname: string): boolean {
+  return hostname.startsWith('[') || parseIPv4(hostname) !== null;
 }
 
 /**
  * Fetches a URL that a client supplied (a client ID metadata document, a `jwks_uri`) without letting it
  * reach private networks: https only, every resolved address checked at connection time (so DNS rebinding
- * cannot swap in a private one), no redirects, a size cap and a timeout.
+ * cannot swap in a private one), no redirects, a size cap and a timeout. Every failure is an
+ * {@link OutboundFetchError} whose message carries the detail for the server's log, never for the client.
  *
  * @example
  * ```ts
@@ -61,13 +228,16 @@ async function isSpecialUse(address: string): Promise<boolean> {
  * @see [OAuth Client ID Metadata Document §6.5](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
  */
 export async function safeFetch(input: string, options: SafeFetchOptions = {}): Promise<SafeFetchResponse> {
+  const failure = (reason: string, cause?: unknown) => new OutboundFetchError(input, reason, cause === undefined ? undefined : { cause });
+  if (!URL.canParse(input)) throw failure('not a URL');
   const url = new URL(input);
-  if (url.protocol !== 'https:') throw new Error('only https URLs are fetched');
-  if (url.username || url.password) throw new Error('URLs with user information are not fetched');
-  const [https, dns, net] = await Promise.all([import('node:https'), import('node:dns'), import('node:net')]);
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  if (url.protocol !== 'https:') throw failure('only https URLs are fetched');
+  if (url.username || url.password) throw failure('URLs with user information are not fetched');
   const allowed = options.allowPrivateHosts?.some((entry) => entry === url.host || entry === url.hostname) ?? false;
-  if (net.isIP(hostname) && !allowed && (await isSpecialUse(hostname))) throw new Error(`${hostname} is a special-use address`);
+  // An IP literal is connected to without a lookup, so it is judged here, before any socket exists.
+  const literalRange = isIPLiteral(url.hostname) ? specialPurposeRange(url.hostname) : null;
+  if (literalRange && !allowed) throw failure(`${url.hostname} is a special-purpose address (${literalRange})`);
+  const [https, dns] = await Promise.all([import('node:https'), import('node:dns')]);
 
   const maxBytes = options.maxBytes ?? 5120;
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -80,12 +250,12 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(error);
+      reject(error instanceof OutboundFetchError ? error : failure(error.message, error));
       request.destroy();
     };
     // A total deadline, not only the socket's idle timeout: a server that trickles one byte at a time is
     // never idle (CIMD §6.6 asks for limits on what a fetch may cost).
-    const timer = setTimeout(() => fail(new Error('request timed out')), timeoutMs);
+    const timer = setTimeout(() => fail(failure(`no complete response within ${timeoutMs} ms`)), timeoutMs);
     const request = https.request(
       url,
       {
@@ -97,12 +267,15 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
           dns.lookup(host, { ...lookupOptions, all: true }, (error, addresses) => {
             if (error) return callback(error, '', 4);
             const list = addresses as unknown as LookupAddress[];
-            void Promise.all(list.map((entry) => isSpecialUse(entry.address))).then((special) => {
-              const usable = list.filter((_, index) => allowed || !special[index]);
-              if (!usable.length) return callback(new Error(`${host} resolves to a special-use address`), '', 4);
-              if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
-              callback(null, usable[0]!.address, usable[0]!.family);
-            });
+            // Checked here, at connection time, so a name that resolves to a public address for a check and
+            // to a private one for the connection (DNS rebinding) gains nothing.
+            const usable = list.filter((entry) => allowed || specialPurposeRange(entry.address) === null);
+            if (!usable.length) {
+              const ranges = list.map((entry) => `${entry.address}: ${specialPurposeRange(entry.address)}`).join('; ');
+              return callback(failure(`${host} resolves only to special-purpose addresses (${ranges})`), '', 4);
+            }
+            if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
+            callback(null, usable[0]!.address, usable[0]!.family);
           });
         },
       },
@@ -111,7 +284,7 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
         let size = 0;
         response.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > maxBytes) return fail(new Error(`response larger than ${maxBytes} bytes`));
+          if (size > maxBytes) return fail(failure(`response larger than ${maxBytes} bytes`));
           chunks.push(chunk);
         });
         response.on('end', () => {
@@ -123,7 +296,7 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
         response.on('error', fail);
       },
     );
-    request.on('timeout', () => fail(new Error('request timed out')));
+    request.on('timeout', () => fail(failure(`no complete response within ${timeoutMs} ms`)));
     request.on('error', fail);
     request.end();
   });

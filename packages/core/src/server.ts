@@ -9,7 +9,7 @@ import { handleClientConfiguration, handleRegister, type ResolvedRegistration } 
 import { handleRevoke } from './handlers/revoke.js';
 import { handleUserinfo } from './handlers/userinfo.js';
 import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL } from './client-id-metadata-document.js';
-import { safeFetch } from './safe-fetch.js';
+import { outboundFetchFailure, safeFetch } from './safe-fetch.js';
 import { LoginFlow } from './login/flow.js';
 import { DEFAULT_PATHS, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
 import { CORS_HEADERS, rawJSONResponse, withHeaders } from './http.js';
@@ -189,7 +189,8 @@ export class AuthorizationServer {
         revocation: endpoint(paths.revocation),
         introspection: endpoint(paths.introspection),
       },
-      safeFetch: (url) => safeFetch(url, cimdOptions || {}),
+      // A replacement fetcher (a non-Node runtime, tests) serves jwks_uri key sets too, not only documents.
+      safeFetch: (url) => (cimdOptions && cimdOptions.fetch ? cimdOptions.fetch(url) : safeFetch(url, cimdOptions || {})),
       interaction: options.interaction,
       devLogin: options.devLogin,
       getClient: async (clientId) => {
@@ -381,6 +382,10 @@ export class AuthorizationServer {
       response = await route.handler(request, context);
     } catch (error) {
       if (isOAuthError(error)) {
+        // A client-supplied URL that could not be fetched: the caller's error says only that, and the
+        // network detail goes to the application's log.
+        const fetchFailure = outboundFetchFailure(error);
+        if (fetchFailure) this.#options.onError?.(fetchFailure, request);
         response = error.toResponse();
       } else if (error instanceof StoreUnavailableError) {
         this.#options.onError?.(error, request);
@@ -447,7 +452,6 @@ export class AuthorizationServer {
       clientId: interaction.clientId,
       subject: result.subject,
       redirectUri: interaction.redirectUri,
-      redirectUriSent: interaction.redirectUriSent,
       codeChallenge: interaction.codeChallenge,
       codeChallengeMethod: interaction.codeChallengeMethod,
       scopes,

@@ -75,8 +75,6 @@ export interface AuthorizationCodeRecord {
   clientId: string;
   subject: string;
   redirectUri: string;
-  /** Whether the authorization request carried `redirect_uri` (then the token request must repeat it). */
-  redirectUriSent: boolean;
   codeChallenge?: string | undefined;
   codeChallengeMethod?: 'S256' | undefined;
   scopes: string[];
@@ -125,7 +123,6 @@ export interface InteractionRecord {
   interactionId: string;
   clientId: string;
   redirectUri: string;
-  redirectUriSent: boolean;
   state?: string | undefined;
   scopes: string[];
   resources: string[];

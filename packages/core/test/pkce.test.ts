@@ -115,7 +115,6 @@ describe('A4 PKCE', () => {
       clientId: 'conf-basic',
       subject: SUBJECT,
       redirectUri: BASIC_RU!,
-      redirectUriSent: false,
       scopes: ['mcp:tools'],
       resources: [RESOURCE],
       createdAt: now,

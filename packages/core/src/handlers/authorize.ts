@@ -8,6 +8,7 @@ import { checkResourceIndicator } from '../resource.js';
 import { parseScope } from '../scope.js';
 import type { ClientRecord, InteractionRecord } from '../store.js';
 import { StoreUnavailableError } from '../store-errors.js';
+import { outboundFetchFailure } from '../safe-fetch.js';
 
 const targetBrand: unique symbol = Symbol('validated redirect target');
 
@@ -24,8 +25,8 @@ export interface RedirectTarget {
 
 /** An error that cannot be redirected: shown to the user as a page, with no `Location` header. */
 class LocalAuthorizationError extends Error {
-  constructor(readonly code: OAuthErrorCode, readonly description: string) {
-    super(description);
+  constructor(readonly code: OAuthErrorCode, readonly description: string, cause?: unknown) {
+    super(description, { cause });
   }
 }
 
@@ -68,7 +69,7 @@ export function interactionErrorPage(description: string): Response {
 async function validateClientAndRedirect(
   ctx: ServerContext,
   params: RequestParams,
-): Promise<{ client: ClientRecord; target: RedirectTarget; redirectUriSent: boolean }> {
+): Promise<{ client: ClientRecord; target: RedirectTarget }> {
   let clientId: string | undefined;
   let requested: string | undefined;
   try {
@@ -83,7 +84,7 @@ async function validateClientAndRedirect(
     client = await ctx.getClient(clientId);
   } catch (error) {
     // A metadata document that cannot be used is the user's problem to see, not the client's to receive.
-    if (isOAuthError(error) && error.status < 500) throw new LocalAuthorizationError('invalid_request', error.description ?? 'the client cannot be used');
+    if (isOAuthError(error) && error.status < 500) throw new LocalAuthorizationError('invalid_request', error.description ?? 'the client cannot be used', error);
     throw error;
   }
   if (!client) throw new LocalAuthorizationError('invalid_request', 'unknown client_id');
@@ -105,7 +106,7 @@ async function validateClientAndRedirect(
   } catch {
     state = undefined;
   }
-  return { client, target: { [targetBrand]: true, redirectUri, state }, redirectUriSent: requested !== undefined };
+  return { client, target: { [targetBrand]: true, redirectUri, state } };
 }
 
 function requestError(description: string, code: OAuthErrorCode = 'invalid_request'): OAuthError {
@@ -120,7 +121,7 @@ function validateRequest(
   ctx: ServerContext,
   params: RequestParams,
   client: ClientRecord,
-): Omit<InteractionRecord, 'interactionId' | 'clientId' | 'redirectUri' | 'redirectUriSent' | 'state' | 'createdAt' | 'expiresAt'> {
+): Omit<InteractionRecord, 'interactionId' | 'clientId' | 'redirectUri' | 'state' | 'createdAt' | 'expiresAt'> {
   // Any repeated parameter (state included) is invalid_request (OAuth 2.1 §3.1).
   for (const name of ['state', 'response_type', 'response_mode', 'code_challenge', 'code_challenge_method', 'scope', 'nonce', 'prompt', 'max_age']) {
     params.get(name);
@@ -196,10 +197,15 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
   try {
     validated = await validateClientAndRedirect(ctx, params);
   } catch (error) {
-    if (error instanceof LocalAuthorizationError) return errorPage(error.code, error.description);
+    if (error instanceof LocalAuthorizationError) {
+      // A metadata document that could not be fetched: the page says only that; the detail is logged.
+      const fetchFailure = outboundFetchFailure(error);
+      if (fetchFailure) ctx.onError?.(fetchFailure, request);
+      return errorPage(error.code, error.description);
+    }
     throw error;
   }
-  const { client, target, redirectUriSent } = validated;
+  const { client, target } = validated;
 
   try {
     const request_ = validateRequest(ctx, params, client);
@@ -208,7 +214,6 @@ export async function handleAuthorize(ctx: ServerContext, request: Request): Pro
       interactionId: randomToken(),
       clientId: client.clientId,
       redirectUri: target.redirectUri,
-      redirectUriSent,
       state: target.state,
       ...request_,
       createdAt: now,

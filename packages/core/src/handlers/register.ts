@@ -2,7 +2,7 @@ import { parseClientMetadata, usesClientSecret, type ClientMetadata } from '../c
 import type { ServerContext } from '../context.js';
 import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
 import { OAuthError } from '../errors.js';
-import { jsonResponse, readBodyText } from '../http.js';
+import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../http.js';
 import { parseScope } from '../scope.js';
 import type { ClientRecord } from '../store.js';
 import { bearerChallenge } from '../www-authenticate.js';
@@ -53,9 +53,9 @@ async function readJSON(request: Request): Promise<unknown> {
   if (type !== 'application/json') throw new OAuthError('invalid_client_metadata', { description: 'the request body must be application/json' });
   const text = await readBodyText(request);
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new OAuthError('invalid_client_metadata', { description: 'the request body is not valid JSON' });
+    return parseJSONBody(text);
+  } catch (error) {
+    throw new OAuthError('invalid_client_metadata', { description: `the request body is not valid JSON${duplicateNote(error)}` });
   }
 }
 

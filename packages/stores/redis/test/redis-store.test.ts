@@ -70,7 +70,6 @@ describe.skipIf(skip)('RedisStore', () => {
       clientId: 'client-1',
       subject: 'user-1',
       redirectUri: 'http://127.0.0.1:33418/callback',
-      redirectUriSent: true,
       scopes: [],
       resources: [],
       createdAt: now,

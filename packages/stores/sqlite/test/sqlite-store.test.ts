@@ -59,7 +59,6 @@ describe('SQLiteStore', () => {
       clientId: 'client-1',
       subject: 'user-1',
       redirectUri: 'http://127.0.0.1:33418/callback',
-      redirectUriSent: true,
       scopes: [],
       resources: [],
       createdAt: now,
@@ -69,6 +68,25 @@ describe('SQLiteStore', () => {
     expect((await first.consumeAuthorizationCode('code-hash'))?.firstUse).toBe(false);
     await first.close();
     await second.close();
+  });
+});
+
+describe('rows written by earlier versions', () => {
+  it('reads a code row whose legacy redirect_uri_sent column says 1, and writes new rows with it at 0', async () => {
+    const db = new Database(':memory:');
+    const store = new SQLiteStore({ database: db });
+    const now = Date.now();
+    // An earlier version recorded whether the authorization request named redirect_uri; nothing reads it now.
+    db.prepare(
+      `INSERT INTO keyward_authorization_codes (code_hash, grant_id, client_id, subject, redirect_uri, redirect_uri_sent, scopes, resources, created_at, expires_at)
+       VALUES ('old-hash', 'grant-1', 'client-1', 'user-1', 'http://127.0.0.1/cb', 1, '["mcp:tools"]', '[]', ?, ?)`,
+    ).run(now, now + 60_000);
+    const record = await store.getAuthorizationCode('old-hash');
+    expect(record).toMatchObject({ codeHash: 'old-hash', redirectUri: 'http://127.0.0.1/cb', scopes: ['mcp:tools'] });
+    expect(record).not.toHaveProperty('redirectUriSent');
+    await store.saveAuthorizationCode({ ...record!, codeHash: 'new-hash' });
+    expect(db.prepare("SELECT redirect_uri_sent FROM keyward_authorization_codes WHERE code_hash = 'new-hash'").pluck().get()).toBe(0);
+    db.close();
   });
 });
 
