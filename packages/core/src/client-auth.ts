@@ -120,6 +120,7 @@ async function secretMatches(ctx: ServerContext, request: Request, client: Clien
   const key = `client-auth:${client.clientId}:${ctx.clientAddress(request)}`;
   const retryAfter = await throttle.retryAfter([[key, FAILED_SECRETS_PER_SOURCE]]);
   if (retryAfter !== null) {
+    ctx.emit?.({ type: 'rate_limited', clientId: client.clientId, limit: FAILED_SECRETS_PER_SOURCE, windowMs: FAILED_SECRET_WINDOW_MS }, request);
     throw new OAuthError('invalid_client', {
       description: 'too many failed client authentication attempts; retry later',
       status: 429,

@@ -443,7 +443,7 @@ export class AuthorizationServer {
     const route = this.#route(pathname);
     const endpoint = this.#endpointName(pathname, route);
     const response = withHeaders(await this.#answer(request, context, pathname, route, endpoint), this.#securityHeaders);
-    this.#ctx.log?.(`oauth:${endpoint}`, `${request.method} ${pathname} ${response.status}`, { sourceAddress: context.clientAddress, status: response.status });
+    this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, `${request.method} ${pathname} ${response.status}`, { sourceAddress: context.clientAddress, status: response.status });
     this.#onResponse?.({ endpoint, method: request.method, status: response.status, durationMs: performance.now() - started });
     return response;
   }
@@ -473,7 +473,7 @@ export class AuthorizationServer {
       }
     } catch (error) {
       if (isOAuthError(error)) {
-        this.#ctx.log?.(`oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
+        this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
         response = error.toResponse();
       } else if (error instanceof StoreUnavailableError) {
         this.#onError(error, request);

@@ -190,14 +190,17 @@ export class LoginFlow {
     const limits = this.#options.attemptLimits ?? { perUser: 10, perSource: 50 };
     const keys = [`login:user:${username.toLowerCase()}`, `login:source:${clientAddress}`] as const;
     if ((await this.#throttle.retryAfter([[keys[0], limits.perUser], [keys[1], limits.perSource]])) !== null) {
+      this.#ctx.emit?.({ type: 'signin.throttled', method: 'password', clientId: interaction.clientId }, request);
       return rerender('Too many failed sign-in attempts. Wait a few minutes and try again.', username, 429);
     }
     const identity = await users.verify(username, params.get('password') ?? '');
     if (!identity) {
       await this.#throttle.recordFailure(keys);
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'password', clientId: interaction.clientId }, request);
       // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
       return rerender('The username or password is incorrect.', username, 401);
     }
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'password', clientId: interaction.clientId, subject: identity.subject }, request);
     return this.#signIn(interaction, identity);
   }
 
@@ -212,6 +215,7 @@ export class LoginFlow {
     if (!provider || provider.kind !== 'token' || !token) return this.#error('Unknown sign-in method or missing token.');
     const sourceKey = `login:source:${clientAddress}`;
     if ((await this.#throttle.retryAfter([[sourceKey, this.#options.attemptLimits?.perSource ?? 50]])) !== null) {
+      this.#ctx.emit?.({ type: 'signin.throttled', method: 'token', clientId: checked.interaction.clientId }, request);
       return this.#error('Too many failed sign-in attempts.', 429);
     }
     let identity: UpstreamIdentity;
@@ -219,8 +223,10 @@ export class LoginFlow {
       identity = await provider.verifyToken(token);
     } catch {
       await this.#throttle.recordFailure([sourceKey]);
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'token', provider: provider.id, clientId: checked.interaction.clientId }, request);
       return this.#error(`Sign-in with ${provider.displayName} failed.`, 401);
     }
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'token', provider: provider.id, clientId: checked.interaction.clientId, subject: identity.subject }, request);
     return this.#signIn(checked.interaction, identity);
   }
 
@@ -237,10 +243,12 @@ export class LoginFlow {
     try {
       identity = await provider.finish({ callbackUrl: `${this.#urls.callback}/${provider.id}`, currentUrl: new URL(request.url), state: loginState.state });
     } catch {
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'redirect', provider: provider.id, clientId: interaction.clientId }, request);
       return this.#error(`Sign-in with ${provider.displayName} failed. Start again from the application.`, 401);
     }
     // The upstream state is single-use: drop it before going on.
     await this.#ctx.store.saveInteraction({ ...interaction, loginState: undefined });
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'redirect', provider: provider.id, clientId: interaction.clientId, subject: identity.subject }, request);
     return this.#signIn(interaction, identity, [this.#cookie(this.#cookies.upstream, '', 0)]);
   }
 
@@ -311,6 +319,7 @@ export class LoginFlow {
       createdAt: now,
       expiresAt: now + (this.#options.consentLifetime ?? 30 * 24 * 3600) * 1000,
     });
+    this.#ctx.emit?.({ type: 'consent.given', clientId: interaction.clientId, subject: session.subject, scopes: interaction.scopes }, request);
     return this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST');
   }
 
