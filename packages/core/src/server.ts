@@ -113,6 +113,8 @@ export class AuthorizationServer {
   readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
   readonly #limits = new Map<string, RateLimit>();
   readonly #endpointNames = new Map<string, string>();
+  // The endpoint of each request in flight, kept only when events are observed (they name it).
+  readonly #requestEndpoints = new WeakMap<Request, string>();
   readonly #refusePlainHTTP: boolean;
 
   constructor(options: AuthorizationServerOptions) {
@@ -305,8 +307,11 @@ export class AuthorizationServer {
     return (event, request) => {
       if (!request) return emit(event);
       const sourceAddress = event.sourceAddress ?? this.#addresses.get(request);
-      const pathname = event.endpoint ? '' : new URL(request.url).pathname;
-      const endpoint = event.endpoint ?? this.#endpointName(pathname, this.#route(pathname));
+      let endpoint = event.endpoint ?? this.#requestEndpoints.get(request);
+      if (endpoint === undefined) {
+        const pathname = new URL(request.url).pathname;
+        endpoint = this.#endpointName(pathname, this.#route(pathname));
+      }
       emit({ ...event, sourceAddress, endpoint });
     };
   }
@@ -453,6 +458,7 @@ export class AuthorizationServer {
 
   async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response> {
     if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
+    if (this.#ctx.emit) this.#requestEndpoints.set(request, endpoint);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
       if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });
