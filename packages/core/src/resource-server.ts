@@ -75,7 +75,15 @@ export interface ResourceServerGuardOptions {
   logger?: KeywardLogger | undefined;
 }
 
-/** What the adapter tells the guard about one request. */
+/**
+ * What the adapter tells the guard about one request.
+ *
+ * @example
+ * ```ts
+ * const result = await guard.authenticate(request, { scopes: ['mcp:admin'], clientAddress: '203.0.113.9' });
+ * ```
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ */
 export interface GuardRequestOptions {
   /** Scopes this call needs beyond the guard's own (step-up for a tool that needs more). */
   scopes?: readonly string[];
@@ -169,7 +177,8 @@ export class ResourceServerGuard {
       }
       if (!decision.allowed) {
         this.#emit?.({ type: 'rate_limited', limit: limit.max, windowMs: limit.windowMs, endpoint: 'mcp', sourceAddress: address });
-        const error = new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers: decision.headers });
+        const headers = { ...decision.headers, 'access-control-expose-headers': 'WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy' };
+        const error = new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers });
         return { ok: false, response: error.toResponse() };
       }
       limitHeaders = decision.headers;

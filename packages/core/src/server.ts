@@ -38,7 +38,15 @@ export interface RequestContext {
   protocol?: 'http' | 'https' | undefined;
 }
 
-/** Options of {@link AuthorizationServer.createGuard}. */
+/**
+ * Options of {@link AuthorizationServer.createGuard}.
+ *
+ * @example
+ * ```ts
+ * const guard = server.createGuard({ scopes: ['mcp:tools'], rateLimit: { windowMs: 60_000, max: 1200 } });
+ * ```
+ * @see [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ */
 export interface CreateGuardOptions {
   /** The resource to protect; default the server's first resource. */
   resource?: string;
