@@ -177,6 +177,13 @@ describe('security events and the trace over a full flow', () => {
     const tokensD = await token({ grant_type: 'authorization_code', code: d.code!, code_verifier: d.verifier });
     expect((await revoke(tokensD.body.access_token as string)).status).toBe(200);
 
+    // The guard sees the revoked tokens (its refusals are traced too).
+    const guard = server.createGuard({ scopes: ['mcp:tools'] });
+    for (const accessToken of [tokensC.body.access_token, tokensD.body.access_token]) {
+      const result = await guard.authenticate(new Request(`${issuer}/mcp`, { headers: { authorization: `Bearer ${accessToken as string}` } }), { clientAddress: SOURCE });
+      expect(result.ok).toBe(false);
+    }
+
     // Consent denied.
     const denied = await authorize({ prompt: 'consent', decision: 'deny' });
     expect(denied.response.headers.get('location')).toContain('error=access_denied');
@@ -258,7 +265,7 @@ describe('security events and the trace over a full flow', () => {
 
   it('OPS-LOG-01: the trace covers the token, authorize, login, register, revoke, introspect and store namespaces', () => {
     const namespaces = new Set(logLines.map((line) => line.split(' ')[0]));
-    for (const namespace of ['oauth:token', 'oauth:authorize', 'oauth:login', 'oauth:register', 'oauth:revoke', 'oauth:introspect', 'oauth:store']) {
+    for (const namespace of ['oauth:token', 'oauth:authorize', 'oauth:login', 'oauth:register', 'oauth:revoke', 'oauth:introspect', 'oauth:store', 'oauth:guard']) {
       expect(namespaces, namespace).toContain(namespace);
     }
     expect(logLines.some((line) => line.startsWith('oauth:token refused') && line.includes('invalid_grant'))).toBe(true);
