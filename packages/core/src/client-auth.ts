@@ -147,6 +147,7 @@ async function checkSecret(
   ];
   const retryAfter = throttle.retryAfter(valid ? await throttle.peek(keys) : await throttle.fail(keys));
   if (retryAfter !== null) {
+    ctx.emit?.({ type: 'rate_limited', clientId, limit: FAILED_SECRETS_PER_SOURCE, windowMs: FAILED_SECRET_WINDOW_MS }, request);
     throw new OAuthError('invalid_client', {
       description: 'too many failed client authentication attempts; retry later',
       status: 429,

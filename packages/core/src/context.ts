@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import type { KeyManager, SigningAlgorithm } from './keys.js';
+import type { PendingEvent } from './events.js';
 import type { EndpointURLs } from './options.js';
 import type { RevocationList } from './revocation-list.js';
 import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from './store.js';
@@ -76,6 +77,13 @@ export interface ServerContext {
   getClient(clientId: string): Promise<ClientRecord | null>;
   /** Whether `client` may authenticate with `method` (its registered one, or a configured client's list). */
   allowsAuthMethod(client: ClientRecord, method: TokenEndpointAuthMethod): boolean;
+  /**
+   * Reports a security event (absent when nobody listens, so `ctx.emit?.(…)` builds nothing); the source
+   * address is taken from `request` unless the event names one.
+   */
+  emit?: ((event: PendingEvent, request?: Request) => void) | undefined;
+  /** The debug trace (absent when no logger is configured, so `ctx.log?.(…)` builds nothing). */
+  log?: ((namespace: string, message: string, fields?: Record<string, unknown>) => void) | undefined;
   /** The application's hook for unexpected errors. */
   onError?: ((error: unknown, request: Request) => void) | undefined;
   /**

@@ -1,9 +1,16 @@
 export { AuthorizationServer } from './server.js';
-export type { GrantSummary, RequestContext } from './server.js';
+export type { CreateGuardOptions, GrantSummary, RequestContext } from './server.js';
+export type { KeywardEvent, KeywardEventBase, KeywardEventType, KeywardLogger, ResponseInfo } from './events.js';
+export { createMetrics } from './metrics.js';
+export type { KeywardMetrics } from './metrics.js';
+export { DEFAULT_GUARD_RATE_LIMIT, DEFAULT_RATE_LIMITS } from './rate-limit.js';
+export type { RateLimit, RateLimitedEndpoint } from './rate-limit.js';
+export { clientAddressFrom, trustedProxies } from './proxy.js';
+export type { ConnectionInfo, TrustedProxies } from './proxy.js';
 export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, GrantableScopes, ProtectedResourceOptions, ScopeGrantRequest, StaticClientOptions } from './options.js';
 export type { InteractionHandler, InteractionResult, PendingAuthorization } from './context.js';
 export { ResourceServerGuard } from './resource-server.js';
-export type { AuthInfo, GuardResult, ResourceServerGuardOptions } from './resource-server.js';
+export type { AuthInfo, GuardRequestOptions, GuardResult, ResourceServerGuardOptions } from './resource-server.js';
 export { RevocationList } from './revocation-list.js';
 export type { RevocationListOptions } from './revocation-list.js';
 export { OAuthError, isOAuthError, KeywardConfigError, sanitizeErrorDescription } from './errors.js';

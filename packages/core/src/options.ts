@@ -15,6 +15,8 @@ import type { LoginOptions } from './login/flow.js';
 import type { SigningAlgorithm } from './keys.js';
 import { checkRedirectUriForRegistration } from './redirect-uri.js';
 import type { ClientRecord, Store, TokenEndpointAuthMethod } from './store.js';
+import type { KeywardEvent, KeywardLogger, ResponseInfo } from './events.js';
+import type { RateLimit, RateLimitedEndpoint } from './rate-limit.js';
 
 /** Where each endpoint is served, relative to the issuer. Defaults are the product brief's paths. */
 export interface EndpointPaths {
@@ -216,6 +218,29 @@ export interface AuthorizationServerOptions {
    * be fetched: the client is told only that, the log gets the address, port and network error.
    */
   onError?: (error: unknown, request: Request) => void;
+  /**
+   * Called synchronously with every security event (sign-ins, consents, codes, tokens, refresh reuse,
+   * revocations, registrations, rate limits, store outages). Events never carry a secret; whatever the
+   * hook throws is ignored and never changes a response.
+   */
+  onEvent?: (event: KeywardEvent) => void;
+  /** The detailed trace, by namespace (`oauth:token`, `oauth:authorize`, …); nothing is built when absent. */
+  logger?: KeywardLogger;
+  /** Called once per answered request with its endpoint name, status and duration (metrics, request logs). */
+  onResponse?: (info: ResponseInfo) => void;
+  /**
+   * Requests per source address and window, per endpoint, counted in the Store (so every instance shares
+   * them) and answered 429 with `Retry-After` and `RateLimit-Policy`/`RateLimit` beyond the limit. The
+   * defaults (per minute: token 120, authorize 60, revoke 60, introspect 600, userinfo 120, login 60, and
+   * for register `registration.rateLimit`, 20) are far above what a client following the protocol sends;
+   * `false` turns one off. Registration's own `registration.rateLimit` applies as well.
+   */
+  rateLimits?: Partial<Record<RateLimitedEndpoint, RateLimit | false>>;
+  /**
+   * Refuses to start unless the issuer is https (or http on a loopback host), and refuses requests that
+   * reached the server over plain http (as a trusted proxy reports it) with `invalid_request`.
+   */
+  enforceHTTPS?: boolean;
 }
 
 const urlString = z.string().refine((value) => URL.canParse(value), 'must be an absolute URL');
@@ -291,9 +316,30 @@ const optionsSchema = z.object({
   clientIdMetadataDocuments: z.union([z.literal(false), z.object({}).passthrough()]).optional(),
   clock: z.function().optional(),
   onError: z.function().optional(),
+  onEvent: z.function().optional(),
+  logger: z.custom<KeywardLogger>((value) => typeof value === 'object' && value !== null && typeof (value as KeywardLogger).debug === 'function', 'must have a debug method').optional(),
+  onResponse: z.function().optional(),
+  rateLimits: z
+    .partialRecord(
+      z.enum(['token', 'authorize', 'register', 'revoke', 'introspect', 'userinfo', 'login']),
+      z.union([z.literal(false), z.object({ windowMs: z.number().int().positive(), max: z.number().int().positive() })]),
+    )
+    .optional(),
+  enforceHTTPS: z.boolean().optional(),
 });
 
+const LOOPBACK_HTTP = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/;
+
+/** @internal True for an `http` issuer on a loopback host, the one plain-http issuer ever accepted. */
+export function isLoopbackHTTP(issuer: string): boolean {
+  return LOOPBACK_HTTP.test(issuer);
+}
+
 export function validateOptions(options: AuthorizationServerOptions): void {
+  // Checked first, so the error names the setting the operator turned on.
+  if (options.enforceHTTPS && typeof options.issuer === 'string' && !options.issuer.startsWith('https://') && !isLoopbackHTTP(options.issuer)) {
+    throw new KeywardConfigError(`enforceHTTPS is on but the issuer ${options.issuer} is not an https URL`, 'ERR_KEYWARD_INSECURE_ISSUER');
+  }
   const result = optionsSchema.safeParse(options);
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -5,6 +5,10 @@ import { readBodyParams } from './http.js';
 import type { RevocationList } from './revocation-list.js';
 import { parseScope } from './scope.js';
 import { bearerChallenge } from './www-authenticate.js';
+import { eventEmitter, safeLogger, safeResponseHook, type KeywardEvent, type KeywardLogger, type PendingEvent, type ResponseInfo } from './events.js';
+import { countRequest, type RateLimit } from './rate-limit.js';
+import type { Store } from './store.js';
+import { OAuthError } from './errors.js';
 
 /**
  * What the guard knows about a verified access token, shaped like the MCP SDK's `AuthInfo` so the SDK's
@@ -58,6 +62,33 @@ export interface ResourceServerGuardOptions {
   /** Allowed clock skew in seconds (default 5; RFC 9700 bounds it, REQUIREMENTS IMPL-02 says ≤ 60). */
   clockToleranceSeconds?: number;
   clock?: Clock;
+  /**
+   * Requests per source address and window, counted in `store` (shared by every instance using it) and
+   * answered 429 beyond the limit. Counts only requests whose client address the adapter passes.
+   */
+  rateLimit?: (RateLimit & { store: Store }) | false | undefined;
+  /** Receives `rate_limited` events (endpoint `mcp`); errors it throws are ignored. */
+  onEvent?: ((event: KeywardEvent) => void) | undefined;
+  /** Called once per response the guard answers itself (401, 403, 429), endpoint `mcp`. */
+  onResponse?: ((info: ResponseInfo) => void) | undefined;
+  /** The `oauth:guard` trace. */
+  logger?: KeywardLogger | undefined;
+}
+
+/**
+ * What the adapter tells the guard about one request.
+ *
+ * @example
+ * ```ts
+ * const result = await guard.authenticate(request, { scopes: ['mcp:admin'], clientAddress: '203.0.113.9' });
+ * ```
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ */
+export interface GuardRequestOptions {
+  /** Scopes this call needs beyond the guard's own (step-up for a tool that needs more). */
+  scopes?: readonly string[];
+  /** The client's network address (after trusted proxies), for the rate limit. */
+  clientAddress?: string | undefined;
 }
 
 /** The outcome of {@link ResourceServerGuard.authenticate}: the token's AuthInfo, or the response to send. */
@@ -85,6 +116,10 @@ export class ResourceServerGuard {
   readonly #keys: JWTVerifyGetKey;
   readonly #clock: Clock;
   readonly #resourceURL: URL;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #emit: ((event: PendingEvent) => void) | undefined;
+  readonly #log: ((namespace: string, message: string, fields?: Record<string, unknown>) => void) | undefined;
+  readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
 
   constructor(options: ResourceServerGuardOptions) {
     if (!options.keys && !options.jwksUri) throw new KeywardConfigError('ResourceServerGuard needs jwksUri or keys');
@@ -97,6 +132,14 @@ export class ResourceServerGuard {
     this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri!));
     this.#clock = options.clock ?? systemClock;
     this.#resourceURL = new URL(options.resource);
+    this.#headers = {
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      ...(this.#resourceURL.protocol === 'https:' && { 'strict-transport-security': 'max-age=31536000; includeSubDomains' }),
+    };
+    this.#emit = options.onEvent && eventEmitter(options.onEvent, this.#clock);
+    this.#log = options.logger && safeLogger(options.logger);
+    this.#onResponse = options.onResponse && safeResponseHook(options.onResponse);
   }
 
   /** The resource identifier this guard protects. */
@@ -108,7 +151,44 @@ export class ResourceServerGuard {
    * Authenticates a request. `scopes` adds to the guard's required scopes for this one call (step-up for a
    * tool that needs more).
    */
-  async authenticate(request: Request, options: { scopes?: readonly string[] } = {}): Promise<GuardResult> {
+  async authenticate(request: Request, options: GuardRequestOptions = {}): Promise<GuardResult> {
+    const started = this.#onResponse ? performance.now() : 0;
+    const result = await this.#authenticate(request, options);
+    if (!result.ok) {
+      for (const [name, value] of Object.entries(this.#headers)) result.response.headers.set(name, value);
+      this.#log?.('oauth:guard', `${request.method} refused ${result.response.status}`, { sourceAddress: options.clientAddress, status: result.response.status });
+      this.#onResponse?.({ endpoint: 'mcp', method: request.method, status: result.response.status, durationMs: performance.now() - started });
+    }
+    return result;
+  }
+
+  async #authenticate(request: Request, options: GuardRequestOptions): Promise<GuardResult> {
+    const limit = this.#options.rateLimit;
+    let limitHeaders: Record<string, string> | undefined;
+    if (limit && options.clientAddress !== undefined) {
+      const address = options.clientAddress;
+      let decision: Awaited<ReturnType<typeof countRequest>> | undefined;
+      try {
+        decision = await countRequest(limit.store, this.#clock, `ratelimit:mcp:${address}`, limit);
+      } catch {
+        // Tokens verify with keys held in memory: a Store outage must not stop MCP, so the limit gives way.
+        this.#emit?.({ type: 'store.unavailable', operation: 'incrementCounter', endpoint: 'mcp', sourceAddress: address });
+        this.#log?.('oauth:store', 'rate limit not counted: store call failed', { endpoint: 'mcp' });
+      }
+      if (decision && !decision.allowed) {
+        this.#emit?.({ type: 'rate_limited', limit: limit.max, windowMs: limit.windowMs, endpoint: 'mcp', sourceAddress: address });
+        const headers = { ...decision.headers, 'access-control-expose-headers': 'WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy' };
+        const error = new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers });
+        return { ok: false, response: error.toResponse() };
+      }
+      limitHeaders = decision?.headers;
+    }
+    const result = await this.#verifyRequest(request, options);
+    if (!result.ok && limitHeaders) for (const [name, value] of Object.entries(limitHeaders)) result.response.headers.set(name, value);
+    return result;
+  }
+
+  async #verifyRequest(request: Request, options: GuardRequestOptions): Promise<GuardResult> {
     const header = request.headers.get('authorization');
     const bodyToken = await this.#formBodyToken(request);
     let token: string | undefined;

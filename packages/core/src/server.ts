@@ -11,8 +11,10 @@ import { handleUserinfo } from './handlers/userinfo.js';
 import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL } from './client-id-metadata-document.js';
 import { outboundFetchFailure, safeFetch } from './safe-fetch.js';
 import { LoginFlow } from './login/flow.js';
-import { DEFAULT_PATHS, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
-import { CORS_HEADERS, rawJSONResponse, withHeaders } from './http.js';
+import { DEFAULT_PATHS, isLoopbackHTTP, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
+import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from './http.js';
+import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from './events.js';
+import { countRequest, DEFAULT_GUARD_RATE_LIMIT, DEFAULT_RATE_LIMITS, type RateLimit } from './rate-limit.js';
 import { KeyManager } from './keys.js';
 import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from './metadata.js';
 import { ResourceServerGuard } from './resource-server.js';
@@ -28,7 +30,51 @@ export type GrantSummary = Omit<GrantRecord, 'subject' | 'claims' | 'upstreamTok
 /** What an adapter knows about a request that a Web `Request` cannot carry. */
 export interface RequestContext {
   /** The client's network address (rate limits per source); adapters pass the socket or proxy address. */
-  clientAddress?: string;
+  clientAddress?: string | undefined;
+  /**
+   * The scheme the client used, as the socket or a trusted proxy reports it. With `enforceHTTPS`, a
+   * request that came over plain http is refused.
+   */
+  protocol?: 'http' | 'https' | undefined;
+}
+
+/**
+ * Options of {@link AuthorizationServer.createGuard}.
+ *
+ * @example
+ * ```ts
+ * const guard = server.createGuard({ scopes: ['mcp:tools'], rateLimit: { windowMs: 60_000, max: 1200 } });
+ * ```
+ * @see [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ */
+export interface CreateGuardOptions {
+  /** The resource to protect; default the server's first resource. */
+  resource?: string;
+  /** Scopes every request must carry. */
+  scopes?: string[];
+  /**
+   * Requests per source address and window, counted in the server's Store; default 600 a minute.
+   * `false` turns the limit off. Needs the client address, which the adapters' guards pass.
+   */
+  rateLimit?: RateLimit | false;
+  /** Called once per response the guard answers itself (401, 403, 429), with endpoint `mcp`. */
+  onResponse?: (info: ResponseInfo) => void;
+}
+
+// Headers on every answer. HSTS is added for https issuers only: on http it would be ignored, and on a
+// loopback development issuer it would pin the browser to https for a host that does not offer it.
+const BASE_SECURITY_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+const HSTS = 'max-age=31536000; includeSubDomains';
+const HTML_ENDPOINTS = new Set(['authorize', 'login', 'consent']);
+
+/** A 429: an HTML page where a person is looking (authorization and sign-in), the RFC JSON shape elsewhere. */
+function tooManyRequests(endpoint: string, headers: Record<string, string>): Response {
+  const message = 'Too many requests from this address; retry after the time given in Retry-After.';
+  if (HTML_ENDPOINTS.has(endpoint)) {
+    return htmlResponse(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many requests</title></head><body><main><h1>Too many requests</h1><p>${escapeHTML(message)}</p></main></body></html>`, 429, headers);
+  }
+  // Registration answered invalid_request for its limit before the general limits existed; it still does.
+  return new OAuthError(endpoint === 'register' ? 'invalid_request' : 'slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }).toResponse();
 }
 
 type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
@@ -73,6 +119,13 @@ export class AuthorizationServer {
   readonly #documents: ClientIdMetadataDocumentResolver | undefined;
   readonly #registration: ResolvedRegistration | false;
   #pendingSecrets: Promise<void> = Promise.resolve();
+  readonly #securityHeaders: Readonly<Record<string, string>>;
+  readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
+  readonly #limits = new Map<string, RateLimit>();
+  readonly #endpointNames = new Map<string, string>();
+  // The endpoint of each request in flight, kept only when events are observed (they name it).
+  readonly #requestEndpoints = new WeakMap<Request, string>();
+  readonly #refusePlainHTTP: boolean;
 
   constructor(options: AuthorizationServerOptions) {
     validateOptions(options);
@@ -225,8 +278,18 @@ export class AuthorizationServer {
       },
       introspectionAccess: (clientId) => this.#introspectionAccess.get(clientId),
       approve: (interaction, result, method) => this.#approve(interaction, result, method),
-      onError: options.onError,
+      onError: (error, request) => this.#onError(error, request),
+      emit: options.onEvent && this.#emitter(eventEmitter(options.onEvent, clock)),
+      log: options.logger && safeLogger(options.logger),
     };
+    this.#securityHeaders = issuer.startsWith('https://') ? { ...BASE_SECURITY_HEADERS, 'strict-transport-security': HSTS } : BASE_SECURITY_HEADERS;
+    this.#onResponse = options.onResponse && safeResponseHook(options.onResponse);
+    this.#refusePlainHTTP = options.enforceHTTPS === true && !isLoopbackHTTP(issuer);
+    const registrationLimit = this.#registration && this.#registration.rateLimit;
+    const defaults = { ...DEFAULT_RATE_LIMITS, register: registrationLimit && { windowMs: registrationLimit.windowSeconds * 1000, max: registrationLimit.max } };
+    for (const [name, limit] of Object.entries({ ...defaults, ...options.rateLimits })) if (limit) this.#limits.set(name, limit);
+    // The consent page is part of signing in and shares its budget.
+    if (this.#limits.has('login')) this.#limits.set('consent', this.#limits.get('login')!);
     this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
     this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
@@ -244,6 +307,55 @@ export class AuthorizationServer {
         this.#routes.set(path, { cors: false, handler: (request, context) => handler(request, context.clientAddress ?? 'unknown') });
       }
     }
+    this.#nameEndpoints(base);
+  }
+
+  /** Stable endpoint names for metrics, logs and rate limits; never the raw path, which clients choose. */
+  #nameEndpoints(base: string): void {
+    const pathOf = (url: string) => new URL(url).pathname;
+    const { endpoints } = this.#ctx;
+    const named: [string, string][] = [
+      [endpoints.authorization, 'authorize'],
+      [endpoints.token, 'token'],
+      [endpoints.jwks, 'jwks'],
+      [endpoints.userinfo, 'userinfo'],
+      [endpoints.registration, 'register'],
+      [endpoints.revocation, 'revoke'],
+      [endpoints.introspection, 'introspect'],
+      [`${base}/oauth/consent`, 'consent'],
+    ];
+    const byPath = new Map(named.map(([url, name]) => [pathOf(url), name]));
+    const loginPrefix = pathOf(`${base}/oauth/`);
+    for (const path of this.#routes.keys()) {
+      this.#endpointNames.set(path, byPath.get(path) ?? (path.startsWith(loginPrefix) && !path.includes('/.well-known/') ? 'login' : 'metadata'));
+    }
+  }
+
+  #endpointName(pathname: string, route: Route | undefined): string {
+    // Paths outside the route table that still have a route are the RFC 7592 client configuration URLs.
+    return this.#endpointNames.get(pathname) ?? (route ? 'register' : 'not_found');
+  }
+
+  /** Adds the request's source address and endpoint to an event that does not name them. */
+  #emitter(emit: (event: PendingEvent) => void): (event: PendingEvent, request?: Request) => void {
+    return (event, request) => {
+      if (!request) return emit(event);
+      const sourceAddress = event.sourceAddress ?? this.#addresses.get(request);
+      let endpoint = event.endpoint ?? this.#requestEndpoints.get(request);
+      if (endpoint === undefined) {
+        const pathname = new URL(request.url).pathname;
+        endpoint = this.#endpointName(pathname, this.#route(pathname));
+      }
+      emit({ ...event, sourceAddress, endpoint });
+    };
+  }
+
+  #onError(error: unknown, request: Request): void {
+    if (error instanceof StoreUnavailableError) {
+      this.#ctx.emit?.({ type: 'store.unavailable', operation: error.operation }, request);
+      this.#ctx.log?.('oauth:store', 'store call failed', { operation: error.operation });
+    }
+    this.#options.onError?.(error, request);
   }
 
   #buildRoutes(): void {
@@ -368,27 +480,50 @@ export class AuthorizationServer {
    * generic `server_error` that goes to `onError`.
    */
   async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
+    const started = this.#onResponse ? performance.now() : 0;
     const pathname = new URL(request.url).pathname;
     const route = this.#route(pathname);
+    const endpoint = this.#endpointName(pathname, route);
+    const response = withHeaders(await this.#answer(request, context, pathname, route, endpoint), this.#securityHeaders);
+    this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, `${request.method} ${pathname} ${response.status}`, { sourceAddress: context.clientAddress, status: response.status });
+    this.#onResponse?.({ endpoint, method: request.method, status: response.status, durationMs: performance.now() - started });
+    return response;
+  }
+
+  async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response> {
     if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
+    if (this.#ctx.emit) this.#requestEndpoints.set(request, endpoint);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
       if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });
       return new Response(null, { status: 204, headers: { ...CORS_HEADERS } });
     }
     if (!route) return rawJSONResponse('{"error":"not_found"}', { status: 404 });
+    if (this.#refusePlainHTTP && context.protocol === 'http') {
+      return new OAuthError('invalid_request', { description: 'this server accepts requests over https only' }).toResponse();
+    }
     let response: Response;
+    let limitHeaders: Record<string, string> | undefined;
     try {
-      response = await route.handler(request, context);
+      const limit = context.clientAddress === undefined ? undefined : this.#limits.get(endpoint);
+      const decision = limit && (await this.#count(`ratelimit:${endpoint === 'consent' ? 'login' : endpoint}:${context.clientAddress}`, limit));
+      limitHeaders = decision ? decision.headers : undefined;
+      if (decision && !decision.allowed) {
+        this.#ctx.emit?.({ type: 'rate_limited', limit: limit!.max, windowMs: limit!.windowMs, endpoint }, request);
+        response = tooManyRequests(endpoint, decision.headers);
+      } else {
+        response = await route.handler(request, context);
+      }
     } catch (error) {
       if (isOAuthError(error)) {
         // A client-supplied URL that could not be fetched: the caller's error says only that, and the
         // network detail goes to the application's log.
         const fetchFailure = outboundFetchFailure(error);
         if (fetchFailure) this.#options.onError?.(fetchFailure, request);
+        this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
         response = error.toResponse();
       } else if (error instanceof StoreUnavailableError) {
-        this.#options.onError?.(error, request);
+        this.#onError(error, request);
         response = new OAuthError('temporarily_unavailable', {
           description: 'the authorization server cannot reach its database; retry shortly',
           headers: { 'retry-after': '5' },
@@ -398,7 +533,45 @@ export class AuthorizationServer {
         response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();
       }
     }
+    // A stricter limit inside the handler (registration's own) reports itself instead.
+    if (limitHeaders && !response.headers.has('ratelimit')) withHeaders(response, limitHeaders);
     return route.cors ? withHeaders(response, CORS_HEADERS) : response;
+  }
+
+  /**
+   * Counts a request against its limit. A Store that cannot count lets the request through: the limiter
+   * must not turn an outage into refusals of requests that need no Store (the handler answers 503 itself
+   * where it does need it).
+   */
+  async #count(key: string, limit: RateLimit): Promise<Awaited<ReturnType<typeof countRequest>> | undefined> {
+    try {
+      return await countRequest(this.#ctx.store, this.#ctx.clock, key, limit);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      // Not an event: a request that needs the Store reports the outage from its handler.
+      this.#ctx.log?.('oauth:store', 'rate limit not counted: store call failed', { operation: error.operation });
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether the Store answers, for a readiness probe (`/ready`): a load balancer should stop sending
+   * requests to an instance whose database is unreachable. Never throws.
+   *
+   * @example
+   * ```ts
+   * app.get('/ready', async (req, res) => res.status((await server.checkReady()) ? 200 : 503).end());
+   * ```
+   * @see [Kubernetes readiness probes](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)
+   */
+  async checkReady(): Promise<boolean> {
+    try {
+      await this.#ctx.store.getCounter('keyward:ready');
+      return true;
+    } catch (error) {
+      this.#ctx.emit?.({ type: 'store.unavailable', operation: error instanceof StoreUnavailableError ? error.operation : undefined, endpoint: 'ready' });
+      return false;
+    }
   }
 
   /**
@@ -461,6 +634,7 @@ export class AuthorizationServer {
       createdAt: now,
       expiresAt: now + ctx.ttl.authorizationCode * 1000,
     });
+    ctx.emit?.({ type: 'code.issued', clientId: interaction.clientId, subject: result.subject, grantId, scopes, endpoint: 'authorize' });
     return redirectResponse(ctx, target, { code }, method);
   }
 
@@ -498,6 +672,7 @@ export class AuthorizationServer {
     const interaction = await this.#ctx.store.consumeInteraction(interactionId);
     if (!interaction || interaction.expiresAt <= this.#ctx.clock()) return interactionErrorPage('this sign-in request has expired or was already used');
     const method = options.method ?? 'POST';
+    if ((options.error ?? 'access_denied') === 'access_denied') this.#ctx.emit?.({ type: 'consent.denied', clientId: interaction.clientId, endpoint: 'consent' });
     const denied = new OAuthError(options.error ?? 'access_denied', { description: options.description ?? 'the user denied the request' });
     return redirectError(this.#ctx, targetFromInteraction(interaction), denied, method);
   }
@@ -543,7 +718,7 @@ export class AuthorizationServer {
     return this.#ctx.keys.rotate(this.#ctx.accessTokenAlgorithm === 'HS256' ? 'RS256' : this.#ctx.accessTokenAlgorithm);
   }
 
-  #makeGuard(resource: string, scopes: string[], anyAudience = false): ResourceServerGuard {
+  #makeGuard(resource: string, scopes: string[], anyAudience = false, extra: Omit<CreateGuardOptions, 'resource' | 'scopes'> = {}): ResourceServerGuard {
     const ctx = this.#ctx;
     const known = ctx.resources.get(resource);
     return new ResourceServerGuard({
@@ -561,6 +736,12 @@ export class AuthorizationServer {
       requiredScopes: scopes,
       revocations: ctx.revocations,
       clock: ctx.clock,
+      ...(!anyAudience && {
+        rateLimit: extra.rateLimit === false ? false : { ...(extra.rateLimit ?? DEFAULT_GUARD_RATE_LIMIT), store: ctx.store },
+        onEvent: this.#options.onEvent,
+        onResponse: extra.onResponse ?? this.#options.onResponse,
+        logger: this.#options.logger,
+      }),
     });
   }
 
@@ -575,13 +756,15 @@ export class AuthorizationServer {
    * ```
    * @see [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
    */
-  createGuard(options: { resource?: string; scopes?: string[] } = {}): ResourceServerGuard {
+  createGuard(options: CreateGuardOptions = {}): ResourceServerGuard {
     const resource = options.resource ?? this.#ctx.defaultResource;
     if (!this.#ctx.resources.has(resource)) throw new KeywardConfigError(`resource ${resource} is not configured on this server`);
-    const key = `${resource} ${(options.scopes ?? []).join(' ')}`;
+    // A guard with its own response hook is its own; otherwise equal options share one guard.
+    if (options.onResponse) return this.#makeGuard(resource, options.scopes ?? [], false, options);
+    const key = `${resource} ${(options.scopes ?? []).join(' ')} ${JSON.stringify(options.rateLimit ?? null)}`;
     let guard = this.#guards.get(key);
     if (!guard) {
-      guard = this.#makeGuard(resource, options.scopes ?? []);
+      guard = this.#makeGuard(resource, options.scopes ?? [], false, options);
       this.#guards.set(key, guard);
     }
     return guard;

@@ -12,9 +12,12 @@ import type { Store } from './store.js';
  * @see [RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)
  */
 export class StoreUnavailableError extends Error {
+  /** The Store method that failed (`getClient`, `rotateRefreshToken`, …), for logs and events. */
+  readonly operation: string;
   constructor(operation: string, cause: unknown) {
     super(`store operation ${operation} failed`, { cause });
     this.name = 'StoreUnavailableError';
+    this.operation = operation;
   }
 }
 

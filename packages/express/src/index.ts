@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { AuthInfo, AuthorizationServer, ResourceServerGuard } from '@keyward/core';
+import type { AuthInfo, AuthorizationServer, RequestContext, ResourceServerGuard } from '@keyward/core';
+import { clientAddressFrom, trustedProxies, type TrustedProxies } from '@keyward/core/proxy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 declare global {
@@ -109,6 +110,34 @@ function toGuardRequest(req: Request, url: URL): globalThis.Request {
 }
 
 /**
+ * Options of {@link keyward}.
+ *
+ * @example
+ * ```ts
+ * app.use(keyward(server, { trustProxy: ['10.0.0.0/8'] }));
+ * ```
+ * @see [RFC 7239 §5.2](https://www.rfc-editor.org/rfc/rfc7239#section-5.2)
+ */
+export interface KeywardMiddlewareOptions {
+  /**
+   * Addresses and CIDR ranges of your reverse proxies (or `loopback`, `uniquelocal`). X-Forwarded-For and
+   * X-Forwarded-Proto then count, but only from those peers; otherwise the socket is the client. Without
+   * it Express's own `trust proxy` setting decides (`req.ip`, `req.protocol`).
+   */
+  trustProxy?: string[];
+}
+
+/** The client's address and scheme: by `trustProxy` when given, else by Express's `trust proxy`. */
+function connectionOf(req: Request, trusted: TrustedProxies | undefined): RequestContext {
+  if (!trusted) return { clientAddress: req.ip ?? req.socket.remoteAddress, protocol: req.protocol === 'https' ? 'https' : 'http' };
+  const { address, protocol } = clientAddressFrom(
+    { peer: req.socket.remoteAddress, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, forwardedFor: req.get('x-forwarded-for'), forwardedProto: req.get('x-forwarded-proto') },
+    trusted,
+  );
+  return { clientAddress: address, protocol };
+}
+
+/**
  * Writes a Web `Response` to a Node/Express response: status, every header (each `Set-Cookie` kept apart)
  * and the body bytes. Use it to send what `server.completeInteraction()` or `server.denyInteraction()`
  * returns from your own login route.
@@ -153,14 +182,14 @@ export async function sendWebResponse(res: ServerResponse, response: globalThis.
  * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
  * @see [Express behind proxies](https://expressjs.com/en/guide/behind-proxies.html)
  */
-export function keyward(server: AuthorizationServer): RequestHandler {
+export function keyward(server: AuthorizationServer, options: KeywardMiddlewareOptions = {}): RequestHandler {
+  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
-    // `req.ip` applies `trust proxy`; the socket address is the fallback for a socket that already closed.
-    const clientAddress = req.ip ?? req.socket.remoteAddress;
+    const context = connectionOf(req, trusted);
     toWebRequest(req, url)
-      .then((request) => server.fetch(request, clientAddress ? { clientAddress } : {}))
+      .then((request) => server.fetch(request, context))
       .then((response) => sendWebResponse(res, response))
       .catch(next);
   };
@@ -183,6 +212,8 @@ export interface RequireBearerAuthOptions {
    * rejected promise) goes to Express's error handling.
    */
   scopesFor?: (req: Request) => readonly string[] | Promise<readonly string[]>;
+  /** Your reverse proxies, as for {@link keyward}: the guard's rate limit counts per client address. */
+  trustProxy?: string[];
 }
 
 /**
@@ -210,11 +241,13 @@ export interface RequireBearerAuthOptions {
  * @see [MCP authorization: scope challenge handling](https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#scope-challenge-handling)
  */
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): RequestHandler {
+  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
     const url = requestURL(req) ?? new URL(guard.resource);
+    const { clientAddress } = connectionOf(req, trusted);
     Promise.resolve()
       .then(() => options.scopesFor?.(req))
-      .then((extra) => guard.authenticate(toGuardRequest(req, url), { scopes: [...(options.scopes ?? []), ...(extra ?? [])] }))
+      .then((extra) => guard.authenticate(toGuardRequest(req, url), { scopes: [...(options.scopes ?? []), ...(extra ?? [])], clientAddress }))
       .then((result) => {
         if (!result.ok) return sendWebResponse(res, result.response);
         req.auth = result.auth;

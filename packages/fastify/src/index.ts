@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { KeywardConfigError, type AuthInfo, type AuthorizationServer, type ResourceServerGuard } from '@keyward/core';
+import { KeywardConfigError, type AuthInfo, type AuthorizationServer, type RequestContext, type ResourceServerGuard } from '@keyward/core';
+import { clientAddressFrom, trustedProxies, type TrustedProxies } from '@keyward/core/proxy';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, preHandlerAsyncHookHandler } from 'fastify';
 
 declare module 'fastify' {
@@ -83,6 +84,21 @@ export async function sendWebResponse(reply: FastifyReply, response: Response): 
  */
 export interface KeywardPluginOptions {
   server: AuthorizationServer;
+  /**
+   * Addresses and CIDR ranges of your reverse proxies (or `loopback`, `uniquelocal`). X-Forwarded-For and
+   * X-Forwarded-Proto then count, but only from those peers; otherwise the socket is the client. Without
+   * it Fastify's own `trustProxy` decides (`request.ip`, `request.protocol`).
+   */
+  trustProxy?: string[];
+}
+
+/** The client's address and scheme: by `trustProxy` when given, else by Fastify's `trustProxy`. */
+function connectionOf(request: FastifyRequest, trusted: TrustedProxies | undefined): RequestContext {
+  if (!trusted) return { clientAddress: request.ip, protocol: request.protocol };
+  const header = (name: string) => [request.headers[name] ?? ''].flat().join(',');
+  const socket = request.raw.socket as { remoteAddress?: string; encrypted?: boolean };
+  const { address, protocol } = clientAddressFrom({ peer: socket.remoteAddress, encrypted: socket.encrypted === true, forwardedFor: header('x-forwarded-for'), forwardedProto: header('x-forwarded-proto') }, trusted);
+  return { clientAddress: address, protocol };
 }
 
 function routePaths(server: AuthorizationServer): string[] {
@@ -111,7 +127,8 @@ function routePaths(server: AuthorizationServer): string[] {
  * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
  * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
  */
-export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify, { server }) => {
+export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify, { server, trustProxy }) => {
+  const trusted = trustProxy && trustedProxies(trustProxy);
   if (fastify.prefix) throw new KeywardConfigError(`register keyward without a prefix (got ${fastify.prefix}); its paths come from the issuer`);
   // This plugin is encapsulated, so the parser below serves its routes only and the app's parsers stay as they are.
   fastify.removeAllContentTypeParsers();
@@ -125,7 +142,7 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
       return reply;
     }
     const body = encodeBody(request.body, request.headers['content-type']);
-    return sendWebResponse(reply, await server.fetch(toWebRequest(request, url, body), { clientAddress: request.ip }));
+    return sendWebResponse(reply, await server.fetch(toWebRequest(request, url, body), connectionOf(request, trusted)));
   };
   for (const url of routePaths(server)) fastify.route({ method: METHODS, url, exposeHeadRoute: false, handler });
 };
@@ -148,6 +165,8 @@ export interface RequireBearerAuthOptions {
    * An exception goes to Fastify's error handler.
    */
   scopesFor?: (request: FastifyRequest) => readonly string[] | Promise<readonly string[]>;
+  /** Your reverse proxies, as for {@link keyward}: the guard's rate limit counts per client address. */
+  trustProxy?: string[];
 }
 
 /**
@@ -169,13 +188,14 @@ export interface RequireBearerAuthOptions {
  * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
  */
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): preHandlerAsyncHookHandler {
+  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return async (request, reply) => {
     const url = requestURL(request) ?? new URL(guard.resource);
     const contentType = request.headers['content-type'];
     // RFC 6750 §2.2: the guard looks for a token in a form body too, so one sent twice is refused.
     const form = FORM.test(contentType ?? '') ? encodeBody(request.body, contentType) : null;
     const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(request)) ?? [])];
-    const result = await guard.authenticate(toWebRequest(request, url, form), { scopes });
+    const result = await guard.authenticate(toWebRequest(request, url, form), { scopes, clientAddress: connectionOf(request, trusted).clientAddress });
     if (!result.ok) return sendWebResponse(reply, result.response);
     request.auth = result.auth;
     (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = result.auth;

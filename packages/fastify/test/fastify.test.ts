@@ -157,8 +157,8 @@ describe('keyward plugin', () => {
     });
     await fetch(`${base}/oauth/keys`);
     expect(seen).toEqual([
-      { url: 'https://auth.example.com/.well-known/oauth-authorization-server?x=1', context: { clientAddress: '203.0.113.9' } },
-      { url: `${base}/oauth/keys`, context: { clientAddress: '127.0.0.1' } },
+      { url: 'https://auth.example.com/.well-known/oauth-authorization-server?x=1', context: { clientAddress: '203.0.113.9', protocol: 'https' } },
+      { url: `${base}/oauth/keys`, context: { clientAddress: '127.0.0.1', protocol: 'http' } },
     ]);
   });
 

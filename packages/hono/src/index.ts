@@ -1,4 +1,5 @@
-import type { AuthInfo, AuthorizationServer, ResourceServerGuard } from '@keyward/core';
+import type { AuthInfo, AuthorizationServer, RequestContext, ResourceServerGuard } from '@keyward/core';
+import { clientAddressFrom, trustedProxies, type TrustedProxies } from '@keyward/core/proxy';
 import type { Context, MiddlewareHandler } from 'hono';
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
@@ -34,6 +35,15 @@ function nodeSocketAddress(c: Context): string | undefined {
   return env?.incoming?.socket?.remoteAddress;
 }
 
+/** The client's address and scheme; forwarded headers count only from a trusted peer. */
+function connectionOf(c: Context, peerOf: (c: Context) => string | undefined, trusted: TrustedProxies | undefined): RequestContext {
+  const peer = peerOf(c);
+  const encrypted = new URL(c.req.url).protocol === 'https:';
+  if (!trusted) return { clientAddress: peer, protocol: encrypted ? 'https' : 'http' };
+  const { address, protocol } = clientAddressFrom({ peer, encrypted, forwardedFor: c.req.header('x-forwarded-for'), forwardedProto: c.req.header('x-forwarded-proto') }, trusted);
+  return { clientAddress: address, protocol };
+}
+
 /**
  * Options of {@link keyward}.
  *
@@ -50,6 +60,11 @@ export interface KeywardOptions {
    * under `@hono/node-server`; on other runtimes pass their `getConnInfo(c).remote.address`.
    */
   clientAddress?: (c: Context) => string | undefined;
+  /**
+   * Addresses and CIDR ranges of your reverse proxies (or `loopback`, `uniquelocal`). X-Forwarded-For and
+   * X-Forwarded-Proto then count, but only when the peer ({@link clientAddress}) is one of them.
+   */
+  trustProxy?: string[];
 }
 
 /**
@@ -68,10 +83,11 @@ export interface KeywardOptions {
  */
 export function keyward(server: AuthorizationServer, options: KeywardOptions = {}): MiddlewareHandler {
   const clientAddress = options.clientAddress ?? nodeSocketAddress;
+  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return async (c, next) => {
     // c.req.path may be percent-decoded; the server routes by the URL's pathname, exactly as sent.
     if (!server.handles(new URL(c.req.url).pathname)) return next();
-    return server.fetch(await replayableRequest(c), { clientAddress: clientAddress(c) });
+    return server.fetch(await replayableRequest(c), connectionOf(c, clientAddress, trusted));
   };
 }
 
@@ -106,6 +122,10 @@ export interface BearerAuthOptions {
    * `app.onError`.
    */
   scopesFor?: (c: Context) => readonly string[] | Promise<readonly string[]>;
+  /** The client's network address, as for {@link keyward}; the guard's rate limit counts per address. */
+  clientAddress?: (c: Context) => string | undefined;
+  /** Your reverse proxies, as for {@link keyward}. */
+  trustProxy?: string[];
 }
 
 /**
@@ -126,10 +146,13 @@ export interface BearerAuthOptions {
  * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
  */
 export function bearerAuth(guard: ResourceServerGuard, options: BearerAuthOptions = {}): MiddlewareHandler<BearerAuthEnv> {
+  const peerOf = options.clientAddress ?? nodeSocketAddress;
+  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return async (c, next) => {
     const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(c)) ?? [])];
+    const { clientAddress } = connectionOf(c, peerOf, trusted);
     // RFC 6750 §2.2: the guard also looks for a token in a form body (reading a clone), so one sent twice is refused.
-    const result = await guard.authenticate(await replayableRequest(c), { scopes });
+    const result = await guard.authenticate(await replayableRequest(c), { scopes, clientAddress });
     if (!result.ok) return result.response;
     c.set('auth', result.auth);
     await next();

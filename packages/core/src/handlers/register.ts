@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js';
 import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../http.js';
+import { countRequest } from '../rate-limit.js';
 import { parseScope } from '../scope.js';
 import type { ClientRecord } from '../store.js';
 import { bearerChallenge } from '../www-authenticate.js';
@@ -141,10 +142,10 @@ export async function handleRegister(ctx: ServerContext, registration: ResolvedR
   if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
   if (registration.rateLimit) {
     const { max, windowSeconds } = registration.rateLimit;
-    const counter = await ctx.store.incrementCounter(`register:${source}`, windowSeconds * 1000);
-    if (counter.count > max) {
-      const retryAfter = Math.max(1, Math.ceil((counter.resetAt - ctx.clock()) / 1000));
-      throw new OAuthError('invalid_request', { description: 'too many registrations from this source; retry later', status: 429, headers: { 'retry-after': String(retryAfter) } });
+    const decision = await countRequest(ctx.store, ctx.clock, `register:${source}`, { max, windowMs: windowSeconds * 1000 });
+    if (!decision.allowed) {
+      ctx.emit?.({ type: 'rate_limited', limit: max, windowMs: windowSeconds * 1000, sourceAddress: source }, request);
+      throw new OAuthError('invalid_request', { description: 'too many registrations from this source; retry later', status: 429, headers: decision.headers });
     }
   }
   const authorized = await presentedInitialAccessToken(request, registration);
@@ -162,6 +163,7 @@ export async function handleRegister(ctx: ServerContext, registration: ResolvedR
   await applyPolicy(registration, metadata, request);
   const { client, secret, registrationAccessToken } = await buildClient(ctx, registration, metadata, { clientId: randomToken(16), createdAt: ctx.clock() });
   await ctx.store.saveClient(client);
+  ctx.emit?.({ type: 'client.registered', clientId: client.clientId, authMethod: client.tokenEndpointAuthMethod, sourceAddress: source }, request);
   return jsonResponse(clientInformation(ctx, client, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }), { status: 201 });
 }
 
@@ -198,6 +200,7 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
     const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
     await ctx.store.addRevocation({ key: `client:${client.clientId}`, revokedAt: now, expiresAt });
     ctx.revocations.add(`client:${client.clientId}`, expiresAt);
+    ctx.emit?.({ type: 'client.deleted', clientId: client.clientId }, request);
     return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   }
   let metadata: ClientMetadata | undefined;
@@ -223,5 +226,6 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
   const current = metadata ?? (client.metadata as ClientMetadata);
   const { client: updated, secret, registrationAccessToken } = await buildClient(ctx, registration, current, client);
   await ctx.store.saveClient(updated);
+  if (metadata) ctx.emit?.({ type: 'client.updated', clientId: client.clientId }, request);
   return jsonResponse(clientInformation(ctx, updated, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }));
 }

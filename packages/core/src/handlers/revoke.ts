@@ -30,10 +30,14 @@ export async function handleRevoke(ctx: ServerContext, request: Request): Promis
       const expiresAt = (payload.exp ?? 0) * 1000 + 60_000;
       await ctx.store.addRevocation({ key: `jti:${payload.jti}`, revokedAt: ctx.clock(), expiresAt });
       ctx.revocations.add(`jti:${payload.jti}`, expiresAt);
+      ctx.emit?.({ type: 'token.revoked', tokenType: 'access_token', clientId: client.clientId, subject: payload.sub, grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined }, request);
     }
   } else {
     const refresh = await ctx.store.getRefreshToken(await sha256(token));
-    if (refresh && refresh.clientId === client.clientId) await revokeGrant(ctx, refresh.grantId);
+    if (refresh && refresh.clientId === client.clientId) {
+      await revokeGrant(ctx, refresh.grantId);
+      ctx.emit?.({ type: 'token.revoked', tokenType: 'refresh_token', clientId: client.clientId, subject: refresh.subject, grantId: refresh.grantId }, request);
+    }
   }
   return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
 }

@@ -100,7 +100,7 @@ async function tokenResponse(
   return jsonResponse(body);
 }
 
-async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord): Promise<Response> {
+async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Response> {
   const code = params.get('code');
   if (code === undefined) throw new OAuthError('invalid_request', { description: 'code is required' });
   const verifier = params.get('code_verifier');
@@ -133,6 +133,7 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
   if (!consumed.firstUse) {
     // RFC 9700 §4.2.4: a valid second redemption means the code leaked; everything issued from it goes.
     await revokeGrant(ctx, record.grantId);
+    ctx.emit?.({ type: 'code.replayed', clientId: client.clientId, subject: record.subject, grantId: record.grantId }, request);
     throw invalidGrant('the authorization code has already been used');
   }
   const grant = assertActive(ctx, grantAtConsume);
@@ -148,10 +149,12 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
     await ctx.store.saveRefreshToken(issued.record);
     refreshToken = issued.token;
   }
-  return tokenResponse(ctx, { client, grant, scopes: record.scopes, audience, refreshToken, nonce: record.nonce, withIDToken: true });
+  const response = await tokenResponse(ctx, { client, grant, scopes: record.scopes, audience, refreshToken, nonce: record.nonce, withIDToken: true });
+  ctx.emit?.({ type: 'token.issued', grantType: 'authorization_code', clientId: client.clientId, subject: grant.subject, grantId: grant.grantId, scopes: record.scopes }, request);
+  return response;
 }
 
-async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord): Promise<Response> {
+async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Response> {
   if (!client.grantTypes.includes('refresh_token')) {
     throw new OAuthError('unauthorized_client', { description: 'this client is not allowed the refresh_token grant' });
   }
@@ -194,13 +197,18 @@ async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, clie
     const rotatedAt = rotation.previous.rotatedAt ?? 0;
     // A concurrent retry of the same token (within the grace period) loses quietly; a later reuse means the
     // token leaked, so the whole family goes (RFC 9700 §4.14.2).
-    if (ctx.clock() - rotatedAt >= ctx.refreshReuseGraceMs) await revokeGrant(ctx, current.grantId);
+    const revoke = ctx.clock() - rotatedAt >= ctx.refreshReuseGraceMs;
+    if (revoke) await revokeGrant(ctx, current.grantId);
+    ctx.emit?.({ type: 'refresh.reused', grantRevoked: revoke, clientId: client.clientId, subject: current.subject, grantId: current.grantId }, request);
     throw invalidGrant('the refresh token has already been used');
   }
-  return tokenResponse(ctx, { client, grant, scopes, audience, refreshToken: successor.token, withIDToken: true });
+  const response = await tokenResponse(ctx, { client, grant, scopes, audience, refreshToken: successor.token, withIDToken: true });
+  ctx.emit?.({ type: 'refresh.rotated', clientId: client.clientId, subject: grant.subject, grantId: grant.grantId }, request);
+  ctx.emit?.({ type: 'token.issued', grantType: 'refresh_token', clientId: client.clientId, subject: grant.subject, grantId: grant.grantId, scopes }, request);
+  return response;
 }
 
-async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord): Promise<Response> {
+async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Response> {
   if (client.tokenEndpointAuthMethod === 'none' || !client.grantTypes.includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', { description: 'this client is not allowed the client_credentials grant' });
   }
@@ -222,10 +230,12 @@ async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams,
     expiresAt: now + ctx.ttl.accessToken * 1000,
   };
   await ctx.store.saveGrant(grant);
-  return tokenResponse(ctx, { client, grant, scopes, audience: grant.resources, withIDToken: false });
+  const response = await tokenResponse(ctx, { client, grant, scopes, audience: grant.resources, withIDToken: false });
+  ctx.emit?.({ type: 'token.issued', grantType: 'client_credentials', clientId: client.clientId, subject: grant.subject, grantId: grant.grantId, scopes }, request);
+  return response;
 }
 
-type GrantHandler = (ctx: ServerContext, params: RequestParams, client: ClientRecord) => Promise<Response>;
+type GrantHandler = (ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request) => Promise<Response>;
 
 // A Map, not an object literal: `grant_type=constructor` must not find Object.prototype members.
 const GRANT_HANDLERS = new Map<string, GrantHandler>([
@@ -249,11 +259,12 @@ export async function handleToken(ctx: ServerContext, request: Request): Promise
   if (grantType === undefined) throw new OAuthError('invalid_request', { description: 'grant_type is required' });
   const handler = GRANT_HANDLERS.get(grantType);
   if (!handler) throw new OAuthError('unsupported_grant_type', { description: `grant_type ${grantType} is not supported` });
-  const { client } = await authenticateClient(ctx, request, params);
+  const { client, method } = await authenticateClient(ctx, request, params);
+  ctx.log?.('oauth:token', 'client authenticated', { grantType, clientId: client.clientId, authMethod: method });
   if (!client.grantTypes.includes(grantType)) {
     throw new OAuthError('unauthorized_client', { description: `this client is not allowed the ${grantType} grant` });
   }
-  const response = await handler(ctx, params, client);
+  const response = await handler(ctx, params, client, request);
   await ctx.touchClient(client);
   return response;
 }

@@ -255,6 +255,7 @@ export class LoginFlow {
     if (!users) return rerender('Password sign-in is not available.');
     const reserved = await this.#reservePasswordAttempt(username, clientAddress);
     if (!Array.isArray(reserved)) {
+      this.#ctx.emit?.({ type: 'signin.throttled', method: 'password', clientId: interaction.clientId }, request);
       const page = await rerender('Too many failed sign-in attempts. Wait a few minutes and try again.', username, 429);
       page.headers.set('retry-after', String(reserved.retryAfter));
       return page;
@@ -262,8 +263,12 @@ export class LoginFlow {
     const identity = await users.verify(username, params.get('password') ?? '');
     // A failure keeps its reserved attempt: that is what counts it.
     // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
-    if (!identity) return rerender('The username or password is incorrect.', username, 401);
+    if (!identity) {
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'password', clientId: interaction.clientId }, request);
+      return rerender('The username or password is incorrect.', username, 401);
+    }
     await this.#throttle.refund(reserved);
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'password', clientId: interaction.clientId, subject: identity.subject }, request);
     return this.#signIn(interaction, identity);
   }
 
@@ -306,6 +311,7 @@ export class LoginFlow {
     const reserved = await this.#throttle.reserve([{ key: `login:source:${throttleSource(clientAddress)}`, limit: this.#limits.perSource, windowMs: ATTEMPT_WINDOW_MS }]);
     const retryAfter = this.#throttle.retryAfter(reserved);
     if (retryAfter !== null) {
+      this.#ctx.emit?.({ type: 'signin.throttled', method: 'token', clientId: checked.interaction.clientId }, request);
       const page = this.#error('Too many failed sign-in attempts.', 429);
       page.headers.set('retry-after', String(retryAfter));
       return page;
@@ -314,9 +320,11 @@ export class LoginFlow {
     try {
       identity = await provider.verifyToken(token);
     } catch {
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'token', provider: provider.id, clientId: checked.interaction.clientId }, request);
       return this.#error(`Sign-in with ${provider.displayName} failed.`, 401);
     }
     await this.#throttle.refund(reserved);
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'token', provider: provider.id, clientId: checked.interaction.clientId, subject: identity.subject }, request);
     return this.#signIn(checked.interaction, identity);
   }
 
@@ -333,10 +341,12 @@ export class LoginFlow {
     try {
       identity = await provider.finish({ callbackUrl: `${this.#urls.callback}/${provider.id}`, currentUrl: new URL(request.url), state: loginState.state });
     } catch {
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'redirect', provider: provider.id, clientId: interaction.clientId }, request);
       return this.#error(`Sign-in with ${provider.displayName} failed. Start again from the application.`, 401);
     }
     // The upstream state is single-use: drop it before going on.
     await this.#ctx.store.saveInteraction({ ...interaction, loginState: undefined });
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'redirect', provider: provider.id, clientId: interaction.clientId, subject: identity.subject }, request);
     return this.#signIn(interaction, identity, [this.#cookie(this.#cookies.upstream, '', 0)]);
   }
 
@@ -417,6 +427,7 @@ export class LoginFlow {
       createdAt: now,
       expiresAt: now + (this.#options.consentLifetime ?? 30 * 24 * 3600) * 1000,
     });
+    this.#ctx.emit?.({ type: 'consent.given', clientId: interaction.clientId, subject: session.subject, scopes }, request);
     return this.#hooks.complete(interaction.interactionId, this.#result(session, scopes), 'POST');
   }
 
