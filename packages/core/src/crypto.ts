@@ -1,9 +1,12 @@
 const encoder = new TextEncoder();
 
 type NodeCrypto = typeof import('node:crypto');
-// On Node (20.16+), hash synchronously: Web Crypto's digest hops to the thread pool and back, which costs
-// more than hashing a 43-character token. Other runtimes keep the portable Web Crypto path.
-const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as
+/**
+ * @internal node:crypto where the runtime has it (Node 20.16+), loaded without a static `node:` import so
+ * that core still runs on runtimes with Web Crypto only. On Node, hashing and signing synchronously avoids
+ * Web Crypto's hop to the thread pool and back, which costs more than the operation itself.
+ */
+export const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as
   | NodeCrypto
   | undefined;
 
@@ -45,6 +48,15 @@ export function randomToken(bytes = 32): string {
  */
 export async function sha256(value: string): Promise<string> {
   if (nodeCrypto) return nodeCrypto.createHash('sha256').update(value, 'utf8').digest('base64url');
+  return webSHA256(value);
+}
+
+/** @internal {@link sha256} without a promise on Node, where hashing is synchronous. */
+export function sha256Now(value: string): string | Promise<string> {
+  return nodeCrypto ? nodeCrypto.createHash('sha256').update(value, 'utf8').digest('base64url') : webSHA256(value);
+}
+
+async function webSHA256(value: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value));
   return base64url(new Uint8Array(digest));
 }

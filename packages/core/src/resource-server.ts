@@ -1,9 +1,11 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { systemClock, type Clock } from './clock.js';
+import { sha256Now } from './crypto.js';
 import { KeywardConfigError } from './errors.js';
 import { readBodyParams } from './http.js';
 import type { RevocationList } from './revocation-list.js';
 import { parseScope } from './scope.js';
+import { VerifiedTokenCache, type VerifiedToken } from './verified-token-cache.js';
 import { bearerChallenge } from './www-authenticate.js';
 
 /**
@@ -58,12 +60,19 @@ export interface ResourceServerGuardOptions {
   /** Allowed clock skew in seconds (default 5; RFC 9700 bounds it, REQUIREMENTS IMPL-02 says ≤ 60). */
   clockToleranceSeconds?: number;
   clock?: Clock;
+  /**
+   * How many verified tokens to remember (least recently used go first), so that a token seen before costs
+   * a lookup instead of a signature check; default 10,000, 0 turns the cache off. A remembered token is
+   * still refused once it expires or is revoked: expiry and the revocation list are checked on every request.
+   */
+  tokenCacheSize?: number;
 }
 
 /** The outcome of {@link ResourceServerGuard.authenticate}: the token's AuthInfo, or the response to send. */
 export type GuardResult = { ok: true; auth: AuthInfo } | { ok: false; response: Response };
 
 const ACCESS_TOKEN_TYP = 'at+jwt';
+const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
 /**
  * The resource-server side: verifies a bearer JWT access token (signature, `typ`, `iss`, `aud`, `exp`,
@@ -85,6 +94,7 @@ export class ResourceServerGuard {
   readonly #keys: JWTVerifyGetKey;
   readonly #clock: Clock;
   readonly #resourceURL: URL;
+  readonly #cache: VerifiedTokenCache | undefined;
 
   constructor(options: ResourceServerGuardOptions) {
     if (!options.keys && !options.jwksUri) throw new KeywardConfigError('ResourceServerGuard needs jwksUri or keys');
@@ -97,6 +107,9 @@ export class ResourceServerGuard {
     this.#keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri!));
     this.#clock = options.clock ?? systemClock;
     this.#resourceURL = new URL(options.resource);
+    const cacheSize = options.tokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new KeywardConfigError('ResourceServerGuard option tokenCacheSize must be a whole number ≥ 0');
+    this.#cache = cacheSize > 0 ? new VerifiedTokenCache(cacheSize) : undefined;
   }
 
   /** The resource identifier this guard protects. */
@@ -131,6 +144,43 @@ export class ResourceServerGuard {
 
   /** Verifies a raw token string, as {@link authenticate} does after extracting it. */
   async verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    const cacheKey = this.#cache && (await sha256Now(token));
+    let verified = cacheKey && this.#cache!.get(cacheKey, this.#clock());
+    if (!verified) {
+      const outcome = await this.#verifySignatureAndClaims(token);
+      if (!outcome.ok) return outcome;
+      verified = outcome.verified;
+      if (cacheKey) this.#cache!.set(cacheKey, verified);
+    }
+    // Consulted on every request, cached or not: a revocation takes effect at once for this server's own and
+    // within the list's refresh interval for another instance's, exactly as without the cache.
+    const revocations = this.#options.revocations;
+    if (revocations && (await revocations.isRevoked(verified.jti, verified.grantId, verified.clientId))) {
+      if (cacheKey) this.#cache!.delete(cacheKey);
+      return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
+    }
+    const scopes = verified.scopes;
+    const required = this.#options.requiredScopes;
+    if ((required?.length && required.some((scope) => !scopes.includes(scope))) || extraScopes.some((scope) => !scopes.includes(scope))) {
+      // RFC 6750 §3.1: name every scope the operation needs, so the client can ask for all of them at once.
+      const union = [...new Set([...scopes, ...(required ?? []), ...extraScopes])];
+      return this.#challenge(403, 'insufficient_scope', 'the access token lacks a required scope', union.join(' '));
+    }
+    return {
+      ok: true,
+      auth: {
+        token,
+        clientId: verified.clientId,
+        // A copy: the caller may change its AuthInfo, and the cached entry serves the next request.
+        scopes: [...scopes],
+        expiresAt: verified.expiresAt,
+        resource: this.#resourceURL,
+        extra: { subject: verified.subject, ...(verified.grantId && { grantId: verified.grantId }), claims: verified.claims },
+      },
+    };
+  }
+
+  async #verifySignatureAndClaims(token: string): Promise<{ ok: true; verified: VerifiedToken } | { ok: false; response: Response }> {
     let payload: JWTPayload;
     try {
       const header = decodeProtectedHeader(token);
@@ -151,27 +201,17 @@ export class ResourceServerGuard {
     if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string') {
       return this.#challenge(401, 'invalid_token', 'the access token lacks client_id or sub');
     }
-    const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
-    const revocations = this.#options.revocations;
-    if (revocations && (await revocations.isRevoked(payload.jti!, grantId, payload.client_id))) {
-      return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
-    }
-    const scopes = (typeof payload.scope === 'string' ? parseScope(payload.scope) : []) ?? [];
-    const needed = [...(this.#options.requiredScopes ?? []), ...extraScopes];
-    if (needed.some((scope) => !scopes.includes(scope))) {
-      // RFC 6750 §3.1: name every scope the operation needs, so the client can ask for all of them at once.
-      const union = [...new Set([...scopes, ...needed])];
-      return this.#challenge(403, 'insufficient_scope', 'the access token lacks a required scope', union.join(' '));
-    }
+    if (Array.isArray(payload.aud)) Object.freeze(payload.aud);
     return {
       ok: true,
-      auth: {
-        token,
+      verified: {
+        claims: Object.freeze(payload),
         clientId: payload.client_id,
-        scopes,
-        ...(payload.exp !== undefined && { expiresAt: payload.exp }),
-        resource: this.#resourceURL,
-        extra: { subject: payload.sub, ...(grantId && { grantId }), claims: payload },
+        subject: payload.sub,
+        jti: payload.jti!,
+        grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined,
+        scopes: Object.freeze((typeof payload.scope === 'string' ? parseScope(payload.scope) : []) ?? []),
+        expiresAt: payload.exp!,
       },
     };
   }
@@ -186,7 +226,7 @@ export class ResourceServerGuard {
     }
   }
 
-  #challenge(status: number, error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description?: string, scope?: string): GuardResult {
+  #challenge(status: number, error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description?: string, scope?: string): { ok: false; response: Response } {
     const challenge = bearerChallenge({
       resourceMetadata: this.#options.resourceMetadataUrl,
       error,

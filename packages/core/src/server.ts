@@ -501,7 +501,7 @@ export class AuthorizationServer {
     return this.#ctx.keys.rotate(this.#ctx.accessTokenAlgorithm === 'HS256' ? 'RS256' : this.#ctx.accessTokenAlgorithm);
   }
 
-  #makeGuard(resource: string, scopes: string[], anyAudience = false): ResourceServerGuard {
+  #makeGuard(resource: string, scopes: string[], anyAudience = false, tokenCacheSize?: number): ResourceServerGuard {
     const ctx = this.#ctx;
     const known = ctx.resources.get(resource);
     return new ResourceServerGuard({
@@ -519,12 +519,14 @@ export class AuthorizationServer {
       requiredScopes: scopes,
       revocations: ctx.revocations,
       clock: ctx.clock,
+      ...(tokenCacheSize !== undefined && { tokenCacheSize }),
     });
   }
 
   /**
    * A resource-server guard for one of this server's resources that verifies tokens with the server's own
-   * keys (no HTTP round trip) and sees its revocations at once.
+   * keys (no HTTP round trip) and sees its revocations at once. It remembers up to `tokenCacheSize`
+   * verified tokens (default 10,000; 0 turns that off), still checking expiry and revocation on every request.
    *
    * @example
    * ```ts
@@ -533,13 +535,13 @@ export class AuthorizationServer {
    * ```
    * @see [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
    */
-  createGuard(options: { resource?: string; scopes?: string[] } = {}): ResourceServerGuard {
+  createGuard(options: { resource?: string; scopes?: string[]; tokenCacheSize?: number } = {}): ResourceServerGuard {
     const resource = options.resource ?? this.#ctx.defaultResource;
     if (!this.#ctx.resources.has(resource)) throw new KeywardConfigError(`resource ${resource} is not configured on this server`);
-    const key = `${resource} ${(options.scopes ?? []).join(' ')}`;
+    const key = `${resource} ${(options.scopes ?? []).join(' ')} ${options.tokenCacheSize ?? ''}`;
     let guard = this.#guards.get(key);
     if (!guard) {
-      guard = this.#makeGuard(resource, options.scopes ?? []);
+      guard = this.#makeGuard(resource, options.scopes ?? [], false, options.tokenCacheSize);
       this.#guards.set(key, guard);
     }
     return guard;

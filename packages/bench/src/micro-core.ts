@@ -1,0 +1,79 @@
+/**
+ * In-process A/B timings of Keyward's hot paths (no HTTP, no load generator): each lever against its
+ * alternative in the same process run, alternating rounds so the machine's drift hits both sides. Run with
+ * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|token|register|static]` from packages/bench.
+ */
+import { AuthorizationServer } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+
+const N = Number(process.env.N ?? 20_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const which = new Set(process.argv.slice(2));
+const wants = (name: string) => which.size === 0 || which.has(name);
+
+async function perOp(op: () => Promise<unknown>, n = N): Promise<number> {
+  for (let i = 0; i < Math.min(500, n); i++) await op();
+  const start = performance.now();
+  for (let i = 0; i < n; i++) await op();
+  return ((performance.now() - start) * 1000) / n;
+}
+
+async function ab(label: string, a: [string, () => Promise<unknown>], b: [string, () => Promise<unknown>], n = N): Promise<void> {
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const ta = await perOp(a[1], n);
+    const tb = await perOp(b[1], n);
+    ratios.push(ta / tb);
+    console.log(`${label} round ${r + 1}: ${a[0]} ${ta.toFixed(2)} µs, ${b[0]} ${tb.toFixed(2)} µs, ${a[0]}/${b[0]} ${(ta / tb).toFixed(2)}×`);
+  }
+  ratios.sort((x, y) => x - y);
+  console.log(`${label}: median ${a[0]}/${b[0]} = ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}×`);
+}
+
+const secret = 'bench-secret-0123456789';
+function makeServer() {
+  return new AuthorizationServer({
+    issuer: 'http://localhost:3009',
+    store: new MemoryStore(),
+    scopes: ['mcp:tools'],
+    registration: { rateLimit: false },
+    clients: [{ clientId: 'bench', clientSecret: secret, tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
+  });
+}
+const server = makeServer();
+const ccBody = `grant_type=client_credentials&client_id=bench&client_secret=${secret}&scope=mcp:tools`;
+const clientCredentials = async () => {
+  const response = await server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: ccBody });
+  if (response.status !== 200) throw new Error(`token ${response.status}`);
+  return response.json() as Promise<{ access_token: string }>;
+};
+
+if (wants('guard')) {
+  const { access_token: token } = await clientCredentials();
+  const cached = server.createGuard({ scopes: ['mcp:tools'] });
+  const uncached = server.createGuard({ scopes: ['mcp:tools'], tokenCacheSize: 0 });
+  const request = new Request('http://localhost:3009/mcp', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+  const check = (guard: typeof cached) => async () => {
+    if (!(await guard.authenticate(request)).ok) throw new Error('refused');
+  };
+  await ab('guard, same token', ['no cache', check(uncached)], ['cache', check(cached)]);
+}
+
+if (wants('token')) {
+  await ab('token client_credentials', ['once', clientCredentials], ['again', clientCredentials], N / 4);
+}
+
+if (wants('register')) {
+  const body = JSON.stringify({ redirect_uris: ['http://localhost:3000/callback'], client_name: 'bench', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+  const register = async () => {
+    const response = await server.request('/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    if (response.status !== 201) throw new Error(`register ${response.status}`);
+    await response.arrayBuffer();
+  };
+  await ab('register', ['once', register], ['again', register], N / 4);
+}
+
+if (wants('static')) {
+  const viaFetch = async () => (await server.request('/.well-known/oauth-authorization-server')).arrayBuffer();
+  await ab('discovery', ['fetch', viaFetch], ['fetch again', viaFetch]);
+}
