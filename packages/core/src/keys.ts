@@ -1,6 +1,7 @@
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from './clock.js';
 import { randomToken, sha256 } from './crypto.js';
+import { createJWTSigner, joseJWTSigner, type JWTSigner, type SignerImplementation } from './jwt-signer.js';
 import type { SigningKeyRecord, Store } from './store.js';
 
 /** Asymmetric algorithms Keyward can sign access tokens with. */
@@ -11,6 +12,11 @@ export interface ActiveSigningKey {
   kid: string;
   alg: string;
   key: CryptoKey | Uint8Array;
+  /**
+   * Signs a JWT with this key, header and claims exactly as given: with node:crypto on Node (synchronous,
+   * about twice as fast), with jose on Web Crypto elsewhere. The output verifies the same either way.
+   */
+  sign(header: JWTHeaderParameters, payload: JWTPayload): Promise<string>;
 }
 
 /** Options of {@link KeyManager}. */
@@ -25,6 +31,8 @@ export interface KeyManagerOptions {
   retiredKeyOverlapSeconds: number;
   /** Rotate a key automatically once it is this old, in seconds; 0 turns automatic rotation off. */
   rotateAfterSeconds?: number | undefined;
+  /** Which library signs; default node:crypto where the runtime has it, else jose. */
+  signer?: SignerImplementation | undefined;
 }
 
 /** A public JWK Set document. */
@@ -53,7 +61,7 @@ export class KeyManager {
   readonly #options: KeyManagerOptions;
   #loading: Promise<void> | undefined;
   #records: SigningKeyRecord[] = [];
-  #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string }>();
+  #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string; signer: JWTSigner }>();
   #jwks = '{"keys":[]}';
   #lastReload = 0;
   #hmac: ActiveSigningKey | undefined;
@@ -76,7 +84,8 @@ export class KeyManager {
   async #load(): Promise<void> {
     const { clock, algorithms, hmacSecret } = this.#options;
     if (hmacSecret !== undefined) {
-      this.#hmac = { kid: `hs-${(await sha256(hmacSecret)).slice(0, 16)}`, alg: 'HS256', key: new TextEncoder().encode(hmacSecret) };
+      const key = new TextEncoder().encode(hmacSecret);
+      this.#hmac = { kid: `hs-${(await sha256(hmacSecret)).slice(0, 16)}`, alg: 'HS256', key, sign: joseJWTSigner(key) };
     }
     await this.#reload();
     const now = clock();
@@ -94,7 +103,9 @@ export class KeyManager {
       if (this.#imported.has(record.kid)) continue;
       const sign = await importJWK(record.privateJwk as JWK, record.alg);
       const verify = record.publicJwk ? await importJWK(record.publicJwk as JWK, record.alg) : sign;
-      this.#imported.set(record.kid, { sign, verify, alg: record.alg });
+      // Each key is turned into a signer once, here, so signing a token does no key import or setup.
+      const { sign: signer } = await createJWTSigner(record.privateJwk as JWK, record.alg, this.#options.signer);
+      this.#imported.set(record.kid, { sign, verify, alg: record.alg, signer });
     }
     this.#records = records;
     this.#jwks = JSON.stringify({ keys: records.filter((r) => r.publicJwk).map((r) => r.publicJwk) });
@@ -150,7 +161,8 @@ export class KeyManager {
       await rotation;
       return this.signingKey(alg);
     }
-    return { kid: record.kid, alg: record.alg, key: this.#imported.get(record.kid)!.sign };
+    const imported = this.#imported.get(record.kid)!;
+    return { kid: record.kid, alg: record.alg, key: imported.sign, sign: imported.signer };
   }
 
   /** The verification key for a token header, re-reading the store (rate-limited) for an unknown `kid`. */
