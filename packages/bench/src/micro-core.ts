@@ -5,6 +5,7 @@
  */
 import { AuthorizationServer, KeyManager } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
+import { CORS_HEADERS, rawJSONResponse, withHeaders } from '../../core/src/http.js';
 
 const N = Number(process.env.N ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -97,6 +98,25 @@ if (wants('register')) {
 }
 
 if (wants('static')) {
-  const viaFetch = async () => (await server.request('/.well-known/oauth-authorization-server')).arrayBuffer();
-  await ab('discovery', ['fetch', viaFetch], ['fetch again', viaFetch]);
+  // What an adapter did per metadata request before: a URL, header conversion, a Web Request, a routed
+  // handler building a Response (CORS headers set one by one), and the body read back as bytes.
+  const path = '/.well-known/oauth-authorization-server';
+  const json = new TextDecoder().decode(server.staticResponse('GET', path)!.body!);
+  const rawHeaders = ['Host', 'localhost:3009', 'User-Agent', 'autocannon', 'Accept', '*/*', 'Connection', 'keep-alive'];
+  const viaRequest = async () => {
+    const url = new URL(`http://localhost:3009${path}`);
+    const headers = new Headers();
+    for (let i = 0; i < rawHeaders.length; i += 2) headers.append(rawHeaders[i]!, rawHeaders[i + 1]!);
+    const request = new Request(url, { method: 'GET', headers });
+    void new URL(request.url).pathname;
+    const response = withHeaders(rawJSONResponse(json, { cache: 'public, max-age=3600' }), CORS_HEADERS);
+    for (const entry of response.headers) void entry;
+    return Buffer.from(await response.arrayBuffer());
+  };
+  const precomputed = async () => {
+    const answer = server.staticResponse('GET', path)!;
+    for (const name in answer.headers) void name;
+    return answer.body;
+  };
+  await ab('discovery per request', ['Web Request + fetch', viaRequest], ['staticResponse', precomputed]);
 }

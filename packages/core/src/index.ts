@@ -1,5 +1,5 @@
 export { AuthorizationServer } from './server.js';
-export type { GrantSummary, RequestContext } from './server.js';
+export type { GrantSummary, RequestContext, StaticResponse } from './server.js';
 export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, ProtectedResourceOptions, StaticClientOptions } from './options.js';
 export type { InteractionHandler, InteractionResult, PendingAuthorization } from './context.js';
 export { ResourceServerGuard } from './resource-server.js';

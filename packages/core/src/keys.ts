@@ -64,6 +64,7 @@ export class KeyManager {
   #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string; signer: JWTSigner }>();
   #jwks = '{"keys":[]}';
   #lastReload = 0;
+  #loaded = false;
   #hmac: ActiveSigningKey | undefined;
   /** One rotation at a time per algorithm, so concurrent signers do not each mint a key. */
   readonly #rotations = new Map<string, Promise<string>>();
@@ -93,6 +94,7 @@ export class KeyManager {
       const active = this.#active(alg, now);
       if (!active || this.#tooOld(active, now)) await this.rotate(alg);
     }
+    this.#loaded = true;
   }
 
   async #reload(): Promise<void> {
@@ -178,6 +180,16 @@ export class KeyManager {
     if (!found || found.alg !== alg) return null;
     const record = this.#records.find((r) => r.kid === kid);
     return record ? found.verify : null;
+  }
+
+  /**
+   * The JWK Set string without waiting, or undefined when the keys are not loaded yet or a retired key has
+   * to leave the set first (then {@link jwksJSON} reloads).
+   */
+  currentJWKSJSON(): string | undefined {
+    if (this.#loaded === false) return undefined;
+    const now = this.#options.clock();
+    return this.#records.some((r) => r.expiresAt !== null && r.expiresAt <= now) ? undefined : this.#jwks;
   }
 
   /** The JWK Set as a pre-serialised JSON string (public members only). */

@@ -34,6 +34,32 @@ export interface RequestContext {
 type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
 
 /**
+ * A response the server can give without looking at the request beyond its method and path: the status,
+ * the header fields (lower-case names, exactly those `fetch` would send) and the body bytes. The same
+ * frozen object answers every request: copy the headers before handing them to anything that adds to them.
+ */
+export interface StaticResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array<ArrayBuffer> | null;
+}
+
+const encoder = new TextEncoder();
+
+/** The bytes and headers of a public JSON document plus CORS, fixed at construction. */
+function staticDocument(json: string, cache: string): StaticResponse {
+  // Names and order as the Headers of the `fetch` answer iterate them (sorted), so adapters write the same fields.
+  const headers = Object.fromEntries(
+    Object.entries({ 'content-type': 'application/json', 'cache-control': cache, ...CORS_HEADERS }).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  return Object.freeze({ status: 200, headers: Object.freeze(headers), body: encoder.encode(json) });
+}
+
+const PREFLIGHT: StaticResponse = Object.freeze({ status: 204, headers: Object.freeze({ ...CORS_HEADERS }), body: null });
+const DOCUMENT_CACHE = 'public, max-age=3600';
+const JWKS_CACHE = 'public, max-age=300';
+
+/**
  * A complete OAuth 2.1 authorization server as one `fetch(Request): Promise<Response>` function: the
  * authorization, token, JWKS and userinfo endpoints, RFC 8414 / OIDC discovery and RFC 9728
  * protected-resource metadata. Mount it with an adapter (`@keyward/express`, …) or call `fetch` directly
@@ -71,6 +97,10 @@ export class AuthorizationServer {
   readonly #documents: ClientIdMetadataDocumentResolver | undefined;
   readonly #registration: ResolvedRegistration | false;
   #pendingSecrets: Promise<void> = Promise.resolve();
+  /** The metadata documents by path, serialised once: they never change while the server runs. */
+  readonly #staticDocuments = new Map<string, StaticResponse>();
+  #jwksPath = '';
+  #jwks: { json: string; response: StaticResponse } | undefined;
 
   constructor(options: AuthorizationServerOptions) {
     validateOptions(options);
@@ -224,10 +254,20 @@ export class AuthorizationServer {
     const ctx = this.#ctx;
     const pathOf = (url: string) => new URL(url).pathname;
     const add = (path: string, cors: boolean, handler: Route['handler']) => this.#routes.set(path, { handler, cors });
-    const cached = (json: string) => async (request: Request) =>
-      request.method === 'GET' || request.method === 'HEAD'
-        ? rawJSONResponse(json, { cache: 'public, max-age=3600' })
-        : new Response(null, { status: 405, headers: { allow: 'GET' } });
+    const cached = (json: string) => {
+      const document = staticDocument(json, DOCUMENT_CACHE);
+      return Object.assign(
+        async (request: Request) =>
+          request.method === 'GET' || request.method === 'HEAD'
+            ? rawJSONResponse(json, { cache: DOCUMENT_CACHE })
+            : new Response(null, { status: 405, headers: { allow: 'GET' } }),
+        { document },
+      );
+    };
+    const addDocument = (path: string, handler: ReturnType<typeof cached>) => {
+      add(path, true, handler);
+      this.#staticDocuments.set(path, handler.document);
+    };
 
     const asMetadata = authorizationServerMetadata({
       issuer: ctx.issuer,
@@ -245,15 +285,16 @@ export class AuthorizationServer {
     });
     // Metadata is serialised once: it never changes while the server runs.
     const asJSON = JSON.stringify(asMetadata);
-    add(pathOf(wellKnownURL(ctx.issuer, 'oauth-authorization-server')), true, cached(asJSON));
+    addDocument(pathOf(wellKnownURL(ctx.issuer, 'oauth-authorization-server')), cached(asJSON));
     if (ctx.scopesSupported.includes('openid')) {
       const oidcJSON = JSON.stringify(openIDConfiguration(asMetadata, [ctx.accessTokenAlgorithm]));
       const issuerPath = new URL(ctx.issuer).pathname.replace(/\/$/, '');
-      add(`${issuerPath}/.well-known/openid-configuration`, true, cached(oidcJSON));
+      const oidc = cached(oidcJSON);
+      addDocument(`${issuerPath}/.well-known/openid-configuration`, oidc);
       // The product brief's spelling, kept as an alias.
-      add(`${issuerPath}/.well-known/openid_configuration`, true, cached(oidcJSON));
+      addDocument(`${issuerPath}/.well-known/openid_configuration`, oidc);
       // Path-inserted form, which MCP clients also try for issuers with a path.
-      add(pathOf(wellKnownURL(ctx.issuer, 'openid-configuration')), true, cached(oidcJSON));
+      addDocument(pathOf(wellKnownURL(ctx.issuer, 'openid-configuration')), oidc);
     }
     let first = true;
     for (const resource of ctx.resources.values()) {
@@ -270,9 +311,10 @@ export class AuthorizationServer {
       if (this.#routes.has(metadataPath)) {
         throw new KeywardConfigError(`resources with the same metadata path ${metadataPath} cannot be served by one server; give them distinct paths`);
       }
-      add(metadataPath, true, cached(json));
+      const document = cached(json);
+      addDocument(metadataPath, document);
       // RFC 9728 §3: the root document describes the default resource, for clients that try it first.
-      if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) add('/.well-known/oauth-protected-resource', true, cached(json));
+      if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) addDocument('/.well-known/oauth-protected-resource', document);
       first = false;
     }
     add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
@@ -290,11 +332,39 @@ export class AuthorizationServer {
     if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (request) => handleRevoke(ctx, request));
     const introspection = this.#options.introspection ?? {};
     if (introspection) add(pathOf(ctx.endpoints.introspection), true, (request) => handleIntrospect(ctx, introspection, request));
-    add(pathOf(ctx.endpoints.jwks), true, async (request) =>
+    this.#jwksPath = pathOf(ctx.endpoints.jwks);
+    add(this.#jwksPath, true, async (request) =>
       request.method === 'GET' || request.method === 'HEAD'
-        ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: 'public, max-age=300' })
+        ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: JWKS_CACHE })
         : new Response(null, { status: 405, headers: { allow: 'GET' } }),
     );
+  }
+
+  /**
+   * The answer to a request that depends on nothing but its method and path, when there is one: GET or
+   * HEAD of the authorization-server metadata, OpenID discovery, protected-resource metadata and (once the
+   * keys are loaded) the JWK Set, and CORS preflights of this server's endpoints. Headers and bytes are
+   * exactly what {@link fetch} would answer, precomputed, so an adapter can write them without building a
+   * Web `Request`; `undefined` means "call `fetch`".
+   *
+   * @example
+   * ```ts
+   * const answer = server.staticResponse(req.method, pathname);
+   * if (answer) return void res.writeHead(answer.status, answer.headers).end(answer.body);
+   * ```
+   * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+   * @see [RFC 9728 §3](https://www.rfc-editor.org/rfc/rfc9728#section-3)
+   */
+  staticResponse(method: string, pathname: string): StaticResponse | undefined {
+    if (method === 'OPTIONS') return pathname !== this.#authorizationPath && this.#route(pathname) ? PREFLIGHT : undefined;
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    const document = this.#staticDocuments.get(pathname);
+    if (document || pathname !== this.#jwksPath) return document;
+    // The JWK Set changes with rotation; its bytes are rebuilt when the key manager's string changes.
+    const json = this.#ctx.keys.currentJWKSJSON();
+    if (json === undefined) return undefined;
+    if (this.#jwks?.json !== json) this.#jwks = { json, response: staticDocument(json, JWKS_CACHE) };
+    return this.#jwks.response;
   }
 
   /** The issuer identifier, exactly as configured. */
@@ -343,6 +413,9 @@ export class AuthorizationServer {
    */
   async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
     const pathname = new URL(request.url).pathname;
+    const answer = this.staticResponse(request.method, pathname);
+    // A copy of the headers: some runtimes' Response (@hono/node-server's) keeps and extends the object it is given.
+    if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     const route = this.#route(pathname);
     if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
     if (request.method === 'OPTIONS') {

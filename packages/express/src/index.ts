@@ -155,6 +155,14 @@ export async function sendWebResponse(res: ServerResponse, response: globalThis.
  */
 export function keyward(server: AuthorizationServer): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
+    // Metadata, JWKS and preflights: precomputed bytes, written without building a URL or a Web Request.
+    const query = req.originalUrl.indexOf('?');
+    const answer = server.staticResponse(req.method, query < 0 ? req.originalUrl : req.originalUrl.slice(0, query));
+    if (answer) {
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body ?? undefined);
+      return;
+    }
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
     // `req.ip` applies `trust proxy`; the socket address is the fallback for a socket that already closed.

@@ -118,6 +118,10 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    // Metadata, JWKS and preflights: precomputed bytes, sent without building a URL or a Web Request.
+    const query = request.url.indexOf('?');
+    const answer = server.staticResponse(request.method, query < 0 ? request.url : request.url.slice(0, query));
+    if (answer) return reply.code(answer.status).headers(answer.headers).send(answer.body ?? undefined);
     const url = requestURL(request);
     // A route pattern can match more than the server answers (a `/` inside a client id, say).
     if (!url || !server.handles(url.pathname)) {

@@ -96,7 +96,42 @@ async function accessToken(base: string, scope: string): Promise<string> {
   return (await response.json()).access_token;
 }
 
+const STATIC_REQUESTS = [
+  ['GET', '/.well-known/oauth-authorization-server'],
+  ['HEAD', '/.well-known/oauth-authorization-server'],
+  ['GET', '/.well-known/openid-configuration'],
+  ['GET', '/.well-known/oauth-protected-resource/mcp'],
+  ['GET', '/oauth/keys'],
+  ['OPTIONS', '/oauth/token'],
+] as const;
+
+/** The fields an HTTP server adds itself, which a Web Response does not carry. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-powered-by']);
+
+function responseFields(response: Response): Record<string, string> {
+  return Object.fromEntries([...response.headers].filter(([name]) => !TRANSPORT_HEADERS.has(name)));
+}
+
 describe('keyward plugin', () => {
+  it('PERF-STATIC-04: metadata, JWKS and preflights are written from precomputed bytes, never via fetch, exactly as server.fetch answers them', async () => {
+    const seen: string[] = [];
+    let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
+    const { base, server } = await serve((fastify, server) => {
+      const fetchFromServer = server.fetch.bind(server);
+      direct = fetchFromServer;
+      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      return fastify.register(keyward, { server });
+    });
+    await server.ready();
+    for (const [method, path] of STATIC_REQUESTS) {
+      const overHTTP = await fetch(base + path, { method });
+      const expected = await direct(new Request(base + path, { method }));
+      expect(overHTTP.status, `${method} ${path}`).toBe(expected.status);
+      expect(responseFields(overHTTP), `${method} ${path}`).toEqual(responseFields(expected));
+      expect(await overHTTP.text()).toBe(method === 'HEAD' ? '' : await expected.text());
+    }
+    expect(seen).toEqual([]);
+  });
   it('leaves other routes to the app, and unknown paths to its 404 handler', async () => {
     const { base } = await serve(async (fastify, server) => {
       await fastify.register(keyward, { server });
@@ -152,10 +187,12 @@ describe('keyward plugin', () => {
       },
       { trustProxy: '127.0.0.1' },
     );
+    // POSTs: a GET of metadata is answered from precomputed bytes without a Web Request at all.
     await fetch(`${base}/.well-known/oauth-authorization-server?x=1`, {
+      method: 'POST',
       headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com', 'x-forwarded-for': '203.0.113.9' },
     });
-    await fetch(`${base}/oauth/keys`);
+    await fetch(`${base}/oauth/keys`, { method: 'POST' });
     expect(seen).toEqual([
       { url: 'https://auth.example.com/.well-known/oauth-authorization-server?x=1', context: { clientAddress: '203.0.113.9' } },
       { url: `${base}/oauth/keys`, context: { clientAddress: '127.0.0.1' } },
