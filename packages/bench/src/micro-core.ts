@@ -63,6 +63,24 @@ if (wants('guard')) {
     if (!(await guard.authenticate(request)).ok) throw new Error('refused');
   };
   await ab('guard, same token', ['no cache', check(uncached)], ['cache', check(cached)]);
+
+  // What the Express and Fastify guards did per request before (a Web Request from Node's raw headers) and now.
+  const rawHeaders = ['Host', 'localhost:3009', 'Authorization', `Bearer ${token}`, 'Content-Type', 'application/json', 'Content-Length', '40', 'Accept', '*/*'];
+  const viaRequest = async () => {
+    const headers = new Headers();
+    for (let i = 0; i < rawHeaders.length; i += 2) headers.append(rawHeaders[i]!, rawHeaders[i + 1]!);
+    headers.delete('content-length');
+    headers.delete('transfer-encoding');
+    const result = await cached.authenticate(new Request(new URL('http://localhost:3009/mcp'), { method: 'POST', headers, body: null }), { scopes: [] });
+    if (!result.ok) throw new Error('refused');
+  };
+  const viaHeader = async () => {
+    let authorization: string | null = null;
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') authorization = rawHeaders[i + 1]!;
+    const result = await cached.authenticateHeader(authorization, { scopes: [], bodyToken: false });
+    if (!result.ok) throw new Error('refused');
+  };
+  await ab('adapter guard, cached token', ['Web Request', viaRequest], ['authenticateHeader', viaHeader]);
 }
 
 if (wants('sign')) {

@@ -122,19 +122,35 @@ export class ResourceServerGuard {
    * tool that needs more).
    */
   async authenticate(request: Request, options: { scopes?: readonly string[] } = {}): Promise<GuardResult> {
-    const header = request.headers.get('authorization');
     const bodyToken = await this.#formBodyToken(request);
+    return this.authenticateHeader(request.headers.get('authorization'), { ...options, bodyToken });
+  }
+
+  /**
+   * {@link authenticate} for a caller that has the `Authorization` field value but no Web `Request`: a
+   * framework adapter, which then needs not build one per request. Pass repeated fields joined with ", ",
+   * as `Headers.get()` would, and `bodyToken: true` when a form-encoded body carries a non-empty
+   * `access_token` (RFC 6750 §2.2), so that a token sent twice is refused as it is by {@link authenticate}.
+   *
+   * @example
+   * ```ts
+   * const result = await guard.authenticateHeader(req.headers.authorization ?? null, { scopes: ['mcp:tools'] });
+   * if (!result.ok) return send(res, result.response);
+   * ```
+   * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+   */
+  async authenticateHeader(authorization: string | null | undefined, options: { scopes?: readonly string[]; bodyToken?: boolean } = {}): Promise<GuardResult> {
     let token: string | undefined;
-    if (header !== null) {
-      const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (authorization !== null && authorization !== undefined) {
+      const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
       if (!match) {
         // Another scheme (Basic, DPoP without support) is "no usable credentials" for this resource.
-        if (!/^bearer(\s|$)/i.test(header)) return this.#challenge(401);
+        if (!/^bearer(\s|$)/i.test(authorization)) return this.#challenge(401);
         return this.#challenge(401, 'invalid_token', 'malformed bearer token');
       }
       token = match[1];
     }
-    if (token !== undefined && bodyToken) {
+    if (token !== undefined && options.bodyToken) {
       return this.#challenge(400, 'invalid_request', 'a token may be sent in one way only');
     }
     // RFC 6750 §2.3 tokens in the URI are deliberately not accepted; such a request has no credentials.

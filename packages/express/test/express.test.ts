@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationServer, type AuthorizationServerOptions } from '@keyward/core';
@@ -249,6 +249,18 @@ describe('sendWebResponse(res, response)', () => {
   });
 });
 
+/** A POST with the Authorization field sent twice, as two header lines (fetch would join them into one). */
+function postWithTwoAuthorizations(url: string, value: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { authorization: [value, value], 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end('{}');
+  });
+}
+
 describe('requireBearerAuth(guard)', () => {
   async function protectedApp(parseFirst: boolean) {
     const { base, server } = await serve((app, server) => {
@@ -282,6 +294,13 @@ describe('requireBearerAuth(guard)', () => {
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"`);
     expect(response.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate');
+  });
+
+  it('AUTHZ-RS-01: a valid token in two Authorization fields is refused (401), as the Web Request path refuses it', async () => {
+    const { base, accessToken } = await protectedApp(false);
+    expect(await postWithTwoAuthorizations(`${base}/mcp`, `Bearer ${accessToken}`)).toBe(401);
+    const once = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(once.status).toBe(200);
   });
 
   it('AUTHZ-RS-02: an invalid token → 401 invalid_token', async () => {

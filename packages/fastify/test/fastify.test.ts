@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -232,6 +233,18 @@ describe('sendWebResponse(reply, response)', () => {
   });
 });
 
+/** A POST with the Authorization field sent twice, as two header lines (fetch would join them into one). */
+function postWithTwoAuthorizations(url: string, value: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { authorization: [value, value], 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end('{}');
+  });
+}
+
 describe('requireBearerAuth(guard)', () => {
   const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
   const adminCall = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'admin_stats', arguments: {} } });
@@ -257,6 +270,14 @@ describe('requireBearerAuth(guard)', () => {
     const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: ping });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ auth: { clientId: CLIENT_ID, scopes: ['mcp:tools'], subject: CLIENT_ID }, sameOnRaw: true, body: JSON.parse(ping) });
+  });
+
+  it('AUTHZ-RS-01: a valid token in two Authorization fields is refused (401), as the Web Request path refuses it', async () => {
+    const { base } = await protectedApp();
+    const token = await accessToken(base, 'mcp:tools');
+    expect(await postWithTwoAuthorizations(`${base}/mcp`, `Bearer ${token}`)).toBe(401);
+    const once = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: ping });
+    expect(once.status).toBe(200);
   });
 
   it('AUTHZ-RS-02, AUTHZ-RS-05: no token → 401 with a resource_metadata challenge, no error, exposed to browsers', async () => {
