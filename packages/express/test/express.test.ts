@@ -252,10 +252,11 @@ describe('sendWebResponse(res, response)', () => {
 /** A POST with the Authorization field sent twice, as two header lines (fetch would join them into one). */
 function postWithTwoAuthorizations(url: string, value: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: 'POST', headers: { authorization: [value, value], 'content-type': 'application/json' } }, (response) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
       response.resume();
       resolve(response.statusCode ?? 0);
     });
+    request.setHeader('authorization', [value, value]);
     request.on('error', reject);
     request.end('{}');
   });
