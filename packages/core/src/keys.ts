@@ -185,6 +185,12 @@ export class KeyManager {
   /**
    * The JWK Set string without waiting, or undefined when the keys are not loaded yet or a retired key has
    * to leave the set first (then {@link jwksJSON} reloads).
+   *
+   * @example
+   * ```ts
+   * const json = keys.currentJWKSJSON() ?? (await keys.jwksJSON());
+   * ```
+   * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
    */
   currentJWKSJSON(): string | undefined {
     if (this.#loaded === false) return undefined;

@@ -37,6 +37,13 @@ type Route = { handler: (request: Request, context: RequestContext) => Promise<R
  * A response the server can give without looking at the request beyond its method and path: the status,
  * the header fields (lower-case names, exactly those `fetch` would send) and the body bytes. The same
  * frozen object answers every request: copy the headers before handing them to anything that adds to them.
+ *
+ * @example
+ * ```ts
+ * const answer = server.staticResponse('GET', '/.well-known/oauth-authorization-server');
+ * if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
+ * ```
+ * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
  */
 export interface StaticResponse {
   readonly status: number;
