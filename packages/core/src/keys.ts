@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from './clock.js';
 import { randomToken, sha256 } from './crypto.js';
-import { createJWTSigner, joseJWTSigner, type JWTSigner, type SignerImplementation } from './jwt-signer.js';
+import { createJWTSigner, joseJWTSigner, type JWTSigner } from './jwt-signer.js';
 import type { SigningKeyRecord, Store } from './store.js';
 
 /** Asymmetric algorithms Keyward can sign access tokens with. */
@@ -32,7 +32,7 @@ export interface KeyManagerOptions {
   /** Rotate a key automatically once it is this old, in seconds; 0 turns automatic rotation off. */
   rotateAfterSeconds?: number | undefined;
   /** Which library signs; default node:crypto where the runtime has it, else jose. */
-  signer?: SignerImplementation | undefined;
+  signer?: 'node:crypto' | 'jose' | undefined;
 }
 
 /** A public JWK Set document. */
