@@ -63,8 +63,9 @@ export async function authenticateClient(
   const assertion = params.get('client_assertion');
 
   // OAuth 2.1 §2.4.1: credentials never in the URI.
-  const query = new URL(request.url).searchParams;
-  if (query.has('client_secret') || query.has('client_assertion')) {
+  // Parsing the URL only when it has a query: token requests almost never do.
+  const query = request.url.includes('?') ? new URL(request.url).searchParams : undefined;
+  if (query && (query.has('client_secret') || query.has('client_assertion'))) {
     throw new OAuthError('invalid_request', { description: 'client credentials must not be sent in the URI' });
   }
   if ([basic, bodySecret !== undefined, assertion !== undefined].filter(Boolean).length > 1) {

@@ -1,5 +1,5 @@
 export { AuthorizationServer } from './server.js';
-export type { CreateGuardOptions, GrantSummary, RequestContext } from './server.js';
+export type { CreateGuardOptions, GrantSummary, RequestContext, StaticResponse } from './server.js';
 export type { KeywardEvent, KeywardEventBase, KeywardEventType, KeywardLogger, ResponseInfo } from './events.js';
 export { createMetrics } from './metrics.js';
 export type { KeywardMetrics } from './metrics.js';
@@ -10,7 +10,7 @@ export type { ConnectionInfo, TrustedProxies } from './proxy.js';
 export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, GrantableScopes, ProtectedResourceOptions, ScopeGrantRequest, StaticClientOptions } from './options.js';
 export type { InteractionHandler, InteractionResult, PendingAuthorization } from './context.js';
 export { ResourceServerGuard } from './resource-server.js';
-export type { AuthInfo, GuardRequestOptions, GuardResult, ResourceServerGuardOptions } from './resource-server.js';
+export type { AuthInfo, GuardHeaderOptions, GuardRequestOptions, GuardResult, ResourceServerGuardOptions } from './resource-server.js';
 export { RevocationList } from './revocation-list.js';
 export type { RevocationListOptions } from './revocation-list.js';
 export { OAuthError, isOAuthError, KeywardConfigError, sanitizeErrorDescription } from './errors.js';

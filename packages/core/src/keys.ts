@@ -1,6 +1,7 @@
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from './clock.js';
 import { randomToken, sha256 } from './crypto.js';
+import { createJWTSigner, joseJWTSigner, type JWTSigner } from './jwt-signer.js';
 import type { SigningKeyRecord, Store } from './store.js';
 
 /** Asymmetric algorithms Keyward can sign access tokens with. */
@@ -11,6 +12,11 @@ export interface ActiveSigningKey {
   kid: string;
   alg: string;
   key: CryptoKey | Uint8Array;
+  /**
+   * Signs a JWT with this key, header and claims exactly as given: with node:crypto on Node (synchronous,
+   * about twice as fast), with jose on Web Crypto elsewhere. The output verifies the same either way.
+   */
+  sign(header: JWTHeaderParameters, payload: JWTPayload): Promise<string>;
 }
 
 /** Options of {@link KeyManager}. */
@@ -25,6 +31,8 @@ export interface KeyManagerOptions {
   retiredKeyOverlapSeconds: number;
   /** Rotate a key automatically once it is this old, in seconds; 0 turns automatic rotation off. */
   rotateAfterSeconds?: number | undefined;
+  /** Which library signs; default node:crypto where the runtime has it, else jose. */
+  signer?: 'node:crypto' | 'jose' | undefined;
 }
 
 /** A public JWK Set document. */
@@ -53,9 +61,10 @@ export class KeyManager {
   readonly #options: KeyManagerOptions;
   #loading: Promise<void> | undefined;
   #records: SigningKeyRecord[] = [];
-  #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string }>();
+  #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string; signer: JWTSigner }>();
   #jwks = '{"keys":[]}';
   #lastReload = 0;
+  #loaded = false;
   #hmac: ActiveSigningKey | undefined;
   /** One rotation at a time per algorithm, so concurrent signers do not each mint a key. */
   readonly #rotations = new Map<string, Promise<string>>();
@@ -76,7 +85,8 @@ export class KeyManager {
   async #load(): Promise<void> {
     const { clock, algorithms, hmacSecret } = this.#options;
     if (hmacSecret !== undefined) {
-      this.#hmac = { kid: `hs-${(await sha256(hmacSecret)).slice(0, 16)}`, alg: 'HS256', key: new TextEncoder().encode(hmacSecret) };
+      const key = new TextEncoder().encode(hmacSecret);
+      this.#hmac = { kid: `hs-${(await sha256(hmacSecret)).slice(0, 16)}`, alg: 'HS256', key, sign: joseJWTSigner(key) };
     }
     await this.#reload();
     const now = clock();
@@ -84,6 +94,7 @@ export class KeyManager {
       const active = this.#active(alg, now);
       if (!active || this.#tooOld(active, now)) await this.rotate(alg);
     }
+    this.#loaded = true;
   }
 
   async #reload(): Promise<void> {
@@ -94,7 +105,9 @@ export class KeyManager {
       if (this.#imported.has(record.kid)) continue;
       const sign = await importJWK(record.privateJwk as JWK, record.alg);
       const verify = record.publicJwk ? await importJWK(record.publicJwk as JWK, record.alg) : sign;
-      this.#imported.set(record.kid, { sign, verify, alg: record.alg });
+      // Each key is turned into a signer once, here, so signing a token does no key import or setup.
+      const { sign: signer } = await createJWTSigner(record.privateJwk as JWK, record.alg, this.#options.signer);
+      this.#imported.set(record.kid, { sign, verify, alg: record.alg, signer });
     }
     this.#records = records;
     this.#jwks = JSON.stringify({ keys: records.filter((r) => r.publicJwk).map((r) => r.publicJwk) });
@@ -150,7 +163,8 @@ export class KeyManager {
       await rotation;
       return this.signingKey(alg);
     }
-    return { kid: record.kid, alg: record.alg, key: this.#imported.get(record.kid)!.sign };
+    const imported = this.#imported.get(record.kid)!;
+    return { kid: record.kid, alg: record.alg, key: imported.sign, sign: imported.signer };
   }
 
   /** The verification key for a token header, re-reading the store (rate-limited) for an unknown `kid`. */
@@ -166,6 +180,22 @@ export class KeyManager {
     if (!found || found.alg !== alg) return null;
     const record = this.#records.find((r) => r.kid === kid);
     return record ? found.verify : null;
+  }
+
+  /**
+   * The JWK Set string without waiting, or undefined when the keys are not loaded yet or a retired key has
+   * to leave the set first (then {@link jwksJSON} reloads).
+   *
+   * @example
+   * ```ts
+   * const json = keys.currentJWKSJSON() ?? (await keys.jwksJSON());
+   * ```
+   * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
+   */
+  currentJWKSJSON(): string | undefined {
+    if (this.#loaded === false) return undefined;
+    const now = this.#options.clock();
+    return this.#records.some((r) => r.expiresAt !== null && r.expiresAt <= now) ? undefined : this.#jwks;
   }
 
   /** The JWK Set as a pre-serialised JSON string (public members only). */

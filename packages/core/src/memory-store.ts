@@ -40,6 +40,26 @@ interface CodeEntry {
   consumed: boolean;
 }
 
+/**
+ * A deep copy of a record. Records are plain JSON-like data (objects, arrays, strings, numbers, undefined),
+ * which a recursive copy handles about ten times faster than `structuredClone`'s serialisation; anything
+ * else inside (a Date in application claims, say) still goes through `structuredClone`.
+ */
+function copy<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copy) as T;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return structuredClone(value);
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const member = copy((value as Record<string, unknown>)[key]);
+    // An own "__proto__" member (JSON.parse makes one) must stay data, not become the copy's prototype.
+    if (key === '__proto__') Object.defineProperty(result, key, { value: member, enumerable: true, writable: true, configurable: true });
+    else result[key] = member;
+  }
+  return result as T;
+}
+
 function isExpired(expiresAt: number | null, now: number): boolean {
   return expiresAt !== null && expiresAt <= now;
 }
@@ -108,11 +128,11 @@ export class MemoryStore implements Store {
 
   async getClient(clientId: string): Promise<ClientRecord | null> {
     const client = this.#live(this.#clients, clientId);
-    return client ? structuredClone(client) : null;
+    return client ? copy(client) : null;
   }
 
   async saveClient(client: ClientRecord): Promise<void> {
-    this.#clients.set(client.clientId, structuredClone(client));
+    this.#clients.set(client.clientId, copy(client));
   }
 
   async deleteClient(clientId: string): Promise<void> {
@@ -120,7 +140,7 @@ export class MemoryStore implements Store {
   }
 
   async saveGrant(grant: GrantRecord): Promise<void> {
-    this.#grants.set(grant.grantId, structuredClone(grant));
+    this.#grants.set(grant.grantId, copy(grant));
   }
 
   async listGrants(subject: string): Promise<GrantRecord[]> {
@@ -128,12 +148,12 @@ export class MemoryStore implements Store {
     return [...this.#grants.values()]
       .filter((grant) => grant.subject === subject && !isExpired(grant.expiresAt, now))
       .sort((a, b) => b.createdAt - a.createdAt)
-      .map((grant) => structuredClone(grant));
+      .map((grant) => copy(grant));
   }
 
   async getGrant(grantId: string): Promise<GrantRecord | null> {
     const grant = this.#live(this.#grants, grantId);
-    return grant ? structuredClone(grant) : null;
+    return grant ? copy(grant) : null;
   }
 
   /** Keeps the first `revokedAt` when called again, so the revocation time is the one that counted. */
@@ -143,12 +163,12 @@ export class MemoryStore implements Store {
   }
 
   async saveAuthorizationCode(code: AuthorizationCodeRecord): Promise<void> {
-    this.#codes.set(code.codeHash, { record: structuredClone(code), consumed: false });
+    this.#codes.set(code.codeHash, { record: copy(code), consumed: false });
   }
 
   async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null> {
     const entry = this.#codes.get(codeHash);
-    return entry && !isExpired(entry.record.expiresAt, this.#clock()) ? structuredClone(entry.record) : null;
+    return entry && !isExpired(entry.record.expiresAt, this.#clock()) ? copy(entry.record) : null;
   }
 
   async consumeAuthorizationCode(codeHash: string): Promise<ConsumedAuthorizationCode | null> {
@@ -156,16 +176,16 @@ export class MemoryStore implements Store {
     if (!entry || isExpired(entry.record.expiresAt, this.#clock())) return null;
     const firstUse = !entry.consumed;
     entry.consumed = true;
-    return { record: structuredClone(entry.record), firstUse };
+    return { record: copy(entry.record), firstUse };
   }
 
   async saveRefreshToken(token: RefreshTokenRecord): Promise<void> {
-    this.#refreshTokens.set(token.tokenHash, structuredClone(token));
+    this.#refreshTokens.set(token.tokenHash, copy(token));
   }
 
   async getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null> {
     const token = this.#live(this.#refreshTokens, tokenHash);
-    return token ? structuredClone(token) : null;
+    return token ? copy(token) : null;
   }
 
   /**
@@ -176,14 +196,14 @@ export class MemoryStore implements Store {
     const now = this.#clock();
     const presented = this.#refreshTokens.get(presentedHash);
     if (!presented || isExpired(presented.expiresAt, now)) return { status: 'not_found' };
-    if (presented.rotatedAt !== undefined) return { status: 'reused', previous: structuredClone(presented) };
+    if (presented.rotatedAt !== undefined) return { status: 'reused', previous: copy(presented) };
     presented.rotatedAt = now;
-    this.#refreshTokens.set(successor.tokenHash, structuredClone(successor));
-    return { status: 'rotated', previous: structuredClone(presented) };
+    this.#refreshTokens.set(successor.tokenHash, copy(successor));
+    return { status: 'rotated', previous: copy(presented) };
   }
 
   async addRevocation(revocation: RevocationRecord): Promise<void> {
-    this.#revocations.set(revocation.key, structuredClone(revocation));
+    this.#revocations.set(revocation.key, copy(revocation));
   }
 
   /** Oldest first, so a resource server can page forward by the last `revokedAt` it saw. */
@@ -192,16 +212,16 @@ export class MemoryStore implements Store {
     return [...this.#revocations.values()]
       .filter((revocation) => revocation.revokedAt >= since && !isExpired(revocation.expiresAt, now))
       .sort((a, b) => a.revokedAt - b.revokedAt)
-      .map((revocation) => structuredClone(revocation));
+      .map((revocation) => copy(revocation));
   }
 
   async saveInteraction(interaction: InteractionRecord): Promise<void> {
-    this.#interactions.set(interaction.interactionId, structuredClone(interaction));
+    this.#interactions.set(interaction.interactionId, copy(interaction));
   }
 
   async getInteraction(interactionId: string): Promise<InteractionRecord | null> {
     const interaction = this.#live(this.#interactions, interactionId);
-    return interaction ? structuredClone(interaction) : null;
+    return interaction ? copy(interaction) : null;
   }
 
   async consumeInteraction(interactionId: string): Promise<InteractionRecord | null> {
@@ -211,12 +231,12 @@ export class MemoryStore implements Store {
   }
 
   async saveSession(session: BrowserSessionRecord): Promise<void> {
-    this.#sessions.set(session.sessionHash, structuredClone(session));
+    this.#sessions.set(session.sessionHash, copy(session));
   }
 
   async getSession(sessionHash: string): Promise<BrowserSessionRecord | null> {
     const session = this.#live(this.#sessions, sessionHash);
-    return session ? structuredClone(session) : null;
+    return session ? copy(session) : null;
   }
 
   async deleteSession(sessionHash: string): Promise<void> {
@@ -224,12 +244,12 @@ export class MemoryStore implements Store {
   }
 
   async saveConsent(consent: ConsentRecord): Promise<void> {
-    this.#consents.set(JSON.stringify([consent.subject, consent.clientId]), structuredClone(consent));
+    this.#consents.set(JSON.stringify([consent.subject, consent.clientId]), copy(consent));
   }
 
   async getConsent(subject: string, clientId: string): Promise<ConsentRecord | null> {
     const consent = this.#live(this.#consents, JSON.stringify([subject, clientId]));
-    return consent ? structuredClone(consent) : null;
+    return consent ? copy(consent) : null;
   }
 
   /** Keys past their `expiresAt` are left out: their last tokens have expired, so nothing needs them. */
@@ -237,11 +257,11 @@ export class MemoryStore implements Store {
     const now = this.#clock();
     return [...this.#signingKeys.values()]
       .filter((key) => !isExpired(key.expiresAt, now))
-      .map((key) => structuredClone(key));
+      .map((key) => copy(key));
   }
 
   async saveSigningKey(key: SigningKeyRecord): Promise<void> {
-    this.#signingKeys.set(key.kid, structuredClone(key));
+    this.#signingKeys.set(key.kid, copy(key));
   }
 
   async markUsed(key: string, expiresAt: number): Promise<boolean> {

@@ -1,9 +1,11 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { systemClock, type Clock } from './clock.js';
+import { sha256Now } from './crypto.js';
 import { KeywardConfigError } from './errors.js';
 import { readBodyParams } from './http.js';
 import type { RevocationList } from './revocation-list.js';
 import { parseScope } from './scope.js';
+import { VerifiedTokenCache, type VerifiedToken } from './verified-token-cache.js';
 import { bearerChallenge } from './www-authenticate.js';
 import { eventEmitter, safeLogger, safeResponseHook, type KeywardEvent, type KeywardLogger, type PendingEvent, type ResponseInfo } from './events.js';
 import { countRequest, type RateLimit } from './rate-limit.js';
@@ -63,6 +65,12 @@ export interface ResourceServerGuardOptions {
   clockToleranceSeconds?: number;
   clock?: Clock;
   /**
+   * How many verified tokens to remember (least recently used go first), so that a token seen before costs
+   * a lookup instead of a signature check; default 10,000, 0 turns the cache off. A remembered token is
+   * still refused once it expires or is revoked: expiry and the revocation list are checked on every request.
+   */
+  tokenCacheSize?: number;
+  /**
    * Requests per source address and window, counted in `store` (shared by every instance using it) and
    * answered 429 beyond the limit. Counts only requests whose client address the adapter passes.
    */
@@ -91,10 +99,28 @@ export interface GuardRequestOptions {
   clientAddress?: string | undefined;
 }
 
+/**
+ * What an adapter tells {@link ResourceServerGuard.authenticateHeader} about a request it has not turned into
+ * a Web `Request`.
+ *
+ * @example
+ * ```ts
+ * const options: GuardHeaderOptions = { scopes: ['mcp:tools'], bodyToken: false, method: 'POST', clientAddress: '203.0.113.9' };
+ * ```
+ * @see [RFC 6750 §2.2](https://www.rfc-editor.org/rfc/rfc6750#section-2.2)
+ */
+export interface GuardHeaderOptions extends GuardRequestOptions {
+  /** True when a form-encoded body carries an `access_token` too: a token sent two ways is refused. */
+  bodyToken?: boolean;
+  /** The request method, for the trace and the response hook; default POST. */
+  method?: string;
+}
+
 /** The outcome of {@link ResourceServerGuard.authenticate}: the token's AuthInfo, or the response to send. */
 export type GuardResult = { ok: true; auth: AuthInfo } | { ok: false; response: Response };
 
 const ACCESS_TOKEN_TYP = 'at+jwt';
+const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
 /**
  * The resource-server side: verifies a bearer JWT access token (signature, `typ`, `iss`, `aud`, `exp`,
@@ -120,6 +146,7 @@ export class ResourceServerGuard {
   readonly #emit: ((event: PendingEvent) => void) | undefined;
   readonly #log: ((namespace: string, message: string, fields?: Record<string, unknown>) => void) | undefined;
   readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
+  readonly #cache: VerifiedTokenCache | undefined;
 
   constructor(options: ResourceServerGuardOptions) {
     if (!options.keys && !options.jwksUri) throw new KeywardConfigError('ResourceServerGuard needs jwksUri or keys');
@@ -140,6 +167,9 @@ export class ResourceServerGuard {
     this.#emit = options.onEvent && eventEmitter(options.onEvent, this.#clock);
     this.#log = options.logger && safeLogger(options.logger);
     this.#onResponse = options.onResponse && safeResponseHook(options.onResponse);
+    const cacheSize = options.tokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new KeywardConfigError('ResourceServerGuard option tokenCacheSize must be a whole number ≥ 0');
+    this.#cache = cacheSize > 0 ? new VerifiedTokenCache(cacheSize) : undefined;
   }
 
   /** The resource identifier this guard protects. */
@@ -152,17 +182,36 @@ export class ResourceServerGuard {
    * tool that needs more).
    */
   async authenticate(request: Request, options: GuardRequestOptions = {}): Promise<GuardResult> {
+    const bodyToken = await this.#formBodyToken(request);
+    return this.authenticateHeader(request.headers.get('authorization'), { ...options, bodyToken, method: request.method });
+  }
+
+  /**
+   * {@link authenticate} for a caller that has the `Authorization` field value but no Web `Request`: a
+   * framework adapter, which then needs not build one per request. Pass repeated fields joined with ", ",
+   * as `Headers.get()` would, and `bodyToken: true` when a form-encoded body carries a non-empty
+   * `access_token` (RFC 6750 §2.2), so that a token sent twice is refused as it is by {@link authenticate}.
+   *
+   * @example
+   * ```ts
+   * const result = await guard.authenticateHeader(req.headers.authorization ?? null, { scopes: ['mcp:tools'], clientAddress: req.socket.remoteAddress });
+   * if (!result.ok) return send(res, result.response);
+   * ```
+   * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+   */
+  async authenticateHeader(authorization: string | null | undefined, options: GuardHeaderOptions = {}): Promise<GuardResult> {
     const started = this.#onResponse ? performance.now() : 0;
-    const result = await this.#authenticate(request, options);
+    const result = await this.#limitAndVerify(authorization, options);
     if (!result.ok) {
+      const method = options.method ?? 'POST';
       for (const [name, value] of Object.entries(this.#headers)) result.response.headers.set(name, value);
-      this.#log?.('oauth:guard', `${request.method} refused ${result.response.status}`, { sourceAddress: options.clientAddress, status: result.response.status });
-      this.#onResponse?.({ endpoint: 'mcp', method: request.method, status: result.response.status, durationMs: performance.now() - started });
+      this.#log?.('oauth:guard', `${method} refused ${result.response.status}`, { sourceAddress: options.clientAddress, status: result.response.status });
+      this.#onResponse?.({ endpoint: 'mcp', method, status: result.response.status, durationMs: performance.now() - started });
     }
     return result;
   }
 
-  async #authenticate(request: Request, options: GuardRequestOptions): Promise<GuardResult> {
+  async #limitAndVerify(authorization: string | null | undefined, options: GuardHeaderOptions): Promise<GuardResult> {
     const limit = this.#options.rateLimit;
     let limitHeaders: Record<string, string> | undefined;
     if (limit && options.clientAddress !== undefined) {
@@ -183,25 +232,23 @@ export class ResourceServerGuard {
       }
       limitHeaders = decision?.headers;
     }
-    const result = await this.#verifyRequest(request, options);
+    const result = await this.#verifyHeader(authorization, options);
     if (!result.ok && limitHeaders) for (const [name, value] of Object.entries(limitHeaders)) result.response.headers.set(name, value);
     return result;
   }
 
-  async #verifyRequest(request: Request, options: GuardRequestOptions): Promise<GuardResult> {
-    const header = request.headers.get('authorization');
-    const bodyToken = await this.#formBodyToken(request);
+  async #verifyHeader(authorization: string | null | undefined, options: GuardHeaderOptions): Promise<GuardResult> {
     let token: string | undefined;
-    if (header !== null) {
-      const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (authorization !== null && authorization !== undefined) {
+      const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
       if (!match) {
         // Another scheme (Basic, DPoP without support) is "no usable credentials" for this resource.
-        if (!/^bearer(\s|$)/i.test(header)) return this.#challenge(401);
+        if (!/^bearer(\s|$)/i.test(authorization)) return this.#challenge(401);
         return this.#challenge(401, 'invalid_token', 'malformed bearer token');
       }
       token = match[1];
     }
-    if (token !== undefined && bodyToken) {
+    if (token !== undefined && options.bodyToken) {
       return this.#challenge(400, 'invalid_request', 'a token may be sent in one way only');
     }
     // RFC 6750 §2.3 tokens in the URI are deliberately not accepted; such a request has no credentials.
@@ -211,6 +258,43 @@ export class ResourceServerGuard {
 
   /** Verifies a raw token string, as {@link authenticate} does after extracting it. */
   async verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    const cacheKey = this.#cache && (await sha256Now(token));
+    let verified = cacheKey && this.#cache!.get(cacheKey, this.#clock());
+    if (!verified) {
+      const outcome = await this.#verifySignatureAndClaims(token);
+      if (!outcome.ok) return outcome;
+      verified = outcome.verified;
+      if (cacheKey) this.#cache!.set(cacheKey, verified);
+    }
+    // Consulted on every request, cached or not: a revocation takes effect at once for this server's own and
+    // within the list's refresh interval for another instance's, exactly as without the cache.
+    const revocations = this.#options.revocations;
+    if (revocations && (await revocations.isRevoked(verified.jti, verified.grantId, verified.clientId))) {
+      if (cacheKey) this.#cache!.delete(cacheKey);
+      return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
+    }
+    const scopes = verified.scopes;
+    const required = this.#options.requiredScopes;
+    if ((required?.length && required.some((scope) => !scopes.includes(scope))) || extraScopes.some((scope) => !scopes.includes(scope))) {
+      // RFC 6750 §3.1: name every scope the operation needs, so the client can ask for all of them at once.
+      const union = [...new Set([...scopes, ...(required ?? []), ...extraScopes])];
+      return this.#challenge(403, 'insufficient_scope', 'the access token lacks a required scope', union.join(' '));
+    }
+    return {
+      ok: true,
+      auth: {
+        token,
+        clientId: verified.clientId,
+        // A copy: the caller may change its AuthInfo, and the cached entry serves the next request.
+        scopes: [...scopes],
+        expiresAt: verified.expiresAt,
+        resource: this.#resourceURL,
+        extra: { subject: verified.subject, ...(verified.grantId && { grantId: verified.grantId }), claims: verified.claims },
+      },
+    };
+  }
+
+  async #verifySignatureAndClaims(token: string): Promise<{ ok: true; verified: VerifiedToken } | { ok: false; response: Response }> {
     let payload: JWTPayload;
     try {
       const header = decodeProtectedHeader(token);
@@ -231,27 +315,17 @@ export class ResourceServerGuard {
     if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string') {
       return this.#challenge(401, 'invalid_token', 'the access token lacks client_id or sub');
     }
-    const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : undefined;
-    const revocations = this.#options.revocations;
-    if (revocations && (await revocations.isRevoked(payload.jti!, grantId, payload.client_id))) {
-      return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
-    }
-    const scopes = (typeof payload.scope === 'string' ? parseScope(payload.scope) : []) ?? [];
-    const needed = [...(this.#options.requiredScopes ?? []), ...extraScopes];
-    if (needed.some((scope) => !scopes.includes(scope))) {
-      // RFC 6750 §3.1: name every scope the operation needs, so the client can ask for all of them at once.
-      const union = [...new Set([...scopes, ...needed])];
-      return this.#challenge(403, 'insufficient_scope', 'the access token lacks a required scope', union.join(' '));
-    }
+    if (Array.isArray(payload.aud)) Object.freeze(payload.aud);
     return {
       ok: true,
-      auth: {
-        token,
+      verified: {
+        claims: Object.freeze(payload),
         clientId: payload.client_id,
-        scopes,
-        ...(payload.exp !== undefined && { expiresAt: payload.exp }),
-        resource: this.#resourceURL,
-        extra: { subject: payload.sub, ...(grantId && { grantId }), claims: payload },
+        subject: payload.sub,
+        jti: payload.jti!,
+        grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined,
+        scopes: Object.freeze((typeof payload.scope === 'string' ? parseScope(payload.scope) : []) ?? []),
+        expiresAt: payload.exp!,
       },
     };
   }
@@ -266,7 +340,7 @@ export class ResourceServerGuard {
     }
   }
 
-  #challenge(status: number, error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description?: string, scope?: string): GuardResult {
+  #challenge(status: number, error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description?: string, scope?: string): { ok: false; response: Response } {
     const challenge = bearerChallenge({
       resourceMetadata: this.#options.resourceMetadataUrl,
       error,

@@ -59,6 +59,11 @@ export interface CreateGuardOptions {
   rateLimit?: RateLimit | false;
   /** Called once per response the guard answers itself (401, 403, 429), with endpoint `mcp`. */
   onResponse?: (info: ResponseInfo) => void;
+  /**
+   * How many verified tokens the guard remembers (default 10,000; 0 turns that off). Expiry and revocation
+   * are still checked on every request.
+   */
+  tokenCacheSize?: number;
 }
 
 // Headers on every answer. HSTS is added for https issuers only: on http it would be ignored, and on a
@@ -78,6 +83,39 @@ function tooManyRequests(endpoint: string, headers: Record<string, string>): Res
 }
 
 type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
+
+/**
+ * A response the server can give without looking at the request beyond its method and path: the status,
+ * the header fields (lower-case names, exactly those `fetch` would send) and the body bytes. The same
+ * frozen object answers every request: copy the headers before handing them to anything that adds to them.
+ *
+ * @example
+ * ```ts
+ * const answer = server.staticResponse('GET', '/.well-known/oauth-authorization-server');
+ * if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
+ * ```
+ * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+ */
+export interface StaticResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array<ArrayBuffer> | null;
+}
+
+const encoder = new TextEncoder();
+
+/** Header fields sorted by name, as the Headers of the `fetch` answer iterate them, so adapters write the same fields. */
+function sortedHeaders(headers: Record<string, string>): Readonly<Record<string, string>> {
+  return Object.freeze(Object.fromEntries(Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
+/** The bytes and headers of a public JSON document plus CORS and the security headers, fixed at construction. */
+function staticDocument(json: string, cache: string, security: Readonly<Record<string, string>>): StaticResponse {
+  const headers = sortedHeaders({ 'content-type': 'application/json', 'cache-control': cache, ...CORS_HEADERS, ...security });
+  return Object.freeze({ status: 200, headers, body: encoder.encode(json) });
+}
+const DOCUMENT_CACHE = 'public, max-age=3600';
+const JWKS_CACHE = 'public, max-age=300';
 
 /**
  * A complete OAuth 2.1 authorization server as one `fetch(Request): Promise<Response>` function: the
@@ -120,12 +158,17 @@ export class AuthorizationServer {
   readonly #registration: ResolvedRegistration | false;
   #pendingSecrets: Promise<void> = Promise.resolve();
   readonly #securityHeaders: Readonly<Record<string, string>>;
+  readonly #preflight: StaticResponse;
   readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
   readonly #limits = new Map<string, RateLimit>();
   readonly #endpointNames = new Map<string, string>();
   // The endpoint of each request in flight, kept only when events are observed (they name it).
   readonly #requestEndpoints = new WeakMap<Request, string>();
   readonly #refusePlainHTTP: boolean;
+  /** The metadata documents by path, serialised once: they never change while the server runs. */
+  readonly #staticDocuments = new Map<string, StaticResponse>();
+  #jwksPath = '';
+  #jwks: { json: string; response: StaticResponse } | undefined;
 
   constructor(options: AuthorizationServerOptions) {
     validateOptions(options);
@@ -283,6 +326,7 @@ export class AuthorizationServer {
       log: options.logger && safeLogger(options.logger),
     };
     this.#securityHeaders = issuer.startsWith('https://') ? { ...BASE_SECURITY_HEADERS, 'strict-transport-security': HSTS } : BASE_SECURITY_HEADERS;
+    this.#preflight = Object.freeze({ status: 204, headers: sortedHeaders({ ...CORS_HEADERS, ...this.#securityHeaders }), body: null });
     this.#onResponse = options.onResponse && safeResponseHook(options.onResponse);
     this.#refusePlainHTTP = options.enforceHTTPS === true && !isLoopbackHTTP(issuer);
     const registrationLimit = this.#registration && this.#registration.rateLimit;
@@ -362,10 +406,20 @@ export class AuthorizationServer {
     const ctx = this.#ctx;
     const pathOf = (url: string) => new URL(url).pathname;
     const add = (path: string, cors: boolean, handler: Route['handler']) => this.#routes.set(path, { handler, cors });
-    const cached = (json: string) => async (request: Request) =>
-      request.method === 'GET' || request.method === 'HEAD'
-        ? rawJSONResponse(json, { cache: 'public, max-age=3600' })
-        : new Response(null, { status: 405, headers: { allow: 'GET' } });
+    const cached = (json: string) => {
+      const document = staticDocument(json, DOCUMENT_CACHE, this.#securityHeaders);
+      return Object.assign(
+        async (request: Request) =>
+          request.method === 'GET' || request.method === 'HEAD'
+            ? rawJSONResponse(json, { cache: DOCUMENT_CACHE })
+            : new Response(null, { status: 405, headers: { allow: 'GET' } }),
+        { document },
+      );
+    };
+    const addDocument = (path: string, handler: ReturnType<typeof cached>) => {
+      add(path, true, handler);
+      this.#staticDocuments.set(path, handler.document);
+    };
 
     const asMetadata = authorizationServerMetadata({
       issuer: ctx.issuer,
@@ -383,15 +437,16 @@ export class AuthorizationServer {
     });
     // Metadata is serialised once: it never changes while the server runs.
     const asJSON = JSON.stringify(asMetadata);
-    add(pathOf(wellKnownURL(ctx.issuer, 'oauth-authorization-server')), true, cached(asJSON));
+    addDocument(pathOf(wellKnownURL(ctx.issuer, 'oauth-authorization-server')), cached(asJSON));
     if (ctx.scopesSupported.includes('openid')) {
       const oidcJSON = JSON.stringify(openIDConfiguration(asMetadata, [ctx.accessTokenAlgorithm]));
       const issuerPath = new URL(ctx.issuer).pathname.replace(/\/$/, '');
-      add(`${issuerPath}/.well-known/openid-configuration`, true, cached(oidcJSON));
+      const oidc = cached(oidcJSON);
+      addDocument(`${issuerPath}/.well-known/openid-configuration`, oidc);
       // The product brief's spelling, kept as an alias.
-      add(`${issuerPath}/.well-known/openid_configuration`, true, cached(oidcJSON));
+      addDocument(`${issuerPath}/.well-known/openid_configuration`, oidc);
       // Path-inserted form, which MCP clients also try for issuers with a path.
-      add(pathOf(wellKnownURL(ctx.issuer, 'openid-configuration')), true, cached(oidcJSON));
+      addDocument(pathOf(wellKnownURL(ctx.issuer, 'openid-configuration')), oidc);
     }
     let first = true;
     for (const resource of ctx.resources.values()) {
@@ -408,9 +463,10 @@ export class AuthorizationServer {
       if (this.#routes.has(metadataPath)) {
         throw new KeywardConfigError(`resources with the same metadata path ${metadataPath} cannot be served by one server; give them distinct paths`);
       }
-      add(metadataPath, true, cached(json));
+      const document = cached(json);
+      addDocument(metadataPath, document);
       // RFC 9728 §3: the root document describes the default resource, for clients that try it first.
-      if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) add('/.well-known/oauth-protected-resource', true, cached(json));
+      if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) addDocument('/.well-known/oauth-protected-resource', document);
       first = false;
     }
     add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
@@ -428,11 +484,39 @@ export class AuthorizationServer {
     if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (request) => handleRevoke(ctx, request));
     const introspection = this.#options.introspection ?? {};
     if (introspection) add(pathOf(ctx.endpoints.introspection), true, (request) => handleIntrospect(ctx, introspection, request));
-    add(pathOf(ctx.endpoints.jwks), true, async (request) =>
+    this.#jwksPath = pathOf(ctx.endpoints.jwks);
+    add(this.#jwksPath, true, async (request) =>
       request.method === 'GET' || request.method === 'HEAD'
-        ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: 'public, max-age=300' })
+        ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: JWKS_CACHE })
         : new Response(null, { status: 405, headers: { allow: 'GET' } }),
     );
+  }
+
+  /**
+   * The answer to a request that depends on nothing but its method and path, when there is one: GET or
+   * HEAD of the authorization-server metadata, OpenID discovery, protected-resource metadata and (once the
+   * keys are loaded) the JWK Set, and CORS preflights of this server's endpoints. Headers and bytes are
+   * exactly what {@link fetch} would answer, precomputed, so an adapter can write them without building a
+   * Web `Request`; `undefined` means "call `fetch`".
+   *
+   * @example
+   * ```ts
+   * const answer = server.staticResponse(req.method, pathname);
+   * if (answer) return void res.writeHead(answer.status, answer.headers).end(answer.body);
+   * ```
+   * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+   * @see [RFC 9728 §3](https://www.rfc-editor.org/rfc/rfc9728#section-3)
+   */
+  staticResponse(method: string, pathname: string): StaticResponse | undefined {
+    if (method === 'OPTIONS') return pathname !== this.#authorizationPath && this.#route(pathname) ? this.#preflight : undefined;
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    const document = this.#staticDocuments.get(pathname);
+    if (document || pathname !== this.#jwksPath) return document;
+    // The JWK Set changes with rotation; its bytes are rebuilt when the key manager's string changes.
+    const json = this.#ctx.keys.currentJWKSJSON();
+    if (json === undefined) return undefined;
+    if (this.#jwks?.json !== json) this.#jwks = { json, response: staticDocument(json, JWKS_CACHE, this.#securityHeaders) };
+    return this.#jwks.response;
   }
 
   /** The issuer identifier, exactly as configured. */
@@ -482,6 +566,9 @@ export class AuthorizationServer {
   async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
     const started = this.#onResponse ? performance.now() : 0;
     const pathname = new URL(request.url).pathname;
+    const answer = this.staticResponse(request.method, pathname);
+    // A copy of the headers: some runtimes' Response (@hono/node-server's) keeps and extends the object it is given.
+    if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     const route = this.#route(pathname);
     const endpoint = this.#endpointName(pathname, route);
     const response = withHeaders(await this.#answer(request, context, pathname, route, endpoint), this.#securityHeaders);
@@ -742,12 +829,14 @@ export class AuthorizationServer {
         onResponse: extra.onResponse ?? this.#options.onResponse,
         logger: this.#options.logger,
       }),
+      ...(extra.tokenCacheSize !== undefined && { tokenCacheSize: extra.tokenCacheSize }),
     });
   }
 
   /**
    * A resource-server guard for one of this server's resources that verifies tokens with the server's own
-   * keys (no HTTP round trip) and sees its revocations at once.
+   * keys (no HTTP round trip) and sees its revocations at once. It remembers up to `tokenCacheSize`
+   * verified tokens (default 10,000; 0 turns that off), still checking expiry and revocation on every request.
    *
    * @example
    * ```ts
@@ -761,7 +850,7 @@ export class AuthorizationServer {
     if (!this.#ctx.resources.has(resource)) throw new KeywardConfigError(`resource ${resource} is not configured on this server`);
     // A guard with its own response hook is its own; otherwise equal options share one guard.
     if (options.onResponse) return this.#makeGuard(resource, options.scopes ?? [], false, options);
-    const key = `${resource} ${(options.scopes ?? []).join(' ')} ${JSON.stringify(options.rateLimit ?? null)}`;
+    const key = `${resource} ${(options.scopes ?? []).join(' ')} ${JSON.stringify(options.rateLimit ?? null)} ${options.tokenCacheSize ?? ''}`;
     let guard = this.#guards.get(key);
     if (!guard) {
       guard = this.#makeGuard(resource, options.scopes ?? [], false, options);

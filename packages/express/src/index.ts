@@ -17,6 +17,7 @@ declare global {
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
+const FRAMING = /^(?:content-length|transfer-encoding)$/i;
 
 function requestHost(req: Request): string {
   // Express 5's `req.host` rule, which Express 4 lacks (its `req.host` drops the port): X-Forwarded-Host
@@ -39,14 +40,12 @@ function requestURL(req: Request): URL | null {
 
 function requestHeaders(req: Request): Headers {
   const headers = new Headers();
-  // rawHeaders keeps repeated fields apart, as the client sent them.
+  // rawHeaders keeps repeated fields apart, as the client sent them. The body handed on is a copy with its
+  // own length, which the Request computes, so the framing fields stay behind.
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i]!;
-    if (!name.startsWith(':')) headers.append(name, req.rawHeaders[i + 1]!);
+    if (!name.startsWith(':') && !FRAMING.test(name)) headers.append(name, req.rawHeaders[i + 1]!);
   }
-  // The body handed on is a copy with its own length, which the Request computes.
-  headers.delete('content-length');
-  headers.delete('transfer-encoding');
   return headers;
 }
 
@@ -63,7 +62,8 @@ function appendFormValue(form: URLSearchParams, name: string, value: unknown): v
 function encodeParsedBody(body: unknown, contentType: string | undefined): BodyInit | null {
   if (body === undefined) return null;
   if (typeof body === 'string') return body;
-  if (Buffer.isBuffer(body)) return new Uint8Array(body);
+  // The Request copies the bytes itself.
+  if (Buffer.isBuffer(body)) return body as Uint8Array<ArrayBuffer>;
   if (FORM.test(contentType ?? '')) {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(body as object)) appendFormValue(form, name, value);
@@ -72,7 +72,7 @@ function encodeParsedBody(body: unknown, contentType: string | undefined): BodyI
   return JSON.stringify(body);
 }
 
-async function readRawBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {
+async function readRawBody(req: Request): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -81,7 +81,8 @@ async function readRawBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {
     if (size > MAX_BODY_BYTES) throw Object.assign(new Error('request entity too large'), { status: 413, statusCode: 413, expose: true, type: 'entity.too.large' });
     chunks.push(chunk);
   }
-  return new Uint8Array(Buffer.concat(chunks));
+  // The Request copies the bytes it is given, so the Buffer goes as it is rather than copied once more here.
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 function hasBody(req: Request): boolean {
@@ -96,17 +97,32 @@ function wasParsed(req: Request): boolean {
 /** The whole request for `server.fetch`: the raw body when the stream is unread, else the parsed one re-encoded. */
 async function toWebRequest(req: Request, url: URL): Promise<globalThis.Request> {
   let body: BodyInit | null = null;
-  if (hasBody(req)) body = wasParsed(req) ? encodeParsedBody(req.body, req.get('content-type')) : await readRawBody(req);
+  if (hasBody(req)) body = wasParsed(req) ? encodeParsedBody(req.body, req.get('content-type')) : ((await readRawBody(req)) as Uint8Array<ArrayBuffer>);
   return new Request(url, { method: req.method, headers: requestHeaders(req), body });
 }
 
 /**
- * The request for a guard, which looks at headers and (RFC 6750 §2.2) a form body. The stream is never
- * read here, because the route after the guard needs it; a form body some parser already read is passed.
+ * A header field as `Headers.get()` gives it: repeated fields joined with ", ". Node's `req.headers` keeps
+ * only the first `Authorization`, which would let a request with two pass where the Web path refuses it.
  */
-function toGuardRequest(req: Request, url: URL): globalThis.Request {
-  const form = hasBody(req) && wasParsed(req) && FORM.test(req.get('content-type') ?? '');
-  return new Request(url, { method: req.method, headers: requestHeaders(req), body: form ? encodeParsedBody(req.body, req.get('content-type')) : null });
+function headerField(req: Request, name: string): string | null {
+  let value: string | null = null;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  }
+  return value;
+}
+
+/**
+ * Whether a form body some parser already read carries a non-empty `access_token` (RFC 6750 §2.2). The
+ * stream is never read here, because the route after the guard needs it.
+ */
+function formBodyHasToken(req: Request): boolean {
+  if (!hasBody(req) || !wasParsed(req) || !FORM.test(req.get('content-type') ?? '')) return false;
+  const body = encodeParsedBody(req.body, req.get('content-type'));
+  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
+  return new URLSearchParams(text).getAll('access_token').some((value) => value !== '');
 }
 
 /**
@@ -185,6 +201,14 @@ export async function sendWebResponse(res: ServerResponse, response: globalThis.
 export function keyward(server: AuthorizationServer, options: KeywardMiddlewareOptions = {}): RequestHandler {
   const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
+    // Metadata, JWKS and preflights: precomputed bytes, written without building a URL or a Web Request.
+    const query = req.originalUrl.indexOf('?');
+    const answer = server.staticResponse(req.method, query < 0 ? req.originalUrl : req.originalUrl.slice(0, query));
+    if (answer) {
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body ?? undefined);
+      return;
+    }
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
     const context = connectionOf(req, trusted);
@@ -243,11 +267,18 @@ export interface RequireBearerAuthOptions {
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): RequestHandler {
   const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const url = requestURL(req) ?? new URL(guard.resource);
     const { clientAddress } = connectionOf(req, trusted);
     Promise.resolve()
       .then(() => options.scopesFor?.(req))
-      .then((extra) => guard.authenticate(toGuardRequest(req, url), { scopes: [...(options.scopes ?? []), ...(extra ?? [])], clientAddress }))
+      // The Authorization field alone, without a Web Request per guarded call.
+      .then((extra) =>
+        guard.authenticateHeader(headerField(req, 'authorization'), {
+          scopes: [...(options.scopes ?? []), ...(extra ?? [])],
+          bodyToken: formBodyHasToken(req),
+          method: req.method,
+          clientAddress,
+        }),
+      )
       .then((result) => {
         if (!result.ok) return sendWebResponse(res, result.response);
         req.auth = result.auth;

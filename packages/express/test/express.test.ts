@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationServer, type AuthorizationServerOptions } from '@keyward/core';
@@ -75,7 +75,42 @@ conformance('express (express.urlencoded({ extended: true }) and express.json() 
 });
 conformance('express (express.urlencoded({ extended: false }) before the mount)', (app) => void app.use(express.urlencoded({ extended: false })));
 
+const STATIC_REQUESTS = [
+  ['GET', '/.well-known/oauth-authorization-server'],
+  ['HEAD', '/.well-known/oauth-authorization-server'],
+  ['GET', '/.well-known/openid-configuration'],
+  ['GET', '/.well-known/oauth-protected-resource/mcp'],
+  ['GET', '/oauth/keys'],
+  ['OPTIONS', '/oauth/token'],
+] as const;
+
+/** The fields an HTTP server adds itself, which a Web Response does not carry. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-powered-by']);
+
+function responseFields(response: Response): Record<string, string> {
+  return Object.fromEntries([...response.headers].filter(([name]) => !TRANSPORT_HEADERS.has(name)));
+}
+
 describe('keyward(server)', () => {
+  it('PERF-STATIC-04: metadata, JWKS and preflights are written from precomputed bytes, never via fetch, exactly as server.fetch answers them', async () => {
+    const seen: string[] = [];
+    let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
+    const { base, server } = await serve((app, server) => {
+      const fetchFromServer = server.fetch.bind(server);
+      direct = fetchFromServer;
+      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      app.use(keyward(server));
+    });
+    await server.ready();
+    for (const [method, path] of STATIC_REQUESTS) {
+      const overHTTP = await fetch(base + path, { method });
+      const expected = await direct(new Request(base + path, { method }));
+      expect(overHTTP.status, `${method} ${path}`).toBe(expected.status);
+      expect(responseFields(overHTTP), `${method} ${path}`).toEqual(responseFields(expected));
+      expect(await overHTTP.text()).toBe(method === 'HEAD' ? '' : await expected.text());
+    }
+    expect(seen).toEqual([]);
+  });
   it('serves the authorization server metadata', async () => {
     const { base } = await serve((app, server) => app.use(keyward(server)));
     const response = await fetch(`${base}/.well-known/oauth-authorization-server`);
@@ -141,8 +176,9 @@ describe('keyward(server)', () => {
       server.fetch = (request) => (seen.push(request.url), fetchFromServer(request));
       app.use(keyward(server));
     });
-    await fetch(`${base}/.well-known/oauth-authorization-server?x=1`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' } });
-    await fetch(`${base}/oauth/keys`);
+    // POSTs: a GET of metadata is answered from precomputed bytes without a Web Request at all.
+    await fetch(`${base}/.well-known/oauth-authorization-server?x=1`, { method: 'POST', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' } });
+    await fetch(`${base}/oauth/keys`, { method: 'POST' });
     expect(seen).toEqual(['https://auth.example.com/.well-known/oauth-authorization-server?x=1', `${base}/oauth/keys`]);
   });
 
@@ -155,9 +191,9 @@ describe('keyward(server)', () => {
     const direct = await serve((app, server) => (spy(server), app.use(keyward(server))));
     const proxied = await serve((app, server) => (app.set('trust proxy', 'loopback'), spy(server), app.use(keyward(server))));
     const forwarded = { 'x-forwarded-for': '203.0.113.7' };
-    await fetch(`${direct.base}/oauth/keys`, { headers: forwarded });
-    await fetch(`${proxied.base}/oauth/keys`, { headers: forwarded });
-    await fetch(`${proxied.base}/oauth/keys`);
+    await fetch(`${direct.base}/oauth/token`, { method: 'POST', headers: forwarded });
+    await fetch(`${proxied.base}/oauth/token`, { method: 'POST', headers: forwarded });
+    await fetch(`${proxied.base}/oauth/token`, { method: 'POST' });
     expect(seen).toEqual(['127.0.0.1', '203.0.113.7', '127.0.0.1']);
   });
 
@@ -213,6 +249,19 @@ describe('sendWebResponse(res, response)', () => {
   });
 });
 
+/** A POST with the Authorization field sent twice, as two header lines (fetch would join them into one). */
+function postWithTwoAuthorizations(url: string, value: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.setHeader('authorization', [value, value]);
+    request.on('error', reject);
+    request.end('{}');
+  });
+}
+
 describe('requireBearerAuth(guard)', () => {
   async function protectedApp(parseFirst: boolean) {
     const { base, server } = await serve((app, server) => {
@@ -246,6 +295,13 @@ describe('requireBearerAuth(guard)', () => {
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"`);
     expect(response.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate');
+  });
+
+  it('AUTHZ-RS-01: a valid token in two Authorization fields is refused (401), as the Web Request path refuses it', async () => {
+    const { base, accessToken } = await protectedApp(false);
+    expect(await postWithTwoAuthorizations(`${base}/mcp`, `Bearer ${accessToken}`)).toBe(401);
+    const once = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(once.status).toBe(200);
   });
 
   it('AUTHZ-RS-02: an invalid token → 401 invalid_token', async () => {

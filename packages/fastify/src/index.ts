@@ -11,6 +11,7 @@ declare module 'fastify' {
 }
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
+const FRAMING = /^(?:content-length|transfer-encoding)$/i;
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /** The absolute URL of the request as the client addressed it (`trustProxy` decides about X-Forwarded-*). */
@@ -25,11 +26,9 @@ function requestURL(request: FastifyRequest): URL | null {
 function requestHeaders(request: FastifyRequest): Headers {
   const headers = new Headers();
   // rawHeaders keeps repeated fields apart, as the client sent them; HTTP/2 pseudo-headers are not fields.
+  // The body handed on is a copy with its own length, which the Request computes, so the framing fields stay behind.
   const raw = request.raw.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) if (!raw[i]!.startsWith(':')) headers.append(raw[i]!, raw[i + 1]!);
-  // The body handed on is a copy with its own length, which the Request computes.
-  headers.delete('content-length');
-  headers.delete('transfer-encoding');
+  for (let i = 0; i + 1 < raw.length; i += 2) if (!raw[i]!.startsWith(':') && !FRAMING.test(raw[i]!)) headers.append(raw[i]!, raw[i + 1]!);
   return headers;
 }
 
@@ -40,12 +39,31 @@ function requestHeaders(request: FastifyRequest): Headers {
 function encodeBody(body: unknown, contentType: string | undefined): BodyInit | null {
   if (body === undefined || body === null) return null;
   if (typeof body === 'string') return body;
-  if (Buffer.isBuffer(body)) return new Uint8Array(body);
+  // The Request copies the bytes itself.
+  if (Buffer.isBuffer(body)) return body as Uint8Array<ArrayBuffer>;
   if (!FORM.test(contentType ?? '')) return JSON.stringify(body);
   const form = new URLSearchParams();
   // @fastify/formbody turns `scope=a&scope=b` into an array; it must stay repeated, since OAuth rejects it.
   for (const [name, value] of Object.entries(body)) for (const item of [value].flat()) form.append(name, String(item));
   return form.toString();
+}
+
+/**
+ * A header field as `Headers.get()` gives it: repeated fields joined with ", ". Node's `headers` object keeps
+ * only the first `Authorization`, which would let a request with two pass where the Web path refuses it.
+ */
+function headerField(raw: string[], name: string): string | null {
+  let value: string | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  }
+  return value;
+}
+
+/** Whether form bytes carry a non-empty `access_token`, as the guard's own check of a Web Request decides. */
+function formHasToken(body: BodyInit | null): boolean {
+  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
+  return new URLSearchParams(text).getAll('access_token').some((value) => value !== '');
 }
 
 function toWebRequest(request: FastifyRequest, url: URL, body: BodyInit | null): Request {
@@ -135,6 +153,10 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    // Metadata, JWKS and preflights: precomputed bytes, sent without building a URL or a Web Request.
+    const query = request.url.indexOf('?');
+    const answer = server.staticResponse(request.method, query < 0 ? request.url : request.url.slice(0, query));
+    if (answer) return reply.code(answer.status).headers(answer.headers).send(answer.body ?? undefined);
     const url = requestURL(request);
     // A route pattern can match more than the server answers (a `/` inside a client id, say).
     if (!url || !server.handles(url.pathname)) {
@@ -190,12 +212,17 @@ export interface RequireBearerAuthOptions {
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): preHandlerAsyncHookHandler {
   const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return async (request, reply) => {
-    const url = requestURL(request) ?? new URL(guard.resource);
     const contentType = request.headers['content-type'];
     // RFC 6750 §2.2: the guard looks for a token in a form body too, so one sent twice is refused.
-    const form = FORM.test(contentType ?? '') ? encodeBody(request.body, contentType) : null;
+    const bodyToken = FORM.test(contentType ?? '') && formHasToken(encodeBody(request.body, contentType));
     const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(request)) ?? [])];
-    const result = await guard.authenticate(toWebRequest(request, url, form), { scopes, clientAddress: connectionOf(request, trusted).clientAddress });
+    // The Authorization field alone, without a Web Request per guarded call.
+    const result = await guard.authenticateHeader(headerField(request.raw.rawHeaders, 'authorization'), {
+      scopes,
+      bodyToken,
+      method: request.method,
+      clientAddress: connectionOf(request, trusted).clientAddress,
+    });
     if (!result.ok) return sendWebResponse(reply, result.response);
     request.auth = result.auth;
     (request.raw as IncomingMessage & { auth?: AuthInfo }).auth = result.auth;

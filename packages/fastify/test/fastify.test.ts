@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -96,7 +97,42 @@ async function accessToken(base: string, scope: string): Promise<string> {
   return (await response.json()).access_token;
 }
 
+const STATIC_REQUESTS = [
+  ['GET', '/.well-known/oauth-authorization-server'],
+  ['HEAD', '/.well-known/oauth-authorization-server'],
+  ['GET', '/.well-known/openid-configuration'],
+  ['GET', '/.well-known/oauth-protected-resource/mcp'],
+  ['GET', '/oauth/keys'],
+  ['OPTIONS', '/oauth/token'],
+] as const;
+
+/** The fields an HTTP server adds itself, which a Web Response does not carry. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-powered-by']);
+
+function responseFields(response: Response): Record<string, string> {
+  return Object.fromEntries([...response.headers].filter(([name]) => !TRANSPORT_HEADERS.has(name)));
+}
+
 describe('keyward plugin', () => {
+  it('PERF-STATIC-04: metadata, JWKS and preflights are written from precomputed bytes, never via fetch, exactly as server.fetch answers them', async () => {
+    const seen: string[] = [];
+    let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
+    const { base, server } = await serve((fastify, server) => {
+      const fetchFromServer = server.fetch.bind(server);
+      direct = fetchFromServer;
+      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      return fastify.register(keyward, { server });
+    });
+    await server.ready();
+    for (const [method, path] of STATIC_REQUESTS) {
+      const overHTTP = await fetch(base + path, { method });
+      const expected = await direct(new Request(base + path, { method }));
+      expect(overHTTP.status, `${method} ${path}`).toBe(expected.status);
+      expect(responseFields(overHTTP), `${method} ${path}`).toEqual(responseFields(expected));
+      expect(await overHTTP.text()).toBe(method === 'HEAD' ? '' : await expected.text());
+    }
+    expect(seen).toEqual([]);
+  });
   it('leaves other routes to the app, and unknown paths to its 404 handler', async () => {
     const { base } = await serve(async (fastify, server) => {
       await fastify.register(keyward, { server });
@@ -152,10 +188,12 @@ describe('keyward plugin', () => {
       },
       { trustProxy: '127.0.0.1' },
     );
+    // POSTs: a GET of metadata is answered from precomputed bytes without a Web Request at all.
     await fetch(`${base}/.well-known/oauth-authorization-server?x=1`, {
+      method: 'POST',
       headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com', 'x-forwarded-for': '203.0.113.9' },
     });
-    await fetch(`${base}/oauth/keys`);
+    await fetch(`${base}/oauth/keys`, { method: 'POST' });
     expect(seen).toEqual([
       { url: 'https://auth.example.com/.well-known/oauth-authorization-server?x=1', context: { clientAddress: '203.0.113.9', protocol: 'https' } },
       { url: `${base}/oauth/keys`, context: { clientAddress: '127.0.0.1', protocol: 'http' } },
@@ -195,6 +233,19 @@ describe('sendWebResponse(reply, response)', () => {
   });
 });
 
+/** A POST with the Authorization field sent twice, as two header lines (fetch would join them into one). */
+function postWithTwoAuthorizations(url: string, value: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.setHeader('authorization', [value, value]);
+    request.on('error', reject);
+    request.end('{}');
+  });
+}
+
 describe('requireBearerAuth(guard)', () => {
   const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
   const adminCall = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'admin_stats', arguments: {} } });
@@ -220,6 +271,14 @@ describe('requireBearerAuth(guard)', () => {
     const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: ping });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ auth: { clientId: CLIENT_ID, scopes: ['mcp:tools'], subject: CLIENT_ID }, sameOnRaw: true, body: JSON.parse(ping) });
+  });
+
+  it('AUTHZ-RS-01: a valid token in two Authorization fields is refused (401), as the Web Request path refuses it', async () => {
+    const { base } = await protectedApp();
+    const token = await accessToken(base, 'mcp:tools');
+    expect(await postWithTwoAuthorizations(`${base}/mcp`, `Bearer ${token}`)).toBe(401);
+    const once = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: ping });
+    expect(once.status).toBe(200);
   });
 
   it('AUTHZ-RS-02, AUTHZ-RS-05: no token → 401 with a resource_metadata challenge, no error, exposed to browsers', async () => {

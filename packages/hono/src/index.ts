@@ -29,6 +29,17 @@ async function replayableRequest(c: Context): Promise<Request> {
   return new Request(raw.url, { method: raw.method, headers: raw.headers, body: await cachedBody(c), signal: raw.signal });
 }
 
+/**
+ * The path of an absolute URL string exactly as sent, without a URL parse. A path that is not in normal
+ * form simply finds no precomputed answer and takes the `fetch` path, which normalises it.
+ */
+function rawPathname(url: string): string {
+  const start = url.indexOf('/', url.indexOf('://') + 3);
+  if (start < 0) return '/';
+  const query = url.indexOf('?', start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
 /** @hono/node-server keeps the Node request in `c.env.incoming` (its `HttpBindings`). */
 function nodeSocketAddress(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
@@ -85,6 +96,10 @@ export function keyward(server: AuthorizationServer, options: KeywardOptions = {
   const clientAddress = options.clientAddress ?? nodeSocketAddress;
   const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return async (c, next) => {
+    // Metadata, JWKS and preflights: precomputed bytes, answered without parsing the URL or touching the request.
+    const answer = server.staticResponse(c.req.method, rawPathname(c.req.url));
+    // A copy: @hono/node-server's Response keeps the object and adds Content-Length to it.
+    if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     // c.req.path may be percent-decoded; the server routes by the URL's pathname, exactly as sent.
     if (!server.handles(new URL(c.req.url).pathname)) return next();
     return server.fetch(await replayableRequest(c), connectionOf(c, clientAddress, trusted));

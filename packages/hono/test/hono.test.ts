@@ -87,7 +87,45 @@ async function accessToken(base: string, scope: string): Promise<string> {
   return (await response.json()).access_token;
 }
 
+const STATIC_REQUESTS = [
+  ['GET', '/.well-known/oauth-authorization-server'],
+  ['HEAD', '/.well-known/oauth-authorization-server'],
+  ['GET', '/.well-known/openid-configuration'],
+  ['GET', '/.well-known/oauth-protected-resource/mcp'],
+  ['GET', '/oauth/keys'],
+  ['OPTIONS', '/oauth/token'],
+] as const;
+
+/** The fields an HTTP server adds itself, which a Web Response does not carry. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-powered-by']);
+
+function responseFields(response: Response): Record<string, string> {
+  return Object.fromEntries([...response.headers].filter(([name]) => !TRANSPORT_HEADERS.has(name)));
+}
+
 describe('keyward(server)', () => {
+  it('PERF-STATIC-04: metadata, JWKS and preflights are written from precomputed bytes, never via fetch, exactly as server.fetch answers them', async () => {
+    const seen: string[] = [];
+    let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
+    const { base, server } = await serveApp((app, server) => {
+      const fetchFromServer = server.fetch.bind(server);
+      direct = fetchFromServer;
+      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      app.use(keyward(server));
+    });
+    await server.ready();
+    for (const [method, path] of STATIC_REQUESTS) {
+      const overHTTP = await fetch(base + path, { method });
+      const expected = await direct(new Request(base + path, { method }));
+      expect(overHTTP.status, `${method} ${path}`).toBe(expected.status);
+      const fields = responseFields(overHTTP);
+      // @hono/node-server labels every body-less answer text/plain, through fetch as much as here.
+      if (expected.status === 204 && !expected.headers.has('content-type')) delete fields['content-type'];
+      expect(fields, `${method} ${path}`).toEqual(responseFields(expected));
+      expect(await overHTTP.text()).toBe(method === 'HEAD' ? '' : await expected.text());
+    }
+    expect(seen).toEqual([]);
+  });
   it('lets other routes through, and leaves unknown paths to the app', async () => {
     const { base } = await serveApp((app, server) => {
       app.use(keyward(server));
@@ -115,8 +153,9 @@ describe('keyward(server)', () => {
       app.use('/oauth/*', keyward(server, { clientAddress: (c) => c.req.header('x-real-ip') }));
       app.use(keyward(server));
     });
-    await fetch(`${base}/.well-known/oauth-authorization-server`);
-    await fetch(`${base}/oauth/keys`, { headers: { 'x-real-ip': '203.0.113.9' } });
+    // POSTs: a GET of metadata is answered from precomputed bytes without calling fetch at all.
+    await fetch(`${base}/.well-known/oauth-authorization-server`, { method: 'POST' });
+    await fetch(`${base}/oauth/keys`, { method: 'POST', headers: { 'x-real-ip': '203.0.113.9' } });
     expect(seen).toEqual(['127.0.0.1', '203.0.113.9']);
   });
 

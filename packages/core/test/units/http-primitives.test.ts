@@ -95,6 +95,14 @@ describe('randomToken and sha256', () => {
     expect(new Set(Array.from({ length: 1000 }, () => randomToken(16))).size).toBe(1000);
   });
 
+  it('PERF-RAND-01: tokens drawn from the refilled pool never repeat, across refills and mixed sizes', () => {
+    const sizes = [32, 16, 12, 7, 4096, 4097, 9];
+    const tokens = Array.from({ length: 20_000 }, (_, i) => randomToken(sizes[i % sizes.length]));
+    expect(new Set(tokens).size).toBe(tokens.length);
+    const wrongLength = tokens.filter((token, i) => token.length !== Math.ceil((sizes[i % sizes.length]! * 4) / 3));
+    expect(wrongLength).toEqual([]);
+  });
+
   it('sha256 is base64url without padding', async () => {
     expect(await sha256('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
   });

@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { ResourceServerGuard, RevocationList, wellKnownURL, type GuardResult } from '@keyward/core';
+import { VerifiedTokenCache } from '../src/verified-token-cache.js';
+import { authOf, CLIENTS, ISSUER, PATHS, RESOURCE, setup, type Harness } from './support.js';
+
+function bearer(token: string): Request {
+  return new Request(RESOURCE, { headers: { authorization: `Bearer ${token}` } });
+}
+
+function refusal(result: GuardResult): { status: number; challenge: string } {
+  expect(result.ok, 'expected the guard to refuse').toBe(false);
+  if (result.ok) throw new Error('unreachable');
+  return { status: result.response.status, challenge: result.response.headers.get('www-authenticate') ?? '' };
+}
+
+/**
+ * A standalone guard on the server's published keys whose key resolver counts its calls: jose asks for a
+ * key once per signature check, so the count is the number of tokens verified in full rather than served
+ * from the cache.
+ */
+async function countingGuard(h: Harness, options: { tokenCacheSize?: number; revocations?: RevocationList } = {}) {
+  const jwks = createLocalJWKSet((await (await h.server.request(PATHS.jwks)).json()) as JSONWebKeySet);
+  const counter = { signatureChecks: 0 };
+  const keys: JWTVerifyGetKey = (header, token) => {
+    counter.signatureChecks++;
+    return jwks(header, token);
+  };
+  const guard = new ResourceServerGuard({
+    issuer: ISSUER,
+    resource: RESOURCE,
+    resourceMetadataUrl: wellKnownURL(RESOURCE, 'oauth-protected-resource'),
+    keys,
+    clock: () => h.now,
+    ...options,
+  });
+  return { guard, counter };
+}
+
+/** A token whose last signature character is changed: same header and payload, another signature. */
+function withOtherSignature(token: string): string {
+  const last = token.at(-2) === 'A' ? 'B' : 'A';
+  return `${token.slice(0, -2)}${last}${token.at(-1)}`;
+}
+
+describe('guard cache: a token seen before costs a lookup, never a weaker check', () => {
+  it('PERF-GUARD-01: the second request with a token is served without a signature check, and gets its own AuthInfo', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const { guard, counter } = await countingGuard(h);
+    const first = await guard.authenticate(bearer(token));
+    const second = await guard.authenticate(bearer(token));
+    expect(counter.signatureChecks).toBe(1);
+    if (!first.ok || !second.ok) throw new Error('refused');
+    expect(second.auth).toEqual(first.auth);
+    // Changing one caller's AuthInfo must not change what the next request gets.
+    first.auth.scopes.push('mcp:admin');
+    const third = await guard.authenticate(bearer(token));
+    if (!third.ok) throw new Error('refused');
+    expect(third.auth.scopes).toEqual(['mcp:tools']);
+    expect(Object.isFrozen(third.auth.extra!.claims)).toBe(true);
+  });
+
+  it('PERF-GUARD-01: tokenCacheSize 0 turns the cache off; a negative or fractional size is a configuration error', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const { guard, counter } = await countingGuard(h, { tokenCacheSize: 0 });
+    for (let i = 0; i < 3; i++) expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    expect(counter.signatureChecks).toBe(3);
+    await expect(countingGuard(h, { tokenCacheSize: -1 })).rejects.toThrow(/tokenCacheSize/);
+    await expect(countingGuard(h, { tokenCacheSize: 1.5 })).rejects.toThrow(/tokenCacheSize/);
+  });
+
+  it('PERF-GUARD-02: a token with the same header and payload but another signature is verified in full and refused', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const { guard, counter } = await countingGuard(h);
+    expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    const forged = withOtherSignature(token);
+    expect(forged.split('.').slice(0, 2)).toEqual(token.split('.').slice(0, 2));
+    expect(refusal(await guard.authenticate(bearer(forged))).status).toBe(401);
+    expect(counter.signatureChecks).toBe(2);
+    // And the genuine token is still served from the cache.
+    expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    expect(counter.signatureChecks).toBe(2);
+  });
+
+  it('PERF-GUARD-03: a cached token is refused once it has expired (injected clock), the cache never outliving exp', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const { guard } = await countingGuard(h, { tokenCacheSize: 10 });
+    const first = await guard.authenticate(bearer(token));
+    if (!first.ok) throw new Error('refused');
+    const exp = first.auth.expiresAt!;
+    h.advance(exp - Math.floor(h.now / 1000) - 1);
+    expect((await guard.authenticate(bearer(token))).ok, 'one second before exp').toBe(true);
+    // Past exp plus the 5 s clock tolerance the full check allows, the cached entry must not answer.
+    h.advance(7);
+    const late = refusal(await guard.authenticate(bearer(token)));
+    expect(late.status).toBe(401);
+    expect(late.challenge).toContain('error="invalid_token"');
+  });
+
+  it('PERF-GUARD-04: revoking a cached access token by its jti (RFC 7009) refuses it at once', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const guard = h.server.createGuard();
+    expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    const revoked = await h.server.request('/oauth/revoke', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token, client_id: CLIENTS.public.clientId }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(refusal(await guard.authenticate(bearer(token))).challenge).toContain('error="invalid_token"');
+  });
+
+  it('PERF-GUARD-04: revoking the refresh token (the whole grant) refuses its cached access token at once', async () => {
+    const h = setup();
+    const tokens = await h.login();
+    const guard = h.server.createGuard();
+    expect((await guard.authenticate(bearer(tokens.access_token))).ok).toBe(true);
+    const revoked = await h.server.request('/oauth/revoke', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens.refresh_token!, client_id: CLIENTS.public.clientId }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(refusal(await guard.authenticate(bearer(tokens.access_token))).status).toBe(401);
+  });
+
+  it('PERF-GUARD-04: a refresh-token replay (family revocation) refuses the cached access tokens of the grant', async () => {
+    const h = setup();
+    const tokens = await h.login();
+    const guard = h.server.createGuard();
+    const rotated = await h.refresh(tokens.refresh_token!, authOf('public'));
+    expect(rotated.status).toBe(200);
+    const { access_token: successor } = (await rotated.json()) as { access_token: string };
+    for (const token of [tokens.access_token, successor]) expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    h.advance(10); // past the reuse grace period: the replay revokes the family
+    expect((await h.refresh(tokens.refresh_token!, authOf('public'))).status).toBe(400);
+    for (const token of [tokens.access_token, successor]) expect(refusal(await guard.authenticate(bearer(token))).status).toBe(401);
+  });
+
+  it('PERF-GUARD-04: deleting a registered client (RFC 7592) refuses its cached access tokens', async () => {
+    const h = setup({ registration: { rateLimit: false } });
+    const registered = await h.server.request('/oauth/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['https://dcr.example.com/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
+    });
+    expect(registered.status).toBe(201);
+    const client = (await registered.json()) as { client_id: string; registration_access_token: string; registration_client_uri: string };
+    const { verifier, location } = await h.code({ extra: { client_id: client.client_id, redirect_uri: 'https://dcr.example.com/cb' } });
+    const code = location.searchParams.get('code')!;
+    const issued = await h.redeem(code, verifier, { method: 'none', clientId: client.client_id }, { redirect_uri: 'https://dcr.example.com/cb' });
+    expect(issued.status).toBe(200);
+    const { access_token: token } = (await issued.json()) as { access_token: string };
+    const guard = h.server.createGuard();
+    expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    const deleted = await h.server.request(new URL(client.registration_client_uri).pathname, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${client.registration_access_token}` },
+    });
+    expect(deleted.status).toBe(204);
+    expect(refusal(await guard.authenticate(bearer(token))).status).toBe(401);
+  });
+
+  it('PERF-GUARD-04: a standalone guard sees another instance\'s revocation of a cached token within the list\'s refresh interval', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const revocations = new RevocationList({ store: h.store, clock: () => h.now, refreshIntervalMs: 2000 });
+    const { guard } = await countingGuard(h, { revocations });
+    expect((await guard.authenticate(bearer(token))).ok).toBe(true);
+    const grantId = (await guard.authenticate(bearer(token))) as { ok: true; auth: { extra: { grantId: string } } };
+    await h.server.revokeGrant(grantId.auth.extra.grantId);
+    h.advance(3);
+    expect(refusal(await guard.authenticate(bearer(token))).status).toBe(401);
+  });
+
+  it('PERF-GUARD-05: the cache holds at most tokenCacheSize tokens and evicts the least recently used', async () => {
+    const h = setup();
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) tokens.push((await h.login()).access_token);
+    const [a, b, c] = tokens as [string, string, string];
+    const { guard, counter } = await countingGuard(h, { tokenCacheSize: 2 });
+    await guard.authenticate(bearer(a));
+    await guard.authenticate(bearer(b));
+    await guard.authenticate(bearer(a)); // a is now more recently used than b
+    expect(counter.signatureChecks).toBe(2);
+    await guard.authenticate(bearer(c)); // evicts b
+    expect(counter.signatureChecks).toBe(3);
+    await guard.authenticate(bearer(a));
+    await guard.authenticate(bearer(c));
+    expect(counter.signatureChecks, 'a and c are still cached').toBe(3);
+    await guard.authenticate(bearer(b));
+    expect(counter.signatureChecks, 'b was evicted').toBe(4);
+  });
+
+  it('PERF-GUARD-05: a concurrent burst of distinct tokens never grows the cache past its bound', async () => {
+    const cache = new VerifiedTokenCache(50);
+    const entry = (i: number) => ({ claims: {}, clientId: 'c', subject: 's', jti: `j${i}`, grantId: undefined, scopes: [], expiresAt: 2e9 });
+    await Promise.all(
+      Array.from({ length: 500 }, async (_, i) => {
+        await Promise.resolve();
+        cache.set(`k${i}`, entry(i));
+        expect(cache.size).toBeLessThanOrEqual(50);
+      }),
+    );
+    expect(cache.size).toBe(50);
+    // The 50 most recent survive; the first 450 were evicted in order.
+    expect(cache.get('k449', 0)).toBeUndefined();
+    expect(cache.get('k450', 0)?.jti).toBe('j450');
+
+    const h = setup();
+    const tokens = await Promise.all(Array.from({ length: 12 }, async () => (await h.login()).access_token));
+    const { guard, counter } = await countingGuard(h, { tokenCacheSize: 4 });
+    const results = await Promise.all(tokens.flatMap((token) => [guard.authenticate(bearer(token)), guard.authenticate(bearer(token))]));
+    expect(results.every((result) => result.ok)).toBe(true);
+    // Only the last four tokens can still be cached: replaying all twelve checks at least eight signatures.
+    const before = counter.signatureChecks;
+    for (const token of tokens) await guard.authenticate(bearer(token));
+    expect(counter.signatureChecks - before).toBeGreaterThanOrEqual(8);
+  });
+});
