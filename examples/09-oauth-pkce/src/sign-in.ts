@@ -39,7 +39,7 @@ function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 /** Turns a configuration error of @keyward/upstream into the example's one-line form. */
 function rethrow(error: unknown, variable: string, what: string): never {
-  if (error instanceof KeywardConfigError) throw new ConfigError(`${variable}: ${what}`);
+  if (error instanceof KeywardConfigError) throw new ConfigError(`${variable} ${what}`);
   throw error;
 }
 
@@ -63,7 +63,7 @@ function firebase(env: NodeJS.ProcessEnv): { provider: TokenLoginProvider; page:
       ...(value(env, 'FIREBASE_JWKS_URI') && { jwksUri: value(env, 'FIREBASE_JWKS_URI') }),
     });
   } catch (error) {
-    rethrow(error, named, projectIdVar ? 'unusable' : 'is neither service-account JSON nor a readable JSON file with a project_id');
+    rethrow(error, named, projectIdVar ? 'is not usable' : 'is neither service-account JSON nor a readable JSON file with a project_id');
   }
   const projectId = provider.issuer.slice('https://securetoken.google.com/'.length);
   const authDomain = value(env, 'FIREBASE_AUTH_DOMAIN') ?? `${projectId}.firebaseapp.com`;
