@@ -140,9 +140,9 @@ export interface AuthorizationServerOptions {
   /**
    * Requests per source address and window, per endpoint, counted in the Store (so every instance shares
    * them) and answered 429 with `Retry-After` and `RateLimit-Policy`/`RateLimit` beyond the limit. The
-   * defaults (per minute: token 120, authorize 60, register 60, revoke 60, introspect 600, userinfo 120,
-   * login 60) are far above what a client following the protocol sends; `false` turns one off.
-   * Registration's own stricter `registration.rateLimit` applies as well.
+   * defaults (per minute: token 120, authorize 60, revoke 60, introspect 600, userinfo 120, login 60, and
+   * for register `registration.rateLimit`, 20) are far above what a client following the protocol sends;
+   * `false` turns one off. Registration's own `registration.rateLimit` applies as well.
    */
   rateLimits?: Partial<Record<RateLimitedEndpoint, RateLimit | false>>;
   /**

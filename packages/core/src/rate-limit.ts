@@ -20,18 +20,31 @@ export type RateLimitedEndpoint = 'token' | 'authorize' | 'register' | 'revoke' 
  * The default limits per source address and minute. They sit far above what a client following the
  * protocol sends (one authorization, a code exchange, a refresh an hour) while a scripted flood stops
  * within a minute; introspection is higher because one resource server asks for all its users.
+ * Registration's default is its own `registration.rateLimit` (20 a minute).
+ *
+ * @example
+ * ```ts
+ * new AuthorizationServer({ issuer, store, rateLimits: { token: { ...DEFAULT_RATE_LIMITS.token, max: 600 } } });
+ * ```
+ * @see [draft-ietf-httpapi-ratelimit-headers](https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/)
  */
-export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitedEndpoint, RateLimit>> = {
+export const DEFAULT_RATE_LIMITS: Readonly<Record<Exclude<RateLimitedEndpoint, 'register'>, RateLimit>> = {
   token: { windowMs: 60_000, max: 120 },
   authorize: { windowMs: 60_000, max: 60 },
-  register: { windowMs: 60_000, max: 60 },
   revoke: { windowMs: 60_000, max: 60 },
   introspect: { windowMs: 60_000, max: 600 },
   userinfo: { windowMs: 60_000, max: 120 },
   login: { windowMs: 60_000, max: 60 },
 };
 
-/** The default limit of a guarded MCP endpoint: ten requests a second from one address, sustained. */
+/**
+ * The default limit of a guarded MCP endpoint: ten requests a second from one address, sustained.
+ *
+ * @example
+ * ```ts
+ * const guard = server.createGuard({ rateLimit: { ...DEFAULT_GUARD_RATE_LIMIT, max: 1200 } });
+ * ```
+ */
 export const DEFAULT_GUARD_RATE_LIMIT: Readonly<RateLimit> = { windowMs: 60_000, max: 600 };
 
 /** The outcome of counting one request. @internal */

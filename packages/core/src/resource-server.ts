@@ -156,6 +156,7 @@ export class ResourceServerGuard {
 
   async #authenticate(request: Request, options: GuardRequestOptions): Promise<GuardResult> {
     const limit = this.#options.rateLimit;
+    let limitHeaders: Record<string, string> | undefined;
     if (limit && options.clientAddress !== undefined) {
       const address = options.clientAddress;
       let decision: Awaited<ReturnType<typeof countRequest>>;
@@ -171,7 +172,14 @@ export class ResourceServerGuard {
         const error = new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers: decision.headers });
         return { ok: false, response: error.toResponse() };
       }
+      limitHeaders = decision.headers;
     }
+    const result = await this.#verifyRequest(request, options);
+    if (!result.ok && limitHeaders) for (const [name, value] of Object.entries(limitHeaders)) result.response.headers.set(name, value);
+    return result;
+  }
+
+  async #verifyRequest(request: Request, options: GuardRequestOptions): Promise<GuardResult> {
     const header = request.headers.get('authorization');
     const bodyToken = await this.#formBodyToken(request);
     let token: string | undefined;

@@ -65,7 +65,8 @@ function tooManyRequests(endpoint: string, headers: Record<string, string>): Res
   if (HTML_ENDPOINTS.has(endpoint)) {
     return htmlResponse(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many requests</title></head><body><main><h1>Too many requests</h1><p>${escapeHTML(message)}</p></main></body></html>`, 429, headers);
   }
-  return new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }).toResponse();
+  // Registration answered invalid_request for its limit before the general limits existed; it still does.
+  return new OAuthError(endpoint === 'register' ? 'invalid_request' : 'slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }).toResponse();
 }
 
 type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
@@ -112,6 +113,8 @@ export class AuthorizationServer {
   readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
   readonly #limits = new Map<string, RateLimit>();
   readonly #endpointNames = new Map<string, string>();
+  // The endpoint of each request in flight, kept only when events are observed (they name it).
+  readonly #requestEndpoints = new WeakMap<Request, string>();
   readonly #refusePlainHTTP: boolean;
 
   constructor(options: AuthorizationServerOptions) {
@@ -249,7 +252,9 @@ export class AuthorizationServer {
     this.#securityHeaders = issuer.startsWith('https://') ? { ...BASE_SECURITY_HEADERS, 'strict-transport-security': HSTS } : BASE_SECURITY_HEADERS;
     this.#onResponse = options.onResponse && safeResponseHook(options.onResponse);
     this.#refusePlainHTTP = options.enforceHTTPS === true && !isLoopbackHTTP(issuer);
-    for (const [name, limit] of Object.entries({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits })) if (limit) this.#limits.set(name, limit);
+    const registrationLimit = this.#registration && this.#registration.rateLimit;
+    const defaults = { ...DEFAULT_RATE_LIMITS, register: registrationLimit && { windowMs: registrationLimit.windowSeconds * 1000, max: registrationLimit.max } };
+    for (const [name, limit] of Object.entries({ ...defaults, ...options.rateLimits })) if (limit) this.#limits.set(name, limit);
     // The consent page is part of signing in and shares its budget.
     if (this.#limits.has('login')) this.#limits.set('consent', this.#limits.get('login')!);
     this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
@@ -302,8 +307,11 @@ export class AuthorizationServer {
     return (event, request) => {
       if (!request) return emit(event);
       const sourceAddress = event.sourceAddress ?? this.#addresses.get(request);
-      const pathname = event.endpoint ? '' : new URL(request.url).pathname;
-      const endpoint = event.endpoint ?? this.#endpointName(pathname, this.#route(pathname));
+      let endpoint = event.endpoint ?? this.#requestEndpoints.get(request);
+      if (endpoint === undefined) {
+        const pathname = new URL(request.url).pathname;
+        endpoint = this.#endpointName(pathname, this.#route(pathname));
+      }
       emit({ ...event, sourceAddress, endpoint });
     };
   }
@@ -450,6 +458,7 @@ export class AuthorizationServer {
 
   async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response> {
     if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
+    if (this.#ctx.emit) this.#requestEndpoints.set(request, endpoint);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
       if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });
@@ -486,7 +495,8 @@ export class AuthorizationServer {
         response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();
       }
     }
-    if (limitHeaders) withHeaders(response, limitHeaders);
+    // A stricter limit inside the handler (registration's own) reports itself instead.
+    if (limitHeaders && !response.headers.has('ratelimit')) withHeaders(response, limitHeaders);
     return route.cors ? withHeaders(response, CORS_HEADERS) : response;
   }
 

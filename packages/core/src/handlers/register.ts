@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js';
 import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
 import { OAuthError } from '../errors.js';
 import { jsonResponse, readBodyText } from '../http.js';
+import { countRequest } from '../rate-limit.js';
 import { parseScope } from '../scope.js';
 import type { ClientRecord } from '../store.js';
 import { bearerChallenge } from '../www-authenticate.js';
@@ -141,11 +142,10 @@ export async function handleRegister(ctx: ServerContext, registration: ResolvedR
   if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
   if (registration.rateLimit) {
     const { max, windowSeconds } = registration.rateLimit;
-    const counter = await ctx.store.incrementCounter(`register:${source}`, windowSeconds * 1000);
-    if (counter.count > max) {
-      const retryAfter = Math.max(1, Math.ceil((counter.resetAt - ctx.clock()) / 1000));
+    const decision = await countRequest(ctx.store, ctx.clock, `register:${source}`, { max, windowMs: windowSeconds * 1000 });
+    if (!decision.allowed) {
       ctx.emit?.({ type: 'rate_limited', limit: max, windowMs: windowSeconds * 1000, sourceAddress: source }, request);
-      throw new OAuthError('invalid_request', { description: 'too many registrations from this source; retry later', status: 429, headers: { 'retry-after': String(retryAfter) } });
+      throw new OAuthError('invalid_request', { description: 'too many registrations from this source; retry later', status: 429, headers: decision.headers });
     }
   }
   const authorized = await presentedInitialAccessToken(request, registration);

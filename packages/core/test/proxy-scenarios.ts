@@ -1,0 +1,81 @@
+/**
+ * The trusted-proxy behaviour every adapter must show over real HTTP: forwarded headers count only from a
+ * trusted peer, X-Forwarded-For is read right to left, a plain-http request through a trusted proxy is
+ * refused under enforceHTTPS, and the guard's rate limit counts the forwarded client. Each adapter's test
+ * calls {@link proxyScenarios} with a function that mounts the server and a guarded `POST /mcp`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuthorizationServer, type RequestContext, type ResourceServerGuard } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+
+export interface ProxyApp {
+  base: string;
+  close(): Promise<void>;
+}
+
+/** Mounts `server` with `trustProxy`, and `guard` on `POST /mcp` answering 200 when it lets a request through. */
+export type StartProxyApp = (server: AuthorizationServer, guard: ResourceServerGuard, trustProxy: string[]) => Promise<ProxyApp>;
+
+export function proxyScenarios(adapter: string, start: StartProxyApp): void {
+  describe(`${adapter}: trustProxy over real HTTP`, () => {
+    const open: ProxyApp[] = [];
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((app) => app.close()));
+    });
+
+    async function launch(trustProxy: string[]) {
+      const server = new AuthorizationServer({ issuer: 'https://auth.example.com', store: new MemoryStore(), scopes: ['mcp:tools'], enforceHTTPS: true });
+      const seen: RequestContext[] = [];
+      const fetchFromServer = server.fetch.bind(server);
+      server.fetch = (request, context) => (seen.push(context ?? {}), fetchFromServer(request, context));
+      const guard = server.createGuard({ rateLimit: { windowMs: 60_000, max: 1 } });
+      const app = await start(server, guard, trustProxy);
+      open.push(app);
+      const get = (headers: Record<string, string>) => fetch(`${app.base}/.well-known/oauth-authorization-server`, { headers });
+      const mcp = (headers: Record<string, string>) => fetch(`${app.base}/mcp`, { method: 'POST', headers });
+      return { seen, get, mcp };
+    }
+
+    it(`OPS-PRX-01 (${adapter}): from an untrusted peer, a spoofed X-Forwarded-For and X-Forwarded-Proto are ignored`, async () => {
+      const { seen, get } = await launch(['10.0.0.0/8']);
+      const response = await get({ 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' });
+      expect(seen[0]!.clientAddress).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+      expect(seen[0]!.protocol).toBe('http');
+      // The socket is plain http, so enforceHTTPS refuses it.
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    });
+
+    it(`OPS-PRX-02 (${adapter}): from a trusted proxy, the client is the first untrusted hop from the right, and https is believed`, async () => {
+      const { seen, get } = await launch(['loopback', '10.0.0.0/8']);
+      const response = await get({ 'x-forwarded-for': '6.6.6.6, 203.0.113.9, 10.1.2.3', 'x-forwarded-proto': 'https' });
+      expect(seen[0]).toMatchObject({ clientAddress: '203.0.113.9', protocol: 'https' });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+    });
+
+    it(`OPS-HTTPS-02 (${adapter}): enforceHTTPS refuses plain http reported by a trusted proxy, RFC-shaped with the security headers`, async () => {
+      const { get } = await launch(['loopback']);
+      const response = await get({ 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'http' });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toBe('application/json');
+      expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('https') });
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('strict-transport-security')).toContain('max-age=31536000');
+    });
+
+    it(`OPS-PRX-03 (${adapter}): the guard counts its rate limit per forwarded client behind a trusted proxy, per peer otherwise`, async () => {
+      const trusted = await launch(['loopback']);
+      const statuses = [];
+      for (const client of ['203.0.113.1', '203.0.113.1', '203.0.113.2']) statuses.push((await trusted.mcp({ 'x-forwarded-for': client })).status);
+      expect(statuses).toEqual([401, 429, 401]);
+      const untrusted = await launch(['10.0.0.0/8']);
+      const spoofed = [];
+      for (const client of ['203.0.113.1', '203.0.113.2']) spoofed.push(await untrusted.mcp({ 'x-forwarded-for': client }));
+      expect(spoofed.map((response) => response.status)).toEqual([401, 429]);
+      expect(spoofed[1]!.headers.get('retry-after')).toBe('60');
+      expect(spoofed[1]!.headers.get('ratelimit-policy')).toBe('"default";q=1;w=60');
+      expect(spoofed[1]!.headers.get('x-content-type-options')).toBe('nosniff');
+    });
+  });
+}
