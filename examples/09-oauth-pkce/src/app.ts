@@ -160,7 +160,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   try {
     const options: AuthorizationServerOptions = {
       issuer,
-      store,
+      store: operations.serverStore(store),
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
       resources: [{ resource: mcpURL, resourceName: 'Keyward example MCP server', scopes: ADVERTISED_SCOPES }],
@@ -219,7 +219,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     mountOperations(app, operations);
     const { trustProxy } = operations.config;
     app.use(keyward(server, { trustProxy }));
-    const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions(store) }), { scopesFor: scopesForToolCall, trustProxy });
+    const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), { scopesFor: scopesForToolCall, trustProxy });
     // The body is parsed before the guard only so that scopesFor can see which tool is called.
     app.all(new URL(mcpURL).pathname, mcpCORS, parseJSONBody(), guard, rejectUnparsedBody, mcp.handle);
     mountSignInPages(app, signInPages, base);

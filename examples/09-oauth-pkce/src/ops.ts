@@ -10,7 +10,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { createMetrics, KeywardConfigError, trustedProxies, type AuthorizationServer, type AuthorizationServerOptions, type KeywardEvent, type ResourceServerGuardOptions, type Store } from '@keyward/core';
+import { MemoryStore } from '@keyward/core/memory';
+import { createMetrics, KeywardConfigError, trustedProxies, type AuthorizationServer, type AuthorizationServerOptions, type CreateGuardOptions, type KeywardEvent, type Store } from '@keyward/core';
 
 /** A start-up problem whose message is one line naming the variable and what is wrong with it. */
 export class ConfigError extends Error {
@@ -230,8 +231,10 @@ export interface Operations {
   logRequest(line: RequestLine): void;
   /** Core options: onEvent, onResponse, logger, rateLimits, enforceHTTPS. */
   serverOptions(): Pick<AuthorizationServerOptions, 'onEvent' | 'onResponse' | 'logger' | 'rateLimits' | 'enforceHTTPS'>;
-  /** Options for `server.createGuard()` of /mcp: its rate limit (counted in `store`), events, metrics and trace. */
-  guardOptions(store: Store): Pick<ResourceServerGuardOptions, 'rateLimit' | 'onEvent' | 'onResponse' | 'logger'>;
+  /** Options for `server.createGuard()` of /mcp: its rate limit and metrics. */
+  guardOptions(): Pick<CreateGuardOptions, 'rateLimit' | 'onResponse'>;
+  /** The store to hand to the server: `store`, with rate-limit counters kept locally while it is down. */
+  serverStore(store: Store): Store;
   /** Answers /health, /ready and /metrics; null for any other path. */
   handle(method: string, path: string, authorization: string | undefined): Promise<OpsResponse | null>;
   /** Starts the METRICS_PORT listener, if configured. */
@@ -244,6 +247,25 @@ export interface Operations {
 const RATE_LIMITED = ['token', 'authorize', 'register', 'revoke', 'introspect', 'userinfo', 'login'] as const;
 /** Event details worth a log line besides who and where; none of them is a secret. */
 const EVENT_DETAILS = ['method', 'provider', 'grantType', 'scopes', 'tokenType', 'grantRevoked', 'limit', 'windowMs', 'operation', 'authMethod'] as const;
+
+/**
+ * The store with its rate-limit counters kept in this process's memory while the store does not answer.
+ * Limits are counted in the shared store, so every instance sees them; through a database outage they keep
+ * holding per instance instead of turning every request into a 503: /mcp verifies tokens with keys held in
+ * memory and keeps working, and the authorization endpoint still redirects with temporarily_unavailable.
+ */
+function countersWithFallback(store: Store): Store {
+  const local = new MemoryStore();
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'incrementCounter') {
+        return (key: string, windowMs: number) => target.incrementCounter(key, windowMs).catch(() => local.incrementCounter(key, windowMs));
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 /** A line on stderr, where logs go (stdout keeps the start-up banner). */
 const writeLine = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -290,7 +312,8 @@ export function createOperations(env: NodeJS.ProcessEnv, config: OperationsConfi
       ...(config.rateLimit && { rateLimits: Object.fromEntries(RATE_LIMITED.map((endpoint) => [endpoint, config.rateLimit])) }),
       enforceHTTPS: config.enforceHTTPS,
     }),
-    guardOptions: (store) => ({ rateLimit: { ...config.mcpRateLimit, store }, onEvent, onResponse: metrics.onResponse, logger }),
+    guardOptions: () => ({ rateLimit: config.mcpRateLimit, onResponse: metrics.onResponse }),
+    serverStore: countersWithFallback,
     handle: async (method, path, authorization) => {
       if (path !== '/metrics') return probes(method, path);
       if (method !== 'GET' && method !== 'HEAD') return null;

@@ -88,7 +88,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   try {
     const options: AuthorizationServerOptions = {
       issuer,
-      store,
+      store: operations.serverStore(store),
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
       resources: [{ resource: mcpURL, resourceName: 'Keyward Fastify example MCP server', scopes: ADVERTISED_SCOPES }],
@@ -139,7 +139,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       url: mcpPath,
       onRequest: mcpCORS,
       // Fastify has parsed the JSON-RPC body by now, so scopesFor can see which tool is called.
-      preHandler: requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions(store) }), {
+      preHandler: requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), {
         scopesFor: (request) => scopesForMessage(request.body),
         trustProxy,
       }),

@@ -97,7 +97,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   try {
     const options: AuthorizationServerOptions = {
       issuer,
-      store,
+      store: operations.serverStore(store),
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
       resources: [{ resource: mcpURL, resourceName: 'Keyward Hono example MCP server', scopes: ADVERTISED_SCOPES }],
@@ -135,7 +135,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     mountOperations(app, operations);
     const { trustProxy } = operations.config;
     app.use(keyward(server, { trustProxy }));
-    const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions(store) }), {
+    const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), {
       scopesFor: async (c) => scopesForMessage(await jsonRPCBody(c)),
       trustProxy,
     });

@@ -126,6 +126,11 @@ export function describeOperations(options: OperationsSuiteOptions): void {
       for (const [variable, explanation] of listed) expect(explanation, variable).toMatch(/^# \S/);
     });
 
+    it('the examples carry the same src/ops.ts, line for line', () => {
+      const reference = readFileSync(join(dir, '..', '09-oauth-pkce', 'src', 'ops.ts'), 'utf8');
+      expect(readFileSync(join(dir, 'src', 'ops.ts'), 'utf8')).toBe(reference);
+    });
+
     it('OPS-EX-01: ENV_FILE names another file to read instead', async () => {
       const port = await freePort();
       const file = join(tmpdir(), `keyward-${name}-${randomBytes(4).toString('hex')}.env`);
