@@ -6,7 +6,15 @@
  * @module
  */
 
-/** Where an event happened and who it concerns; every member but `at` is present only when known. */
+/**
+ * Where an event happened and who it concerns; every member but `at` is present only when known.
+ *
+ * @example
+ * ```ts
+ * const where = (event: KeywardEventBase) => `${event.endpoint ?? '-'} from ${event.sourceAddress ?? 'unknown'}`;
+ * ```
+ * @see [RFC 9700 §4](https://www.rfc-editor.org/rfc/rfc9700#section-4)
+ */
 export interface KeywardEventBase {
   /** Milliseconds since the epoch, from the server's clock. */
   at: number;
@@ -63,7 +71,15 @@ export type KeywardEvent =
   | (KeywardEventBase & { type: 'rate_limited'; limit: number; windowMs: number })
   | (KeywardEventBase & { type: 'store.unavailable'; operation?: string | undefined });
 
-/** Every event type, for exhaustive handling and metrics labels. */
+/**
+ * Every event type, for exhaustive handling and metrics labels.
+ *
+ * @example
+ * ```ts
+ * const alerting: KeywardEventType[] = ['refresh.reused', 'code.replayed', 'store.unavailable'];
+ * ```
+ * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)
+ */
 export type KeywardEventType = KeywardEvent['type'];
 
 /** An event before the server stamps it with `at`. @internal */
@@ -82,6 +98,7 @@ export type PendingEvent = KeywardEvent extends infer E ? (E extends KeywardEven
  * ```
  */
 export interface KeywardLogger {
+  /** One trace line; `fields` are identifiers and outcomes, never secrets. */
   debug(namespace: string, message: string, fields?: Record<string, unknown>): void;
 }
 

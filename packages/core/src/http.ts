@@ -181,7 +181,7 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
   'access-control-allow-headers': 'Authorization, Content-Type, MCP-Protocol-Version, DPoP',
-  'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce, Retry-After',
+  'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce, Retry-After, RateLimit, RateLimit-Policy',
   'access-control-max-age': '86400',
 };
 

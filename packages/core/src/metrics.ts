@@ -17,7 +17,16 @@ interface EndpointSeries {
   count: number;
 }
 
-/** What {@link createMetrics} returns: hooks to pass to the server and guards, and the exposition. */
+/**
+ * What {@link createMetrics} returns: hooks to pass to the server and guards, and the exposition.
+ *
+ * @example
+ * ```ts
+ * const metrics: KeywardMetrics = createMetrics();
+ * return new Response(metrics.render(), { headers: { 'content-type': metrics.contentType } });
+ * ```
+ * @see [Prometheus text exposition format](https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format)
+ */
 export interface KeywardMetrics {
   /** Pass as `onEvent` (or call from yours): counts security events by type. */
   onEvent(event: KeywardEvent): void;

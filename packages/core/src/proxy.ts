@@ -8,7 +8,15 @@
 
 type Range = { v6: boolean; bits: bigint; prefix: number };
 
-/** A compiled list of trusted proxies (addresses and CIDR ranges). */
+/**
+ * A compiled list of trusted proxies (addresses and CIDR ranges), from {@link trustedProxies}.
+ *
+ * @example
+ * ```ts
+ * const trusted: TrustedProxies = trustedProxies(['loopback']);
+ * ```
+ * @see [RFC 4632 §3.1](https://www.rfc-editor.org/rfc/rfc4632#section-3.1)
+ */
 export interface TrustedProxies {
   /** True when `address` is one of the trusted proxies. */
   has(address: string): boolean;
@@ -109,7 +117,15 @@ export function trustedProxies(entries: readonly string[]): TrustedProxies {
   };
 }
 
-/** What an adapter knows about a connection before proxies are considered. */
+/**
+ * What an adapter knows about a connection before proxies are considered.
+ *
+ * @example
+ * ```ts
+ * const connection: ConnectionInfo = { peer: socket.remoteAddress, encrypted: false, forwardedFor: headers['x-forwarded-for'] };
+ * ```
+ * @see [RFC 7239 §4](https://www.rfc-editor.org/rfc/rfc7239#section-4)
+ */
 export interface ConnectionInfo {
   /** The socket peer's address. */
   peer: string | undefined;

@@ -7,13 +7,29 @@
 import type { Clock } from './clock.js';
 import type { Store } from './store.js';
 
-/** A fixed-window limit: at most `max` requests per `windowMs` milliseconds from one source address. */
+/**
+ * A fixed-window limit: at most `max` requests per `windowMs` milliseconds from one source address.
+ *
+ * @example
+ * ```ts
+ * const limit: RateLimit = { windowMs: 60_000, max: 300 };
+ * ```
+ * @see [draft-ietf-httpapi-ratelimit-headers §2](https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/)
+ */
 export interface RateLimit {
   windowMs: number;
   max: number;
 }
 
-/** The endpoints that {@link AuthorizationServerOptions.rateLimits} configures. */
+/**
+ * The endpoints that `AuthorizationServerOptions.rateLimits` configures.
+ *
+ * @example
+ * ```ts
+ * const off: Partial<Record<RateLimitedEndpoint, false>> = { introspect: false };
+ * ```
+ * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
+ */
 export type RateLimitedEndpoint = 'token' | 'authorize' | 'register' | 'revoke' | 'introspect' | 'userinfo' | 'login';
 
 /**

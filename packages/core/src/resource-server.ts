@@ -75,7 +75,15 @@ export interface ResourceServerGuardOptions {
   logger?: KeywardLogger | undefined;
 }
 
-/** What the adapter tells the guard about one request. */
+/**
+ * What the adapter tells the guard about one request.
+ *
+ * @example
+ * ```ts
+ * const result = await guard.authenticate(request, { scopes: ['mcp:admin'], clientAddress: '203.0.113.9' });
+ * ```
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ */
 export interface GuardRequestOptions {
   /** Scopes this call needs beyond the guard's own (step-up for a tool that needs more). */
   scopes?: readonly string[];
@@ -159,20 +167,21 @@ export class ResourceServerGuard {
     let limitHeaders: Record<string, string> | undefined;
     if (limit && options.clientAddress !== undefined) {
       const address = options.clientAddress;
-      let decision: Awaited<ReturnType<typeof countRequest>>;
+      let decision: Awaited<ReturnType<typeof countRequest>> | undefined;
       try {
         decision = await countRequest(limit.store, this.#clock, `ratelimit:mcp:${address}`, limit);
       } catch {
+        // Tokens verify with keys held in memory: a Store outage must not stop MCP, so the limit gives way.
         this.#emit?.({ type: 'store.unavailable', operation: 'incrementCounter', endpoint: 'mcp', sourceAddress: address });
-        const error = new OAuthError('temporarily_unavailable', { description: 'the authorization state cannot be read; retry shortly', headers: { 'retry-after': '5' } });
-        return { ok: false, response: error.toResponse() };
+        this.#log?.('oauth:store', 'rate limit not counted: store call failed', { endpoint: 'mcp' });
       }
-      if (!decision.allowed) {
+      if (decision && !decision.allowed) {
         this.#emit?.({ type: 'rate_limited', limit: limit.max, windowMs: limit.windowMs, endpoint: 'mcp', sourceAddress: address });
-        const error = new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers: decision.headers });
+        const headers = { ...decision.headers, 'access-control-expose-headers': 'WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy' };
+        const error = new OAuthError('slow_down', { description: 'too many requests from this address; retry later', status: 429, headers });
         return { ok: false, response: error.toResponse() };
       }
-      limitHeaders = decision.headers;
+      limitHeaders = decision?.headers;
     }
     const result = await this.#verifyRequest(request, options);
     if (!result.ok && limitHeaders) for (const [name, value] of Object.entries(limitHeaders)) result.response.headers.set(name, value);

@@ -38,7 +38,15 @@ export interface RequestContext {
   protocol?: 'http' | 'https' | undefined;
 }
 
-/** Options of {@link AuthorizationServer.createGuard}. */
+/**
+ * Options of {@link AuthorizationServer.createGuard}.
+ *
+ * @example
+ * ```ts
+ * const guard = server.createGuard({ scopes: ['mcp:tools'], rateLimit: { windowMs: 60_000, max: 1200 } });
+ * ```
+ * @see [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ */
 export interface CreateGuardOptions {
   /** The resource to protect; default the server's first resource. */
   resource?: string;
@@ -472,7 +480,7 @@ export class AuthorizationServer {
     let limitHeaders: Record<string, string> | undefined;
     try {
       const limit = context.clientAddress === undefined ? undefined : this.#limits.get(endpoint);
-      const decision = limit && (await countRequest(this.#ctx.store, this.#ctx.clock, `ratelimit:${endpoint === 'consent' ? 'login' : endpoint}:${context.clientAddress}`, limit));
+      const decision = limit && (await this.#count(`ratelimit:${endpoint === 'consent' ? 'login' : endpoint}:${context.clientAddress}`, limit));
       limitHeaders = decision ? decision.headers : undefined;
       if (decision && !decision.allowed) {
         this.#ctx.emit?.({ type: 'rate_limited', limit: limit!.max, windowMs: limit!.windowMs, endpoint }, request);
@@ -498,6 +506,22 @@ export class AuthorizationServer {
     // A stricter limit inside the handler (registration's own) reports itself instead.
     if (limitHeaders && !response.headers.has('ratelimit')) withHeaders(response, limitHeaders);
     return route.cors ? withHeaders(response, CORS_HEADERS) : response;
+  }
+
+  /**
+   * Counts a request against its limit. A Store that cannot count lets the request through: the limiter
+   * must not turn an outage into refusals of requests that need no Store (the handler answers 503 itself
+   * where it does need it).
+   */
+  async #count(key: string, limit: RateLimit): Promise<Awaited<ReturnType<typeof countRequest>> | undefined> {
+    try {
+      return await countRequest(this.#ctx.store, this.#ctx.clock, key, limit);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      // Not an event: a request that needs the Store reports the outage from its handler.
+      this.#ctx.log?.('oauth:store', 'rate limit not counted: store call failed', { operation: error.operation });
+      return undefined;
+    }
   }
 
   /**

@@ -145,6 +145,32 @@ describe('rate limit configuration', () => {
     expect(results.every((result) => !result.ok && result.response.status === 401)).toBe(true);
   });
 
+  it('OPS-RL-08: a Store that cannot count lets requests through: the token endpoint and the guard keep working', async () => {
+    class NoCounters extends MemoryStore {
+      override async incrementCounter(): Promise<never> {
+        throw new Error('ECONNRESET');
+      }
+    }
+    const events: KeywardEvent[] = [];
+    const server = new AuthorizationServer({
+      issuer,
+      store: new NoCounters(),
+      scopes: ['mcp:tools'],
+      clients: [{ clientId: 'machine', clientSecret: 'machine-secret-0123456789', grantTypes: ['client_credentials'] }],
+      onEvent: (event) => events.push(event),
+    });
+    const response = await server.fetch(
+      new Request(`${issuer}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicHeader('machine', 'machine-secret-0123456789') }, body: 'grant_type=client_credentials&scope=mcp%3Atools' }),
+      { clientAddress: ATTACKER },
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.has('ratelimit')).toBe(false);
+    const { access_token: token } = (await response.json()) as { access_token: string };
+    const result = await server.createGuard().authenticate(new Request(`${issuer}/mcp`, { headers: { authorization: `Bearer ${token}` } }), { clientAddress: ATTACKER });
+    expect(result.ok).toBe(true);
+    expect(events.filter((event) => event.type === 'store.unavailable')).toEqual([expect.objectContaining({ endpoint: 'mcp', sourceAddress: ATTACKER })]);
+  });
+
   it('OPS-RL-06: a malformed rateLimits option is refused at construction', () => {
     expect(() => makeServer({ rateLimits: { token: { windowMs: 0, max: 5 } } })).toThrow(/rateLimits\.token/);
     expect(() => makeServer({ rateLimits: { bogus: { windowMs: 1000, max: 5 } } as never })).toThrow(/rateLimits/);
