@@ -4,7 +4,9 @@ import { AuthorizationServer, type AuthInfo, type AuthorizationServerOptions, ty
 import { keyward, requireBearerAuth } from '@keyward/express';
 import { createMcpHandler, scopesForToolCall } from './mcp.js';
 import { localhostHostValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
+import { ConfigError, createOperations, operationsConfig, type Operations } from './ops.js';
 import { createStore } from './store.js';
+import { loginPagesWith, signInPage, type TokenSignInPage } from './sign-in.js';
 import { upstreamLogin, type UpstreamLogin } from './upstream.js';
 import { ADMIN_CLAIMS, ADMIN_ROLE, DEMO_CLAIMS, seededRoles, seededUsers, type SeededPassword } from './users.js';
 
@@ -42,7 +44,11 @@ export interface ExampleApp {
   roles: Map<string, Set<string>>;
   /** Identity providers on the login page (AUTH0_*, OIDC_*), with the callback URL to register at each. */
   loginProviders: UpstreamLogin['callbacks'];
+  /** Sign-in pages of token providers (FIREBASE_*, CLERK_*, SUPABASE_*): `/login/<id>`. */
+  signInPages: { id: string; displayName: string; url: string }[];
   warnings: string[];
+  /** Logs, metrics, probes, rate limits and proxies (see ops.ts). */
+  operations: Operations;
   close(): Promise<void>;
 }
 
@@ -57,7 +63,7 @@ function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticCl
   // so the user is asked every time instead of being approved silently from an earlier consent.
   const clients: StaticClientOptions[] = [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris }];
   const { OAUTH_CLIENT_ID: clientId, OAUTH_CLIENT_SECRET: clientSecret } = env;
-  if (Boolean(clientId) !== Boolean(clientSecret)) throw new Error('set both OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET, or neither');
+  if (Boolean(clientId) !== Boolean(clientSecret)) throw new ConfigError(`${clientId ? 'OAUTH_CLIENT_ID is set but OAUTH_CLIENT_SECRET is not' : 'OAUTH_CLIENT_SECRET is set but OAUTH_CLIENT_ID is not'}: set both, or neither`);
   if (clientId && clientSecret) {
     clients.push({
       clientId,
@@ -80,7 +86,7 @@ function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, { mi
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new Error(`${name} must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}, got "${raw}"`);
+    throw new ConfigError(`${name} must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}, got "${raw}"`);
   }
   return value;
 }
@@ -136,10 +142,12 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   // The issuer is used exactly as given (MCP clients compare it byte for byte); only derived URLs drop a
   // trailing slash, as core does for its endpoints.
   const issuer = env.OAUTH_ISSUER || `http://localhost:${env.PORT || '3009'}`;
+  if (!/^https?:\/\//.test(issuer) || !URL.canParse(issuer)) throw new ConfigError(`OAUTH_ISSUER must be an absolute http(s) URL such as https://mcp.example.com, got "${issuer}"`);
   const base = issuer.replace(/\/$/, '');
   const mcpURL = `${base}/mcp`;
   const redirectUris = (env.OAUTH_REDIRECT_URIS || DEFAULT_REDIRECT_URIS).split(',').map((uri) => uri.trim()).filter(Boolean);
   const warnings: string[] = [];
+  const operations = operationsFromEnv(env, issuer, mcpURL, warnings);
   const sessionTimeout = numberFrom(env, 'OAUTH_SESSION_TIMEOUT', 3600);
   const registrationLimit = numberFrom(env, 'OAUTH_REGISTRATION_RATE_LIMIT', 20, { min: 0 });
   const reuseGrace = numberFrom(env, 'OAUTH_REFRESH_REUSE_GRACE_SECONDS', 2, { min: 0, integer: false });
@@ -149,7 +157,11 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     warnings.push(`OAUTH_CIMD_ALLOW_PRIVATE_HOSTS: client ID metadata documents may be fetched from private addresses of ${documents.allowPrivateHosts.join(', ')} (development and testing only)`);
   }
   if (env.OAUTH_CIMD_CA_FILE) {
-    documents.ca = readFileSync(env.OAUTH_CIMD_CA_FILE, 'utf8');
+    try {
+      documents.ca = readFileSync(env.OAUTH_CIMD_CA_FILE, 'utf8');
+    } catch {
+      throw new ConfigError(`OAUTH_CIMD_CA_FILE: cannot read ${env.OAUTH_CIMD_CA_FILE}`);
+    }
     warnings.push(`OAUTH_CIMD_CA_FILE: client ID metadata documents are also trusted when signed by ${env.OAUTH_CIMD_CA_FILE} (development and testing only)`);
   }
   // Read before the store opens, so a half-configured provider fails at once.
@@ -160,7 +172,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   try {
     const options: AuthorizationServerOptions = {
       issuer,
-      store,
+      store: operations.serverStore(store),
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
       // Scopes belong to users too: mcp:admin only for users with the admin role, whatever the client asks.
@@ -181,10 +193,12 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       clientIdMetadataDocuments: documents,
       refreshTokenReuseGraceSeconds: reuseGrace,
       onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
+      ...operations.serverOptions(),
     };
     let demoPassword: ExampleApp['demoPassword'] = null;
     let adminPassword: ExampleApp['adminPassword'] = null;
     let loginProviders: ExampleApp['loginProviders'] = [];
+    let signInPages: TokenSignInPage[] = [];
     if (env.OAUTH_DEV_LOGIN) {
       const subject = env.OAUTH_DEV_LOGIN;
       options.devLogin = { subject, claims: subject === 'demo' ? DEMO_CLAIMS : subject === 'admin' ? ADMIN_CLAIMS : { preferred_username: subject } };
@@ -199,28 +213,35 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
         users: seeded.users,
         sessionTimeout,
         providers: upstream.providers,
+        ...(upstream.tokenPages.length > 0 && { pages: loginPagesWith(upstream.tokenPages, base) }),
         ...(upstream.encryptionSecret !== undefined && { encryptionSecret: upstream.encryptionSecret }),
       };
       demoPassword = seeded.demo;
       adminPassword = seeded.admin;
       loginProviders = upstream.callbacks;
+      signInPages = upstream.tokenPages;
       warnings.push(...upstream.warnings);
     }
     if (env.JWT_SECRET) {
+      if (env.JWT_SECRET.length < 32) throw new ConfigError(`JWT_SECRET is too short (${env.JWT_SECRET.length} characters): use at least 32, e.g. openssl rand -base64 32`);
       options.signing = { hmacSecret: env.JWT_SECRET };
       warnings.push('JWT_SECRET: access tokens are signed with HS256, so only this server can verify them; asymmetric keys (ES256, published at the JWKS endpoint) are the default and recommended');
     }
     const server = new AuthorizationServer(options);
     // Loads (or, on the first start, creates) the signing keys: fails here if the store is unreachable.
     await server.ready();
+    operations.attach(server);
 
     const mcp = createMcpHandler();
     const app = express();
     app.disable('x-powered-by');
-    app.use(keyward(server));
-    const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: scopesForToolCall });
+    mountOperations(app, operations);
+    const { trustProxy } = operations.config;
+    app.use(keyward(server, { trustProxy }));
+    const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), { scopesFor: scopesForToolCall, trustProxy });
     // The body is parsed before the guard only so that scopesFor can see which tool is called.
     app.all(new URL(mcpURL).pathname, mcpCORS, parseJSONBody(), guard, rejectUnparsedBody, mcp.handle);
+    mountSignInPages(app, signInPages, base);
     const open = openTestRoute(env, issuer, app, warnings);
     app.use(errorHandler);
 
@@ -238,7 +259,9 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       adminPassword,
       roles,
       loginProviders,
+      signInPages: signInPages.map(({ id, displayName }) => ({ id, displayName, url: `${base}/login/${id}` })),
       warnings,
+      operations,
       close: async () => {
         clearInterval(purge);
         await mcp.close();
@@ -252,6 +275,50 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   }
 }
 
+// ---- Operations (logs, metrics, probes, rate limits, proxies): see ops.ts ----
+
+/** Reads the operations variables; their notices join the start-up warnings. */
+function operationsFromEnv(env: NodeJS.ProcessEnv, issuer: string, mcpURL: string, warnings: string[]): Operations {
+  const config = operationsConfig(env, issuer);
+  warnings.push(...config.notices);
+  return createOperations(env, config, new URL(mcpURL).pathname);
+}
+
+/**
+ * First in the app: the request log (one line per request, path without its query string, where codes and
+ * tokens travel), /health, /ready and /metrics, and Express's own view of proxies (TRUST_PROXY), so `req.ip`
+ * and `req.protocol` agree with Keyward's.
+ */
+function mountOperations(app: Express, operations: Operations): void {
+  app.set('trust proxy', operations.config.trustProxy ?? false);
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.once('close', () => operations.logRequest({ method: req.method, path: req.path, status: res.statusCode, durationMs: performance.now() - started }));
+    next();
+  });
+  app.use((req, res, next) => {
+    operations
+      .handle(req.method, req.path, req.get('authorization'))
+      .then((answer) => (answer ? void res.status(answer.status).set(answer.headers).send(answer.body) : next()), next);
+  });
+}
+
+// ---- end of operations ----
+
+// ---- Sign-in pages of token providers (Firebase, Clerk, Supabase): see sign-in.ts ----
+
+/** `/login/<provider>`: the page that runs a token provider's browser SDK (see sign-in.ts). */
+function mountSignInPages(app: Express, pages: TokenSignInPage[], base: string): void {
+  for (const page of pages) {
+    app.get(`/login/${page.id}`, (req, res) => {
+      const { html, headers } = signInPage(page, base, req.query);
+      res.status(200).set(headers).send(html);
+    });
+  }
+}
+
+// ---- end of sign-in pages ----
+
 /** Who calls the unauthenticated test route: nobody in particular, with no scopes. */
 const ANONYMOUS: AuthInfo = { token: '', clientId: 'anonymous', scopes: [], extra: { subject: 'anonymous', claims: {} } };
 
@@ -264,7 +331,7 @@ function openTestRoute(env: NodeJS.ProcessEnv, issuer: string, app: Express, war
   const path = env.MCP_UNAUTHENTICATED_TEST_ROUTE;
   if (!path) return undefined;
   if (!/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(issuer) || !path.startsWith('/')) {
-    throw new Error('MCP_UNAUTHENTICATED_TEST_ROUTE is for local testing only: it needs a loopback http OAUTH_ISSUER and a path');
+    throw new ConfigError('MCP_UNAUTHENTICATED_TEST_ROUTE is for local testing only: it needs a loopback http OAUTH_ISSUER and a path');
   }
   const open = createMcpHandler();
   const anonymous: RequestHandler = (req, _res, next) => {

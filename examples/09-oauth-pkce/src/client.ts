@@ -5,7 +5,7 @@
  *   pnpm example:server:09   (with OAUTH_DEV_LOGIN=demo the authorization needs no browser)
  *   pnpm example:client:09
  *
- * Env: OAUTH_ISSUER (default http://localhost:3009), OAUTH_CLIENT_ID (default mcp-public-client, a public
+ * Env (and `.env` in the example's folder): OAUTH_ISSUER (default http://localhost:3009), OAUTH_CLIENT_ID (default mcp-public-client, a public
  * client; with OAUTH_CLIENT_SECRET it authenticates with client_secret_basic), MCP_SERVER_URL (default
  * <issuer>/mcp).
  */
@@ -14,7 +14,15 @@ import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { loadDotEnv, startupFailure } from './ops.js';
 
+try {
+  // The server's .env, so the client talks to the server it configures (the real environment wins).
+  loadDotEnv(new URL('..', import.meta.url));
+} catch (error) {
+  console.error(`error: ${startupFailure(error)}`);
+  process.exit(1);
+}
 const issuer = process.env.OAUTH_ISSUER || `http://localhost:${process.env.PORT || '3009'}`;
 const mcpURL = process.env.MCP_SERVER_URL || `${issuer.replace(/\/$/, '')}/mcp`;
 const client: oauth.Client = { client_id: process.env.OAUTH_CLIENT_ID || 'mcp-public-client' };
@@ -43,10 +51,24 @@ async function loopbackCallback(): Promise<{ redirectUri: string; callback: Prom
   return { redirectUri, callback, close: () => listener.close() };
 }
 
+/** Ends the run with one line a person can act on (no stack trace) and exit code 1. */
+function stop(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+
+if (!URL.canParse(issuer)) stop(`OAUTH_ISSUER must be an absolute URL such as http://localhost:3009, got "${issuer}"`);
 step('Discovery', issuer);
 const issuerURL = new URL(issuer);
 // processDiscoveryResponse refuses metadata whose issuer differs from the one asked for (RFC 8414 §3.3).
-const as = await oauth.processDiscoveryResponse(issuerURL, await oauth.discoveryRequest(issuerURL, http));
+const discovery = await oauth.discoveryRequest(issuerURL, http).catch((error: unknown) => {
+  // fetch fails before any response: nothing listens there (or the name does not resolve).
+  if (error instanceof TypeError) stop(`the server is not reachable at ${issuer} (start it with pnpm example:server:09, or set OAUTH_ISSUER)`);
+  throw error;
+});
+const as = await oauth.processDiscoveryResponse(issuerURL, discovery).catch((error: unknown) =>
+  stop(`${issuer} did not answer with OAuth authorization server metadata (${error instanceof Error ? error.message : String(error)})`),
+);
 console.log(`  authorization_endpoint ${as.authorization_endpoint}\n  token_endpoint         ${as.token_endpoint}`);
 
 step('Authorization request (PKCE S256 + state)');

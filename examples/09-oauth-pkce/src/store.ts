@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Store } from '@keyward/core';
+import { ConfigError } from './ops.js';
 import { MemoryStore } from '@keyward/core/memory';
 import { PostgresStore } from '@keyward/store-postgres';
 import { RedisStore } from '@keyward/store-redis';
@@ -50,7 +51,7 @@ export async function createStore(env: NodeJS.ProcessEnv): Promise<ExampleStore>
     case 'memory':
       return { store: new MemoryStore(), description: 'memory (lost on restart)' };
     case 'postgres': {
-      if (!env.DATABASE_URL) throw new Error('OAUTH_STORE=postgres needs DATABASE_URL, e.g. postgres://user:password@localhost:5432/app');
+      if (!env.DATABASE_URL) throw new ConfigError('OAUTH_STORE=postgres needs DATABASE_URL, e.g. postgres://user:password@localhost:5432/app');
       const schema = env.OAUTH_PG_SCHEMA || 'keyward';
       const store = new PostgresStore({ connectionString: env.DATABASE_URL, schema });
       try {
@@ -58,7 +59,7 @@ export async function createStore(env: NodeJS.ProcessEnv): Promise<ExampleStore>
         await store.init();
       } catch (error) {
         await store.close();
-        throw new Error(`OAUTH_STORE=postgres: cannot reach or migrate ${withoutCredentials(env.DATABASE_URL)}`, { cause: error });
+        throw new ConfigError(`OAUTH_STORE=postgres: cannot reach or migrate ${withoutCredentials(env.DATABASE_URL)}`, { cause: error });
       }
       return { store, description: `postgres ${withoutCredentials(env.DATABASE_URL)} schema ${schema}` };
     }
@@ -68,6 +69,6 @@ export async function createStore(env: NodeJS.ProcessEnv): Promise<ExampleStore>
       return { store: new RedisStore({ url, keyPrefix }), description: `redis ${withoutCredentials(url)} prefix ${keyPrefix}` };
     }
     default:
-      throw new Error(`OAUTH_STORE=${kind} is not one of sqlite, memory, postgres, redis`);
+      throw new ConfigError(`OAUTH_STORE=${kind} is not one of sqlite, memory, postgres, redis`);
   }
 }

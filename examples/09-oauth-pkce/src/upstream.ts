@@ -1,5 +1,7 @@
 import type { UpstreamLoginProvider } from '@keyward/core';
 import { auth0Provider, oidcProvider } from '@keyward/upstream';
+import { ConfigError } from './ops.js';
+import { tokenSignIn, type TokenSignInPage } from './sign-in.js';
 
 /** Sign-in buttons of identity providers configured from the environment, and what goes with them. */
 export interface UpstreamLogin {
@@ -8,6 +10,8 @@ export interface UpstreamLogin {
   callbacks: { id: string; displayName: string; callbackUrl: string }[];
   /** KEYWARD_ENCRYPTION_SECRET, which encrypts the providers' tokens kept on grants. */
   encryptionSecret?: string;
+  /** Pages of the token providers (Firebase, Clerk, Supabase) that run the vendor's browser SDK. */
+  tokenPages: TokenSignInPage[];
   warnings: string[];
 }
 
@@ -22,7 +26,7 @@ function group(env: NodeJS.ProcessEnv, required: string[], optional: string[] = 
   const set = [...required, ...optional].filter((name) => value(env, name) !== undefined);
   if (set.length === 0) return null;
   const missing = required.filter((name) => value(env, name) === undefined);
-  if (missing.length) throw new Error(`${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not`);
+  if (missing.length) throw new ConfigError(`${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not`);
   return Object.fromEntries(set.map((name) => [name, value(env, name)!]));
 }
 
@@ -32,8 +36,8 @@ function group(env: NodeJS.ProcessEnv, required: string[], optional: string[] = 
  * (and OIDC_CLIENT_SECRET for a confidential client). Each adds a "Sign in with …" button beside the demo
  * user's password form; the subject of a login is `auth0:<sub>` or `oidc:<sub>`.
  *
- * Token providers (Firebase, Clerk session tokens, Supabase) are not set up here: they need a page of your
- * own that runs the vendor's browser SDK and posts its token to /oauth/login/token.
+ * Token providers (Firebase, Clerk session tokens, Supabase) come from `sign-in.ts`: a page of this example
+ * runs the vendor's browser SDK and posts its token to /oauth/login/token.
  */
 export function upstreamLogin(env: NodeJS.ProcessEnv, base: string): UpstreamLogin {
   const providers: UpstreamLoginProvider[] = [];
@@ -48,7 +52,7 @@ export function upstreamLogin(env: NodeJS.ProcessEnv, base: string): UpstreamLog
     if (insecure) {
       // Without TLS nothing vouches for the ID token (it is not signature-checked): a local test provider only.
       if (!URL.canParse(oidc.OIDC_ISSUER!) || !LOOPBACK_HOSTS.includes(new URL(oidc.OIDC_ISSUER!).hostname)) {
-        throw new Error(`OIDC_ALLOW_INSECURE_ISSUER=1 is only for a provider on a loopback address, not ${oidc.OIDC_ISSUER}`);
+        throw new ConfigError(`OIDC_ALLOW_INSECURE_ISSUER=1 is only for a provider on a loopback address, not ${oidc.OIDC_ISSUER}`);
       }
       warnings.push(`OIDC_ALLOW_INSECURE_ISSUER: the OpenID provider ${oidc.OIDC_ISSUER} may be reached over plain http (local development only)`);
     }
@@ -64,13 +68,19 @@ export function upstreamLogin(env: NodeJS.ProcessEnv, base: string): UpstreamLog
       }),
     );
   } else if (value(env, 'OIDC_ALLOW_INSECURE_ISSUER') !== undefined) {
-    throw new Error('OIDC_ALLOW_INSECURE_ISSUER is set but OIDC_ISSUER is not');
+    throw new ConfigError('OIDC_ALLOW_INSECURE_ISSUER is set but OIDC_ISSUER is not');
   }
 
+  const tokens = tokenSignIn(env, base);
+  providers.push(...tokens.providers);
+
   const encryptionSecret = value(env, 'KEYWARD_ENCRYPTION_SECRET');
+  if (encryptionSecret !== undefined && encryptionSecret.length < 32) {
+    throw new ConfigError(`KEYWARD_ENCRYPTION_SECRET is too short (${encryptionSecret.length} characters): use at least 32, e.g. openssl rand -base64 32`);
+  }
   if (providers.length && !encryptionSecret) {
     warnings.push('KEYWARD_ENCRYPTION_SECRET is not set: the identity providers’ own tokens are not kept (set 32 characters or more to keep them encrypted on grants)');
   }
-  const callbacks = providers.map(({ id, displayName }) => ({ id, displayName, callbackUrl: `${base}/oauth/callback/${id}` }));
-  return { providers, callbacks, ...(encryptionSecret !== undefined && { encryptionSecret }), warnings };
+  const callbacks = providers.filter((provider) => provider.kind === 'redirect').map(({ id, displayName }) => ({ id, displayName, callbackUrl: `${base}/oauth/callback/${id}` }));
+  return { providers, callbacks, ...(encryptionSecret !== undefined && { encryptionSecret }), tokenPages: tokens.pages, warnings };
 }

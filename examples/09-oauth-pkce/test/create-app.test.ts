@@ -117,15 +117,15 @@ describe('createApp(env)', () => {
     const metadata = await (await example.server.request('/.well-known/oauth-authorization-server')).json();
     expect(metadata.client_id_metadata_document_supported).toBe(true);
     await example.close();
-    await expect(createApp({ ...memory, OAUTH_CIMD_CA_FILE: join(scratch, 'missing.pem') })).rejects.toThrow(/ENOENT/);
+    await expect(createApp({ ...memory, OAUTH_CIMD_CA_FILE: join(scratch, 'missing.pem') })).rejects.toThrow(/^OAUTH_CIMD_CA_FILE: cannot read .*missing\.pem$/);
   });
 
   it('refuses configurations that cannot work', async () => {
     await expect(createApp({ OAUTH_STORE: 'mongodb' })).rejects.toThrow(/OAUTH_STORE=mongodb is not one of sqlite, memory, postgres, redis/);
     await expect(createApp({ OAUTH_STORE: 'postgres' })).rejects.toThrow(/needs DATABASE_URL/);
-    await expect(createApp({ ...memory, OAUTH_CLIENT_ID: 'lonely' })).rejects.toThrow(/OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET/);
+    await expect(createApp({ ...memory, OAUTH_CLIENT_ID: 'lonely' })).rejects.toThrow(/^OAUTH_CLIENT_ID is set but OAUTH_CLIENT_SECRET is not: set both, or neither$/);
     await expect(createApp({ ...memory, OAUTH_ISSUER: 'https://mcp.example.com', OAUTH_DEV_LOGIN: 'demo' })).rejects.toThrow(/devLogin is refused/);
-    await expect(createApp({ ...memory, JWT_SECRET: 'too-short' })).rejects.toThrow(/hmacSecret/);
+    await expect(createApp({ ...memory, JWT_SECRET: 'too-short' })).rejects.toThrow(/^JWT_SECRET is too short \(9 characters\)/);
     await expect(createApp({ ...memory, OAUTH_SESSION_TIMEOUT: 'an hour' })).rejects.toThrow(/OAUTH_SESSION_TIMEOUT must be a whole number/);
     await expect(createApp({ ...memory, OAUTH_REGISTRATION_RATE_LIMIT: '-1' })).rejects.toThrow(/OAUTH_REGISTRATION_RATE_LIMIT/);
   });

@@ -171,6 +171,6 @@ describe('identity providers from the environment (createApp in-process)', () =>
     await expect(createApp({ ...memory, OIDC_CLIENT_SECRET: 'secret' })).rejects.toThrow(/OIDC_ISSUER, OIDC_CLIENT_ID are not/);
     await expect(createApp({ ...memory, OIDC_ALLOW_INSECURE_ISSUER: '1' })).rejects.toThrow(/OIDC_ISSUER is not/);
     await expect(createApp({ ...memory, OIDC_ISSUER: 'http://sso.example.com', OIDC_CLIENT_ID: 'id', OIDC_ALLOW_INSECURE_ISSUER: '1' })).rejects.toThrow(/only for a provider on a loopback address/);
-    await expect(createApp({ ...memory, ...auth0, KEYWARD_ENCRYPTION_SECRET: 'too-short' })).rejects.toThrow(/encryptionSecret.*32 characters/);
+    await expect(createApp({ ...memory, ...auth0, KEYWARD_ENCRYPTION_SECRET: 'too-short' })).rejects.toThrow(/^KEYWARD_ENCRYPTION_SECRET is too short \(9 characters\): use at least 32/);
   });
 });

@@ -4,6 +4,7 @@ import { AuthorizationServer, randomToken, type AuthorizationServerOptions, type
 import { bearerAuth, keyward } from '@keyward/hono';
 import { localUsers } from '@keyward/upstream';
 import { createMcpHandler, jsonRPCBody, scopesForMessage } from './mcp.js';
+import { ConfigError, createOperations, integerFrom, operationsConfig, type Operations } from './ops.js';
 import { createStore } from './store.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
@@ -32,6 +33,8 @@ export interface ExampleApp {
   /** The demo user's password; null with OAUTH_DEV_LOGIN, which has no login page. */
   demoPassword: { value: string; generated: boolean } | null;
   warnings: string[];
+  /** Logs, metrics, probes, rate limits and proxies (see ops.ts). */
+  operations: Operations;
   /** Closes the MCP sessions (ending their open streams) and the store; `server.ts` closes the listener. */
   close(): Promise<void>;
 }
@@ -44,7 +47,7 @@ export interface ExampleApp {
 function staticClients(env: NodeJS.ProcessEnv, redirectUris: string[]): StaticClientOptions[] {
   const clients: StaticClientOptions[] = [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris }];
   const { OAUTH_CLIENT_ID: clientId, OAUTH_CLIENT_SECRET: clientSecret } = env;
-  if (Boolean(clientId) !== Boolean(clientSecret)) throw new Error('set both OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET, or neither');
+  if (Boolean(clientId) !== Boolean(clientSecret)) throw new ConfigError(`${clientId ? 'OAUTH_CLIENT_ID is set but OAUTH_CLIENT_SECRET is not' : 'OAUTH_CLIENT_SECRET is set but OAUTH_CLIENT_ID is not'}: set both, or neither`);
   if (clientId && clientSecret) {
     clients.push({
       clientId,
@@ -117,15 +120,18 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   // The issuer is used exactly as given (MCP clients compare it byte for byte); only derived URLs drop a
   // trailing slash, as core does for its endpoints.
   const issuer = env.OAUTH_ISSUER || `http://localhost:${env.PORT || DEFAULT_PORT}`;
+  if (!/^https?:\/\//.test(issuer) || !URL.canParse(issuer)) throw new ConfigError(`OAUTH_ISSUER must be an absolute http(s) URL such as https://mcp.example.com, got "${issuer}"`);
   const mcpURL = `${issuer.replace(/\/$/, '')}/mcp`;
   const redirectUris = (env.OAUTH_REDIRECT_URIS || DEFAULT_REDIRECT_URIS).split(',').map((uri) => uri.trim()).filter(Boolean);
   const warnings: string[] = [];
+  const operations = operationsFromEnv(env, issuer, mcpURL, warnings);
+  const sessionTimeout = integerFrom(env, 'OAUTH_SESSION_TIMEOUT', 3600);
 
   const { store, description } = await createStore(env);
   try {
     const options: AuthorizationServerOptions = {
       issuer,
-      store,
+      store: operations.serverStore(store),
       scopes: SCOPES,
       defaultScopes: ['mcp:tools'],
       resources: [{ resource: mcpURL, resourceName: 'Keyward Hono example MCP server', scopes: ADVERTISED_SCOPES }],
@@ -136,6 +142,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       // An access token with mcp:admin may introspect any token.
       introspection: { bearerScope: 'mcp:admin' },
       onError: (error, request) => console.error(`[keyward] ${request.method} ${new URL(request.url).pathname} failed:`, error),
+      ...operations.serverOptions(),
     };
     let demoPassword: ExampleApp['demoPassword'] = null;
     if (env.OAUTH_DEV_LOGIN) {
@@ -145,20 +152,27 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     } else {
       demoPassword = { value: env.OAUTH_DEMO_PASSWORD || randomToken(12), generated: !env.OAUTH_DEMO_PASSWORD };
       // Core's login and consent pages (/oauth/login, /oauth/consent) with the one local account.
-      options.login = { users: localUsers([{ username: 'demo', password: demoPassword.value, subject: 'demo', claims: DEMO_CLAIMS }]) };
+      options.login = { users: localUsers([{ username: 'demo', password: demoPassword.value, subject: 'demo', claims: DEMO_CLAIMS }]), sessionTimeout };
     }
     if (env.JWT_SECRET) {
+      if (env.JWT_SECRET.length < 32) throw new ConfigError(`JWT_SECRET is too short (${env.JWT_SECRET.length} characters): use at least 32, e.g. openssl rand -base64 32`);
       options.signing = { hmacSecret: env.JWT_SECRET };
       warnings.push('JWT_SECRET: access tokens are signed with HS256, so only this server can verify them; asymmetric keys (ES256, published at the JWKS endpoint) are the default and recommended');
     }
     const server = new AuthorizationServer(options);
     // Loads (or, on the first start, creates) the signing keys: fails here if the store is unreachable.
     await server.ready();
+    operations.attach(server);
 
     const mcp = createMcpHandler();
     const app = new Hono();
-    app.use(keyward(server));
-    const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: async (c) => scopesForMessage(await jsonRPCBody(c)) });
+    mountOperations(app, operations);
+    const { trustProxy } = operations.config;
+    app.use(keyward(server, { trustProxy }));
+    const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), {
+      scopesFor: async (c) => scopesForMessage(await jsonRPCBody(c)),
+      trustProxy,
+    });
     const mcpPath = new URL(mcpURL).pathname;
     app.use(mcpPath, mcpCORS, mcpBodyLimit);
     app.on(['GET', 'POST', 'DELETE'], mcpPath, guard, mcp.handle);
@@ -171,6 +185,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       store: description,
       demoPassword,
       warnings,
+      operations,
       close: async () => {
         await mcp.close();
         await store.close?.();
@@ -180,4 +195,35 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     await store.close?.();
     throw error;
   }
+}
+
+// ---- Operations (logs, metrics, probes, rate limits, proxies): see ops.ts ----
+
+/** Variables read by example 09 only: said at start rather than silently ignored. */
+const PROVIDER_VARIABLES = ['FIREBASE_PROJECT_ID', 'FIREBASE_SERVICE_ACCOUNT_KEY', 'CLERK_PUBLISHABLE_KEY', 'CLERK_SECRET_KEY', 'SUPABASE_URL', 'AUTH0_DOMAIN', 'OIDC_ISSUER'];
+
+/** Reads the operations variables; their notices join the start-up warnings. */
+function operationsFromEnv(env: NodeJS.ProcessEnv, issuer: string, mcpURL: string, warnings: string[]): Operations {
+  const config = operationsConfig(env, issuer);
+  warnings.push(...config.notices);
+  const providers = PROVIDER_VARIABLES.filter((name) => env[name]);
+  if (providers.length) warnings.push(`${providers.join(', ')}: identity providers are wired in examples/09-oauth-pkce; this example signs in the demo user only`);
+  return createOperations(env, config, new URL(mcpURL).pathname);
+}
+
+/**
+ * First in the app: the request log (one line per request, path without its query string, where codes and
+ * tokens travel) and /health, /ready, /metrics. For a stream the time is that of its headers.
+ */
+function mountOperations(app: Hono, operations: Operations): void {
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    operations.logRequest({ method: c.req.method, path: c.req.path, status: c.res.status, durationMs: performance.now() - started });
+  });
+  app.on(['GET', 'HEAD'], ['/health', '/ready', '/metrics'], async (c) => {
+    const answer = await operations.handle(c.req.method, c.req.path, c.req.header('authorization'));
+    if (!answer) return c.notFound();
+    return c.body(answer.body, answer.status as 200, answer.headers);
+  });
 }

@@ -181,7 +181,8 @@ export function describeExample(options: ExampleSuiteOptions): void {
 
     it('prints the store and the demo login at start', () => {
       expect(withLogin.output()).toContain(`store                 sqlite ${join(dataDir, 'keyward.db')}`);
-      expect(withLogin.output()).toContain('login                 demo / correct horse battery staple');
+      expect(withLogin.output()).toContain('login                 demo / the password in OAUTH_DEMO_PASSWORD');
+      expect(withLogin.output()).not.toContain('correct horse battery staple');
     });
 
     it('AUTHZ-AZ-06: sign in as demo, allow, and redeem the code', async () => {
