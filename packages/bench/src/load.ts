@@ -13,6 +13,8 @@ import autocannon from 'autocannon';
 import { latencySummary, type Measurement } from './report.js';
 
 export const CONNECTIONS = 10;
+/** No single request of the minting may hang the bench: a server that stops answering fails the row. */
+const MINT_TIMEOUT_MS = 30_000;
 
 export interface RequestSpec {
   method: 'GET' | 'POST';
@@ -176,7 +178,7 @@ export function authorizationCodes(flow: CodeFlow): (count: number) => Promise<R
         resource: flow.resource,
         state: 'bench',
       });
-      const response = await fetch(`${flow.base}${flow.authorizePath}?${query}`, { redirect: 'manual' });
+      const response = await fetch(`${flow.base}${flow.authorizePath}?${query}`, { redirect: 'manual', signal: AbortSignal.timeout(MINT_TIMEOUT_MS) });
       await response.body?.cancel();
       const location = response.headers.get('location');
       const code = location ? new URL(location).searchParams.get('code') : null;
@@ -188,7 +190,7 @@ export function authorizationCodes(flow: CodeFlow): (count: number) => Promise<R
 
 /** Spends one code of a feed over HTTP and returns the access token: a token for the cached-bearer rows. */
 export async function redeem(base: string, request: RequestSpec): Promise<string> {
-  const response = await fetch(`${base}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+  const response = await fetch(`${base}${request.path}`, { method: request.method, headers: request.headers, body: request.body, signal: AbortSignal.timeout(MINT_TIMEOUT_MS) });
   const json = (await response.json()) as { access_token?: string };
   if (!json.access_token) throw new Error(`token request to ${base}${request.path} failed: ${response.status} ${JSON.stringify(json)}`);
   return json.access_token;

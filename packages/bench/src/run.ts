@@ -171,7 +171,7 @@ function peerPlans(): Plan[] {
 
 /** One request before the load: a route that answers the wrong status would otherwise be measured as errors. */
 async function probe(base: string, request: RequestSpec, expect: number): Promise<void> {
-  const response = await fetch(`${base}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+  const response = await fetch(`${base}${request.path}`, { method: request.method, headers: request.headers, body: request.body, signal: AbortSignal.timeout(30_000) });
   const text = await response.text();
   if (response.status !== expect) throw new Error(`${request.method} ${request.path} answered ${response.status}, expected ${expect}: ${text.slice(0, 300)}`);
 }
