@@ -59,7 +59,7 @@ describe('bench targets', () => {
     expect(evaluateRatio(target, figures)).toMatchObject({ status: 'FAIL', note: expect.stringContaining('non-2xx') });
   });
 
-  it('PERF-BENCH-02: every target of the issue is there once, against the right peer', () => {
+  it('PERF-BENCH-02: every performance target is there once, against the right peer', () => {
     const byName = new Map(ratioTargets().map((t) => [`${t.subject} ${t.peer}`, t.min]));
     expect(byName.get('keyward.cached.express sdk.cached')).toBe(2.5);
     expect(byName.get('keyward.fresh.fastify bare.joseFresh.fastify')).toBe(0.95);
