@@ -109,8 +109,10 @@ export async function measure(job: LoadJob): Promise<Measurement> {
   // A fresh server process is cold: on a slow or busy core a few seconds may not reach the optimising
   // compiler. Warm on, up to three times as long, until enough requests went through, so a cheap fixed
   // request is not measured colder than a row whose minting already warmed its server.
-  for (let rounds = 1; fixed && rounds < 3 && warm.ok + warm.bad < WARMUP_REQUESTS; rounds++) {
+  let warmed = warm.ok + warm.bad;
+  for (let rounds = 1; fixed && rounds < 3 && warmed < WARMUP_REQUESTS; rounds++) {
     warm = await phase(job.base, job.expect, fixed, warmFeed, job.warmupSeconds, false);
+    warmed += warm.ok + warm.bad;
   }
   let timedFeed: RequestSpec[] = [];
   if (mint) {
