@@ -36,4 +36,5 @@ export default [
   project('example-fastify-mcp', './examples/fastify-mcp'),
   project('example-hono-mcp', './examples/hono-mcp'),
   project('e2e', './packages/e2e'),
+  project('bench', './packages/bench'),
 ] satisfies TestProjectConfiguration[];
