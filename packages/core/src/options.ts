@@ -16,7 +16,7 @@ import type { SigningAlgorithm } from './keys.js';
 import { checkRedirectUriForRegistration } from './redirect-uri.js';
 import type { ClientRecord, Store, TokenEndpointAuthMethod } from './store.js';
 
-/** Where each endpoint is served, relative to the issuer. Defaults are the product brief's paths. */
+/** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
   authorization: string;
   token: string;
