@@ -6,5 +6,6 @@ export default defineConfig({
   dts: true,
   clean: true,
   target: 'node20',
+  sourcemap: true,
   external: ['vitest'],
 });

@@ -2,7 +2,7 @@ import { OAuthError } from './errors.js';
 
 /**
  * The parameters of an OAuth request, from a query string, a form body or (a documented Keyward extension,
- * because the product brief's examples send it) a flat JSON object. An empty value counts as absent
+ * because many clients and curl examples send it) a flat JSON object. An empty value counts as absent
  * (OAuth 2.1 §3.1), and a single-valued parameter sent twice is `invalid_request`.
  *
  * @example

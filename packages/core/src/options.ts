@@ -18,7 +18,7 @@ import type { ClientRecord, Store, TokenEndpointAuthMethod } from './store.js';
 import type { KeywardEvent, KeywardLogger, ResponseInfo } from './events.js';
 import type { RateLimit, RateLimitedEndpoint } from './rate-limit.js';
 
-/** Where each endpoint is served, relative to the issuer. Defaults are the product brief's paths. */
+/** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
   authorization: string;
   token: string;

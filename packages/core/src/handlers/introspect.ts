@@ -12,8 +12,8 @@ const INACTIVE = '{"active":false}';
 /** Introspection settings. */
 export interface IntrospectionOptions {
   /**
-   * A scope that lets a bearer access token of this server introspect any token (the product brief's
-   * `Authorization: Bearer admin-token`), e.g. `mcp:admin`. Off by default.
+   * A scope that lets a bearer access token of this server introspect any token (an administrator's
+   * `Authorization: Bearer <admin token>`), e.g. `mcp:admin`. Off by default.
    */
   bearerScope?: string;
 }
