@@ -115,7 +115,9 @@ describe('security events and the trace over a full flow', () => {
       store,
       clock: () => clock.now,
       scopes: ['mcp:tools', 'openid'],
-      login: { users, attemptLimits: { perUser: 2, perSource: 50 } },
+      // Two failures per username and address: the third attempt for one account from SOURCE is refused.
+      // (`perUser` no longer refuses anyone: it only starts slowing the sources that have failed.)
+      login: { users, attemptLimits: { perUserAndSource: 2, perSource: 50 } },
       rateLimits: { introspect: { windowMs: 60_000, max: 2 } },
       onEvent: (event) => events.push(event),
       logger: { debug: (namespace, message, fields) => logLines.push(`${namespace} ${message} ${JSON.stringify(fields ?? {})}`) },
@@ -142,10 +144,12 @@ describe('security events and the trace over a full flow', () => {
       const start = await send(`/oauth/authorize?${query}`);
       const page = await send(start.headers.get('location')!);
       const fields = hiddenFields(await page.text());
+      const statuses: number[] = [];
       for (const attempt of ['guess-one-123', 'guess-two-456', 'guess-three-789']) {
         keep(attempt);
-        await form('/oauth/login', { ...fields, username: 'mallory', password: attempt });
+        statuses.push((await form('/oauth/login', { ...fields, username: 'mallory', password: attempt })).status);
       }
+      expect(statuses).toEqual([401, 401, 429]);
     }
 
     // Flow A: a failed then a good sign-in, consent, code, tokens, a refresh, then reuse of the old refresh token.

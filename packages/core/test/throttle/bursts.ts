@@ -51,9 +51,18 @@ export interface LoginForm {
   fields: Record<string, string>;
 }
 
-/** Drives the sign-in form and the token endpoint of one server through `server.fetch`, from any address. */
+/**
+ * Drives the sign-in form and the token endpoint of one server through `server.fetch`, from any address.
+ *
+ * The sign-in pages' per-address request limit (`rateLimits.login`, 60 a minute, which also counts every
+ * GET of the form) is off here unless `extra.rateLimits` says otherwise: these tests count what the
+ * throttle decides, and a limit in front of it would refuse requests before it sees them. SEC-THR-11
+ * runs a burst with every default limit on. The token endpoint's limit (120 a minute) stays on: no test
+ * here sends that many from one address, and its RateLimit fields are part of what SEC-THR-05/08 compare.
+ */
 export function throttleHarness(store: Store, clock: () => number, login: Partial<LoginOptions> = {}, extra: Partial<AuthorizationServerOptions> = {}) {
   const server = new AuthorizationServer({
+    rateLimits: { login: false },
     issuer: ISSUER,
     store,
     clock,
@@ -125,9 +134,25 @@ export function throttleHarness(store: Store, clock: () => number, login: Partia
   return { server, send, openLoginForm, post, signIn, signInFresh, tokenRequest };
 }
 
-/** What a caller can see of a response: status, body and every header. */
+/**
+ * What a caller can see of a response: status, body and every header, except the remaining count (`r=`)
+ * of the `RateLimit` field. That count goes down by one with every request from an address whatever the
+ * request was, so it tells two answers to one address apart by their order, not by the client id they
+ * named; it is replaced by `r=*`. Everything else of the field (the policy name, the reset time) and
+ * `RateLimit-Policy` are compared as sent. {@link expectRateLimitFields} checks the fields were there.
+ */
 export async function observable(response: Response): Promise<string> {
-  return JSON.stringify({ status: response.status, body: await response.text(), headers: [...response.headers].sort() });
+  const headers = [...response.headers].map(([name, value]): [string, string] => [name, name === 'ratelimit' ? value.replace(/;r=\d+/, ';r=*') : value]);
+  return JSON.stringify({ status: response.status, body: await response.text(), headers: headers.sort() });
+}
+
+/** Every answer (from {@link observable}) carried `RateLimit-Policy` and a `RateLimit` field with its count masked. */
+export function expectRateLimitFields(...seen: string[]): void {
+  for (const answer of seen) {
+    const headers = new Map<string, string>(JSON.parse(answer).headers);
+    expect(headers.get('ratelimit-policy')).toMatch(/^"default";q=\d+;w=\d+$/);
+    expect(headers.get('ratelimit')).toMatch(/^"default";r=\*;t=\d+$/);
+  }
 }
 
 /** How many responses had each status. */
@@ -202,6 +227,43 @@ export function describeThrottleBursts(options: ThrottleBurstOptions): void {
       expect(statuses).toEqual([...Array(10).fill(401), 429]);
     });
 
+    it('SEC-THR-11: with the default per-address request limits on, a burst of 100 sign-ins still reaches the password check at most 10 times; both 429s say why and when to retry', async () => {
+      h = throttleHarness(store, () => now, {}, { rateLimits: {} });
+      const address = '203.0.113.12';
+      const form = await h.openLoginForm(address);
+      const passwords = [...Array.from({ length: BURST - 1 }, (_, index) => `guess-${index}`), PASSWORD];
+      const responses = await Promise.all(passwords.map((password) => h.signIn(form, address, password)));
+      const pages = await Promise.all(responses.map(async (response) => ({ status: response.status, headers: response.headers, text: await response.text() })));
+      const refused = pages.filter((page) => page.status === 429);
+      // The request limit (60 a minute for the sign-in pages, the form's GET included) refuses first; what it
+      // lets through meets the throttle, which checks no more passwords than it would alone.
+      const limited = refused.filter((page) => page.text.includes('Too many requests from this address'));
+      const throttled = refused.filter((page) => page.text.includes('Too many failed sign-in attempts'));
+      expect(limited).toHaveLength(BURST - 59);
+      expect(limited.length + throttled.length).toBe(refused.length);
+      const checked = pages.filter((page) => page.status === 401 || page.status === 303);
+      expect(checked.length + refused.length).toBe(BURST);
+      expect(checked.length).toBeLessThanOrEqual(10);
+      expect(checked.length).toBeGreaterThan(0);
+      // Two different 429s, neither of which depends on whether the username exists: the request limit
+      // speaks of the address, the throttle of failed sign-ins. Both say when to retry and carry the
+      // RateLimit fields of the request limit.
+      for (const page of refused) {
+        expect(Number(page.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(page.headers.get('ratelimit')).toMatch(/^"default";r=\d+;t=\d+$/);
+        expect(page.headers.get('ratelimit-policy')).toBe('"default";q=60;w=60');
+      }
+      for (const page of limited) expect(page.headers.get('ratelimit')).toMatch(/^"default";r=0;t=\d+$/);
+      // Once the request window closes, the throttle still refuses that source, the right password included…
+      now += 60_000;
+      const after = await h.signIn(await h.openLoginForm(address), address, PASSWORD);
+      expect(after.status).toBe(429);
+      expect(await after.text()).toContain('Too many failed sign-in attempts');
+      // …until its own window closes.
+      now += 15 * 60_000;
+      expect(await h.signInFresh(address, PASSWORD)).toBe(303);
+    });
+
     it('SEC-THR-05: 100 concurrent wrong secrets for a known and for an unknown client id get the same answers: 20 × 401 then 429, byte for byte', async () => {
       const known = await Promise.all(Array.from({ length: BURST }, (_, index) => h.tokenRequest('machine', `guess-${index}`, '203.0.113.50')));
       const unknown = await Promise.all(Array.from({ length: BURST }, (_, index) => h.tokenRequest('no-such-client', `guess-${index}`, '203.0.113.51')));
@@ -209,6 +271,7 @@ export function describeThrottleBursts(options: ThrottleBurstOptions): void {
       const unknownSeen = await Promise.all(unknown.map(observable));
       expect(tally(known.map((response) => response.status))).toEqual({ 401: 20, 429: 80 });
       expect(knownSeen.sort()).toEqual(unknownSeen.sort());
+      expectRateLimitFields(...knownSeen, ...unknownSeen);
       // Over the limit, the right secret gets the answer an unknown id gets: guessing stops either way.
       const right = await observable(await h.tokenRequest('machine', CLIENT_SECRET, '203.0.113.50'));
       expect(right).toBe(await observable(await h.tokenRequest('no-such-client', CLIENT_SECRET, '203.0.113.51')));

@@ -4,10 +4,10 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { AuthorizationServer, KeywardConfigError } from '@keyward/core';
+import { AuthorizationServer, KeywardConfigError, type KeywardEvent } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { AttemptThrottle, throttleSource } from '../../src/throttle.js';
-import { CLIENT_SECRET, ISSUER, observable, PASSWORD, START, tally, throttleHarness } from './bursts.js';
+import { CLIENT_SECRET, expectRateLimitFields, ISSUER, observable, PASSWORD, START, tally, throttleHarness } from './bursts.js';
 
 let now = START;
 beforeEach(() => {
@@ -107,6 +107,7 @@ describe('client secrets: known and unknown ids look the same (SEC-THR-08)', () 
       ].map(async (auth, index) => observable(await request(h, auth, `203.0.113.${90 + index}`))),
     );
     expect(new Set(seen).size).toBe(1);
+    expectRateLimitFields(...seen);
     const { status, body } = JSON.parse(seen[0]!);
     expect(status).toBe(401);
     expect(JSON.parse(body)).toMatchObject({ error: 'invalid_client', error_description: 'client authentication failed' });
@@ -115,9 +116,14 @@ describe('client secrets: known and unknown ids look the same (SEC-THR-08)', () 
 
   it('SEC-THR-08: client_secret_post: an unknown id and a wrong secret get one answer; so do an unknown id and a confidential id without a secret', async () => {
     const h = harness({}, { clients: [{ clientId: 'poster', clientSecret: CLIENT_SECRET, tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }] });
-    expect(await observable(await request(h, { post: ['no-such-client', 'guess'] }, '203.0.113.95'))).toBe(await observable(await request(h, { post: ['poster', 'guess'] }, '203.0.113.96')));
+    const unknown = await observable(await request(h, { post: ['no-such-client', 'guess'] }, '203.0.113.95'));
+    const wrong = await observable(await request(h, { post: ['poster', 'guess'] }, '203.0.113.96'));
+    expect(unknown).toBe(wrong);
+    // One after the other from one address: only the RateLimit count differs, and observable() masks it.
     const withoutSecret = await observable(await request(h, { none: 'poster' }));
-    expect(withoutSecret).toBe(await observable(await request(h, { none: 'no-such-client' })));
+    const unknownWithoutSecret = await observable(await request(h, { none: 'no-such-client' }));
+    expect(withoutSecret).toBe(unknownWithoutSecret);
+    expectRateLimitFields(unknown, wrong, withoutSecret, unknownWithoutSecret);
     expect(JSON.parse(withoutSecret).status).toBe(401);
   });
 
@@ -136,7 +142,9 @@ describe('client secrets: known and unknown ids look the same (SEC-THR-08)', () 
     expect((await h.tokenRequest(registered.client_id, registered.client_secret, '203.0.113.97')).status).toBe(200);
     now += 61_000;
     const expired = await observable(await h.tokenRequest(registered.client_id, registered.client_secret, '203.0.113.97'));
-    expect(expired).toBe(await observable(await h.tokenRequest('no-such-client', registered.client_secret, '203.0.113.98')));
+    const unknown = await observable(await h.tokenRequest('no-such-client', registered.client_secret, '203.0.113.98'));
+    expect(expired).toBe(unknown);
+    expectRateLimitFields(expired, unknown);
     for (let i = 0; i < 19; i++) await h.tokenRequest(registered.client_id, registered.client_secret, '203.0.113.97');
     expect((await h.tokenRequest(registered.client_id, registered.client_secret, '203.0.113.97')).status).toBe(429);
   });
@@ -185,6 +193,7 @@ describe('client secrets: known and unknown ids look the same (SEC-THR-08)', () 
       );
     const seen = [await attempt(client.client_id, foreign.privateKey), await attempt('no-such-client', foreign.privateKey), await attempt('machine', foreign.privateKey)];
     expect(new Set(seen).size).toBe(1);
+    expectRateLimitFields(...seen);
     expect(JSON.parse(seen[0]!).status).toBe(401);
     expect(JSON.parse(await attempt(client.client_id, registered.privateKey)).status).toBe(200);
   });
@@ -225,8 +234,9 @@ describe('sign-in options (SEC-THR-09)', () => {
 });
 
 describe('upstream token sign-in (SEC-THR-10)', () => {
-  it('SEC-THR-10: 100 concurrent bad upstream tokens from one source: 50 are checked, the rest get 429; a good one from elsewhere signs in', async () => {
+  it('SEC-THR-10, OPS-EVT-01: 100 concurrent bad upstream tokens from one source: 50 are checked, the rest get 429; a good one from elsewhere signs in; each is reported', async () => {
     let checked = 0;
+    const events: KeywardEvent[] = [];
     const h = harness({
       providers: [
         {
@@ -241,12 +251,17 @@ describe('upstream token sign-in (SEC-THR-10)', () => {
           },
         },
       ],
-    });
+    }, { onEvent: (event) => events.push(event) });
     const form = await h.openLoginForm('203.0.113.110');
     const responses = await Promise.all(Array.from({ length: 100 }, (_, index) => h.post(form, '203.0.113.110', { provider: 'idp', token: `bad-${index}` }, '/oauth/login/token')));
     expect(tally(responses.map((response) => response.status))).toEqual({ 401: 50, 429: 50 });
     expect(checked).toBe(50);
     const elsewhere = await h.openLoginForm('192.0.2.111');
     expect((await h.post(elsewhere, '192.0.2.111', { provider: 'idp', token: 'good-token' }, '/oauth/login/token')).status).toBe(303);
+    const signIns = events.filter((event) => event.type.startsWith('signin.'));
+    expect(tally(signIns.map((event) => ({ 'signin.failed': 401, 'signin.throttled': 429, 'signin.succeeded': 303 })[event.type as string] ?? 0))).toEqual({ 401: 50, 429: 50, 303: 1 });
+    expect(signIns.find((event) => event.type === 'signin.failed')).toMatchObject({ method: 'token', provider: 'idp', clientId: 'app', sourceAddress: '203.0.113.110', endpoint: 'login' });
+    expect(signIns.find((event) => event.type === 'signin.throttled')).toMatchObject({ method: 'token', clientId: 'app', sourceAddress: '203.0.113.110' });
+    expect(signIns.find((event) => event.type === 'signin.succeeded')).toMatchObject({ method: 'token', provider: 'idp', clientId: 'app', subject: 'idp:alice', sourceAddress: '192.0.2.111' });
   });
 });
