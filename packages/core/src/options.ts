@@ -226,7 +226,11 @@ export interface AuthorizationServerOptions {
   onEvent?: (event: KeywardEvent) => void;
   /** The detailed trace, by namespace (`oauth:token`, `oauth:authorize`, …); nothing is built when absent. */
   logger?: KeywardLogger;
-  /** Called once per answered request with its endpoint name, status and duration (metrics, request logs). */
+  /**
+   * Called once per answered request with its endpoint name, status and duration (metrics, request logs).
+   * Precomputed answers (metadata, JWK Set, CORS preflights) are reported too, with a duration of 0, also
+   * when an adapter sends them without calling `fetch`.
+   */
   onResponse?: (info: ResponseInfo) => void;
   /**
    * Requests per source address and window, per endpoint, counted in the Store (so every instance shares

@@ -499,15 +499,31 @@ export class AuthorizationServer {
    * exactly what {@link fetch} would answer, precomputed, so an adapter can write them without building a
    * Web `Request`; `undefined` means "call `fetch`".
    *
+   * Pass the connection's `context` (its `protocol` at least): with `enforceHTTPS`, a request over plain
+   * http gets `undefined`, so that `fetch` refuses it as it refuses every other plain-http request.
+   * An answer returned here counts as served: it is reported to `onResponse` (with its endpoint name and a
+   * duration of 0, the answer being ready-made), so call it only when about to send what it returns, and
+   * do not report that response again. `fetch` relies on this for the answers it takes from here.
+   *
    * @example
    * ```ts
-   * const answer = server.staticResponse(req.method, pathname);
+   * const answer = server.staticResponse(req.method, pathname, { protocol: req.protocol === 'https' ? 'https' : 'http' });
    * if (answer) return void res.writeHead(answer.status, answer.headers).end(answer.body);
    * ```
    * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
    * @see [RFC 9728 §3](https://www.rfc-editor.org/rfc/rfc9728#section-3)
    */
-  staticResponse(method: string, pathname: string): StaticResponse | undefined {
+  staticResponse(method: string, pathname: string, context?: RequestContext): StaticResponse | undefined {
+    // The refusal of plain http lives in fetch alone; a precomputed answer must not slip past it.
+    if (this.#refusePlainHTTP && context?.protocol === 'http') return undefined;
+    const answer = this.#precomputed(method, pathname);
+    if (answer && this.#onResponse) {
+      this.#onResponse({ endpoint: this.#endpointName(pathname, this.#route(pathname)), method, status: answer.status, durationMs: 0 });
+    }
+    return answer;
+  }
+
+  #precomputed(method: string, pathname: string): StaticResponse | undefined {
     if (method === 'OPTIONS') return pathname !== this.#authorizationPath && this.#route(pathname) ? this.#preflight : undefined;
     if (method !== 'GET' && method !== 'HEAD') return undefined;
     const document = this.#staticDocuments.get(pathname);
@@ -566,7 +582,8 @@ export class AuthorizationServer {
   async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
     const started = this.#onResponse ? performance.now() : 0;
     const pathname = new URL(request.url).pathname;
-    const answer = this.staticResponse(request.method, pathname);
+    // Already reported to onResponse by staticResponse, so it returns before the report below.
+    const answer = this.staticResponse(request.method, pathname, context);
     // A copy of the headers: some runtimes' Response (@hono/node-server's) keeps and extends the object it is given.
     if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     const route = this.#route(pathname);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CORS_HEADERS } from '@keyward/core';
+import { CORS_HEADERS, type ResponseInfo } from '@keyward/core';
 import { PATHS, setup } from './support.js';
+
+// Every answer carries these; HSTS only where the issuer is https (a loopback http issuer must not pin https).
+const SECURITY = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+const HSTS = { 'strict-transport-security': 'max-age=31536000; includeSubDomains' };
+const HTTPS_ISSUER = 'https://auth.example.com';
 
 const DOCUMENT_PATHS = [
   '/.well-known/oauth-authorization-server',
@@ -22,7 +27,7 @@ describe('precomputed answers for metadata, JWKS and preflights', () => {
         const answer = h.server.staticResponse(method, path);
         expect(answer, `${method} ${path}`).toBeDefined();
         expect(answer!.status).toBe(200);
-        expect(answer!.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...CORS_HEADERS });
+        expect(answer!.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...CORS_HEADERS, ...SECURITY });
         // The bytes are the document itself: JSON whose issuer is the server's.
         const document = JSON.parse(new TextDecoder().decode(answer!.body!)) as Record<string, unknown>;
         expect(document.issuer ?? document.authorization_servers).toBeTruthy();
@@ -49,7 +54,7 @@ describe('precomputed answers for metadata, JWKS and preflights', () => {
     expect(h.server.staticResponse('GET', PATHS.jwks), 'keys not loaded yet').toBeUndefined();
     await h.server.ready();
     const before = h.server.staticResponse('GET', PATHS.jwks)!;
-    expect(before.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_HEADERS });
+    expect(before.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_HEADERS, ...SECURITY });
     const fetched = await h.server.request(PATHS.jwks);
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(before.body);
     const kid = await h.server.rotateSigningKey();
@@ -68,11 +73,70 @@ describe('precomputed answers for metadata, JWKS and preflights', () => {
     const h = setup({ registration: {} });
     for (const path of [PATHS.token, PATHS.jwks, '/oauth/register', '/oauth/register/some-client', DOCUMENT_PATHS[0]!]) {
       const answer = h.server.staticResponse('OPTIONS', path);
-      expect(answer, path).toEqual({ status: 204, headers: CORS_HEADERS, body: null });
+      expect(answer, path).toEqual({ status: 204, headers: { ...CORS_HEADERS, ...SECURITY }, body: null });
       const fetched = await h.server.request(path, { method: 'OPTIONS' });
-      expect({ status: fetched.status, headers: headerObject(fetched.headers) }).toEqual({ status: 204, headers: { ...CORS_HEADERS } });
+      expect({ status: fetched.status, headers: headerObject(fetched.headers) }).toEqual({ status: 204, headers: { ...CORS_HEADERS, ...SECURITY } });
     }
     expect(h.server.staticResponse('OPTIONS', PATHS.authorize)).toBeUndefined();
     expect(h.server.staticResponse('OPTIONS', '/nowhere')).toBeUndefined();
+  });
+
+  it('PERF-STATIC-01: on an https issuer the precomputed documents, JWK Set and preflights carry HSTS, as fetch does', async () => {
+    const h = setup({ issuer: HTTPS_ISSUER, interactive: true });
+    await h.server.ready();
+    const cases: [string, string, Record<string, string>][] = [
+      ['GET', DOCUMENT_PATHS[0]!, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...CORS_HEADERS }],
+      ['GET', PATHS.jwks, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_HEADERS }],
+      ['OPTIONS', PATHS.token, { ...CORS_HEADERS }],
+    ];
+    for (const [method, path, headers] of cases) {
+      const answer = h.server.staticResponse(method, path);
+      expect(answer?.headers, `${method} ${path}`).toEqual({ ...headers, ...SECURITY, ...HSTS });
+      const fetched = await h.server.request(path, { method });
+      expect(headerObject(fetched.headers), `${method} ${path}`).toEqual(answer!.headers);
+    }
+  });
+
+  it('PERF-STATIC-05: with enforceHTTPS there is no precomputed answer over plain http, and fetch refuses it like any other request', async () => {
+    const h = setup({ issuer: HTTPS_ISSUER, interactive: true, enforceHTTPS: true });
+    await h.server.ready();
+    for (const [method, path] of [['GET', DOCUMENT_PATHS[0]!], ['HEAD', DOCUMENT_PATHS[2]!], ['GET', PATHS.jwks]] as const) {
+      expect(h.server.staticResponse(method, path, { protocol: 'http' }), `${method} ${path}`).toBeUndefined();
+      expect(h.server.staticResponse(method, path, { protocol: 'https' }), `${method} ${path}`).toBeDefined();
+      // No protocol known (a Web runtime that does not say): served, as fetch serves it.
+      expect(h.server.staticResponse(method, path), `${method} ${path}`).toBeDefined();
+      const refused = await h.server.request(path, { method }, { protocol: 'http' });
+      expect(refused.status, `${method} ${path}`).toBe(400);
+      expect(refused.headers.get('cache-control')).not.toBe('public, max-age=3600');
+      if (method === 'GET') expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+    }
+    // A loopback development issuer is never refused, so its answers stay precomputed.
+    const local = setup({ enforceHTTPS: true });
+    expect(local.server.staticResponse('GET', DOCUMENT_PATHS[0]!, { protocol: 'http' })).toBeDefined();
+  });
+
+  it('PERF-STATIC-05: a precomputed answer is reported to onResponse exactly once, whether fetch or the caller sends it', async () => {
+    const seen: ResponseInfo[] = [];
+    const h = setup({ registration: {}, onResponse: (info) => seen.push(info) });
+    await h.server.ready();
+    const expected: ResponseInfo[] = [];
+    for (const [method, path, endpoint, status] of [
+      ['GET', DOCUMENT_PATHS[0]!, 'metadata', 200],
+      ['HEAD', DOCUMENT_PATHS[4]!, 'metadata', 200],
+      ['GET', PATHS.jwks, 'jwks', 200],
+      ['OPTIONS', PATHS.token, 'token', 204],
+      ['OPTIONS', '/oauth/register/some-client', 'register', 204],
+    ] as const) {
+      await h.server.request(path, { method });
+      expect(h.server.staticResponse(method, path)).toBeDefined();
+      expected.push({ endpoint, method, status, durationMs: 0 }, { endpoint, method, status, durationMs: 0 });
+    }
+    expect(seen).toEqual(expected);
+    // What has no precomputed answer is reported by fetch alone, once.
+    seen.length = 0;
+    expect(h.server.staticResponse('POST', PATHS.token)).toBeUndefined();
+    expect(seen).toEqual([]);
+    await h.server.request(PATHS.token, { method: 'POST' });
+    expect(seen).toEqual([expect.objectContaining({ endpoint: 'token', method: 'POST', status: 400 })]);
   });
 });

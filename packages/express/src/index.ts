@@ -202,8 +202,10 @@ export function keyward(server: AuthorizationServer, options: KeywardMiddlewareO
   const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
     // Metadata, JWKS and preflights: precomputed bytes, written without building a URL or a Web Request.
+    // The connection goes along so that enforceHTTPS still refuses them over plain http.
+    const context = connectionOf(req, trusted);
     const query = req.originalUrl.indexOf('?');
-    const answer = server.staticResponse(req.method, query < 0 ? req.originalUrl : req.originalUrl.slice(0, query));
+    const answer = server.staticResponse(req.method, query < 0 ? req.originalUrl : req.originalUrl.slice(0, query), context);
     if (answer) {
       res.writeHead(answer.status, answer.headers);
       res.end(answer.body ?? undefined);
@@ -211,7 +213,6 @@ export function keyward(server: AuthorizationServer, options: KeywardMiddlewareO
     }
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
-    const context = connectionOf(req, trusted);
     toWebRequest(req, url)
       .then((request) => server.fetch(request, context))
       .then((response) => sendWebResponse(res, response))

@@ -154,8 +154,10 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     // Metadata, JWKS and preflights: precomputed bytes, sent without building a URL or a Web Request.
+    // The connection goes along so that enforceHTTPS still refuses them over plain http.
+    const context = connectionOf(request, trusted);
     const query = request.url.indexOf('?');
-    const answer = server.staticResponse(request.method, query < 0 ? request.url : request.url.slice(0, query));
+    const answer = server.staticResponse(request.method, query < 0 ? request.url : request.url.slice(0, query), context);
     if (answer) return reply.code(answer.status).headers(answer.headers).send(answer.body ?? undefined);
     const url = requestURL(request);
     // A route pattern can match more than the server answers (a `/` inside a client id, say).
@@ -164,7 +166,7 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
       return reply;
     }
     const body = encodeBody(request.body, request.headers['content-type']);
-    return sendWebResponse(reply, await server.fetch(toWebRequest(request, url, body), connectionOf(request, trusted)));
+    return sendWebResponse(reply, await server.fetch(toWebRequest(request, url, body), context));
   };
   for (const url of routePaths(server)) fastify.route({ method: METHODS, url, exposeHeadRoute: false, handler });
 };

@@ -49,7 +49,8 @@ function nodeSocketAddress(c: Context): string | undefined {
 /** The client's address and scheme; forwarded headers count only from a trusted peer. */
 function connectionOf(c: Context, peerOf: (c: Context) => string | undefined, trusted: TrustedProxies | undefined): RequestContext {
   const peer = peerOf(c);
-  const encrypted = new URL(c.req.url).protocol === 'https:';
+  // A Request's URL is serialised with a lower-case scheme, so no parse is needed to read it.
+  const encrypted = c.req.url.startsWith('https:');
   if (!trusted) return { clientAddress: peer, protocol: encrypted ? 'https' : 'http' };
   const { address, protocol } = clientAddressFrom({ peer, encrypted, forwardedFor: c.req.header('x-forwarded-for'), forwardedProto: c.req.header('x-forwarded-proto') }, trusted);
   return { clientAddress: address, protocol };
@@ -96,13 +97,15 @@ export function keyward(server: AuthorizationServer, options: KeywardOptions = {
   const clientAddress = options.clientAddress ?? nodeSocketAddress;
   const trusted = options.trustProxy && trustedProxies(options.trustProxy);
   return async (c, next) => {
-    // Metadata, JWKS and preflights: precomputed bytes, answered without parsing the URL or touching the request.
-    const answer = server.staticResponse(c.req.method, rawPathname(c.req.url));
+    // Metadata, JWKS and preflights: precomputed bytes, answered without parsing the URL or reading the body.
+    // The connection goes along so that enforceHTTPS still refuses them over plain http.
+    const context = connectionOf(c, clientAddress, trusted);
+    const answer = server.staticResponse(c.req.method, rawPathname(c.req.url), context);
     // A copy: @hono/node-server's Response keeps the object and adds Content-Length to it.
     if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     // c.req.path may be percent-decoded; the server routes by the URL's pathname, exactly as sent.
     if (!server.handles(new URL(c.req.url).pathname)) return next();
-    return server.fetch(await replayableRequest(c), connectionOf(c, clientAddress, trusted));
+    return server.fetch(await replayableRequest(c), context);
   };
 }
 
