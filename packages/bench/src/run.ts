@@ -8,6 +8,7 @@
  *   BENCH_QUICK=1 pnpm bench   ~2 s per row, to check the harness works, not to quote
  *   pnpm bench --profile       the token endpoint and guard rows under node --cpu-prof, top 15 self time
  *   pnpm bench stores          the stores' consume and rotate throughput
+ *   pnpm bench ops             the cost of events, logging, metrics and rate limits, as ratios to none
  *
  * BENCH_FRAMEWORKS=hono,fastify limits the frameworks; BENCH_ONLY=<regex> the measurement ids.
  */
@@ -368,5 +369,6 @@ async function fullRun(): Promise<void> {
 
 console.log(`load generator: this process, ${pinSelfToLoadCore()}`);
 if (args.includes('stores')) await storesRun();
+else if (args.includes('ops')) await import('./ops-cost.js');
 else if (PROFILE) await profileRun();
 else await fullRun();
