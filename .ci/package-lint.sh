@@ -11,6 +11,17 @@ filters=()
 for dir in "${PACKAGES[@]}"; do filters+=(--filter "./packages/$dir"); done
 npx -y pnpm@10 -r "${filters[@]}" pack --pack-destination "$tmp" >/dev/null
 failed=0
+# The published exports (publishConfig) must offer every subpath the workspace exports, or an adapter that
+# imports one works here and breaks for users.
+for dir in "${PACKAGES[@]}"; do
+  node -e '
+    const pkg = require(process.argv[1]);
+    const published = pkg.publishConfig?.exports;
+    if (!published) process.exit(0);
+    const missing = Object.keys(pkg.exports).filter((key) => !(key in published));
+    if (missing.length) { console.error(`FAIL ${pkg.name}: publishConfig.exports lacks ${missing.join(", ")}`); process.exit(1); }
+  ' "$PWD/packages/$dir/package.json" || failed=1
+done
 for tarball in "$tmp"/*.tgz; do
   name="$(basename "$tarball")"
   if "$bin/publint" run "$tarball" --strict --level suggestion >"$tmp/publint.log" 2>&1; then
