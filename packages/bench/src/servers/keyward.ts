@@ -32,10 +32,13 @@ const server = new AuthorizationServer({
   // Codes are minted before the timed phase, which may take longer than the default minute.
   ttl: { authorizationCode: 900 },
   registration: { rateLimit: false },
+  // One load generator is one address: per-address limits would answer 429 to almost every request, and
+  // the peers run with theirs off too. `pnpm bench ops` measures what counting costs.
+  rateLimits: { token: false, authorize: false, register: false, revoke: false, introspect: false, userinfo: false, login: false },
   onError: (error) => console.error('[keyward bench server]', error),
 });
 await server.ready();
-const guard = server.createGuard({ scopes: [SCOPE] });
+const guard = server.createGuard({ scopes: [SCOPE], rateLimit: false });
 
 if (framework === 'express') {
   const app = express();
