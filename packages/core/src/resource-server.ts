@@ -61,7 +61,7 @@ export interface ResourceServerGuardOptions {
   requiredScopes?: string[];
   /** Revoked grants and tokens, refused although their signature still verifies. */
   revocations?: RevocationList;
-  /** Allowed clock skew in seconds (default 5; RFC 9700 bounds it, REQUIREMENTS IMPL-02 says ≤ 60). */
+  /** Allowed clock skew in seconds (default 5); keep it small, since it extends every token's life (RFC 9700 §4.14). */
   clockToleranceSeconds?: number;
   clock?: Clock;
   /**

@@ -443,7 +443,7 @@ export class AuthorizationServer {
       const issuerPath = new URL(ctx.issuer).pathname.replace(/\/$/, '');
       const oidc = cached(oidcJSON);
       addDocument(`${issuerPath}/.well-known/openid-configuration`, oidc);
-      // The product brief's spelling, kept as an alias.
+      // An underscore spelling some clients and guides use, kept as an alias.
       addDocument(`${issuerPath}/.well-known/openid_configuration`, oidc);
       // Path-inserted form, which MCP clients also try for issuers with a path.
       addDocument(pathOf(wellKnownURL(ctx.issuer, 'openid-configuration')), oidc);
