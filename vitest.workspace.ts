@@ -37,4 +37,5 @@ export default [
   project('example-hono-mcp', './examples/hono-mcp'),
   project('e2e', './packages/e2e'),
   project('bench', './packages/bench'),
+  project('runtimes', './packages/runtimes'),
 ] satisfies TestProjectConfiguration[];
