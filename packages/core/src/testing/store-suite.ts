@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sha256 } from '../crypto.js';
+import { sha256 } from '../protocol/crypto.js';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -17,7 +17,7 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-} from '../store.js';
+} from '../store/store.js';
 
 /**
  * Options of {@link testStore}.

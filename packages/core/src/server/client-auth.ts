@@ -1,11 +1,11 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ServerContext } from './context.js';
-import { sha256, timingSafeEqual } from './crypto.js';
-import { OAuthError } from './errors.js';
-import type { RequestParams } from './http.js';
-import { OutboundFetchError, outboundFetchFailure } from './safe-fetch.js';
-import type { ClientRecord, TokenEndpointAuthMethod } from './store.js';
-import { AttemptThrottle, throttleSource } from './throttle.js';
+import { sha256, timingSafeEqual } from '../protocol/crypto.js';
+import { OAuthError } from '../protocol/errors.js';
+import type { RequestParams } from '../protocol/http.js';
+import { OutboundFetchError, outboundFetchFailure } from '../node/safe-fetch.js';
+import type { ClientRecord, TokenEndpointAuthMethod } from '../store/store.js';
+import { AttemptThrottle, throttleSource } from '../operations/throttle.js';
 
 /** A client that proved who it is (or, for public clients, named itself). */
 export interface AuthenticatedClient {
