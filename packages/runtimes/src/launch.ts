@@ -45,6 +45,9 @@ function commandFor(runtime: Exclude<Runtime, 'workerd'>, script: string): [stri
   }
 }
 
+/** Plain output, and no runtime phoning home (Deno's update check, Bun's crash reports) from a test run. */
+const QUIET_OFFLINE_ENV = { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DO_NOT_TRACK: '1' };
+
 function parse(output: string, ms: number): RuntimeReport {
   const match = /^(.+): (\d+) passed, (\d+) failed, (\d+) skipped$/m.exec(output);
   const counts = match
@@ -57,7 +60,7 @@ function runScript(runtime: Exclude<Runtime, 'workerd'>, script: string): Promis
   const [file, args] = commandFor(runtime, script);
   const started = performance.now();
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: TIMEOUT_MS, env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
+    execFile(file, args, { timeout: TIMEOUT_MS, env: QUIET_OFFLINE_ENV }, (error, stdout, stderr) => {
       const exit = error ? `\n[exit] ${error.message}` : '';
       resolve(parse(`${stdout}${stderr}${exit}`, performance.now() - started));
     });
