@@ -8,6 +8,9 @@ import { runOn, type Runtime, type RuntimeReport } from '../src/launch.js';
 // Core's two conformance suites (the Store contract on MemoryStore, HTTP on server.fetch), bundled once from
 // source, run unchanged on each runtime. A runtime passes when its report names it, no test failed or was
 // skipped, and it passed as many tests as Node did.
+// A runtime's whole suite is one vitest test; on a loaded machine that is seconds, so well above the default.
+const RUNTIME_TIMEOUT_MS = 150_000;
+
 describe('RT: core runs on Node, Deno, Bun and workerd', () => {
   let outdir: string;
   let bundles: Bundles;
@@ -43,7 +46,7 @@ describe('RT: core runs on Node, Deno, Bun and workerd', () => {
     const report = await reportOf('node');
     expectAllPassed(report, /^node \d+\./);
     onNode = report.counts!.passed;
-  });
+  }, RUNTIME_TIMEOUT_MS);
 
   const others: Array<[id: string, runtime: Runtime, reportedAs: RegExp]> = [
     ['RT-02', 'deno', /^deno \d+\./],
@@ -54,7 +57,7 @@ describe('RT: core runs on Node, Deno, Bun and workerd', () => {
       const report = await reportOf(runtime);
       expectAllPassed(report, reportedAs);
       if (onNode !== undefined) expect(report.counts!.passed).toBe(onNode);
-    });
+    }, RUNTIME_TIMEOUT_MS);
   }
 
   // workerd without nodejs_compat has neither `Buffer` nor `node:` modules. Core still uses both (its crypto
@@ -64,5 +67,5 @@ describe('RT: core runs on Node, Deno, Bun and workerd', () => {
   it('RT-04: workerd without nodejs_compat refuses core while core needs Node built-ins', async () => {
     const report = await reportOf('workerd');
     expect(report.output).toMatch(/No such module "node:[a-z]+"|Buffer is not defined/);
-  });
+  }, RUNTIME_TIMEOUT_MS);
 });
