@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseBasicCredentials, readBodyText, sha256 } from '@keyward/core';
+import { parseBasicCredentials, readBodyText, safeFetch as mainSafeFetch, sha256 } from '@keyward/core';
+import { OutboundFetchError, safeFetch } from '@keyward/core/node';
 import { sha256Sync } from '../../src/testing/sha256-sync.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
@@ -81,5 +82,10 @@ describe('RUNTIME-WEB: the main entry runs on any runtime with Web Crypto and fe
     });
     const request = new Request('https://as.example/token', { method: 'POST', body, duplex: 'half' } as RequestInit);
     expect(await readBodyText(request)).toBe('name=été&x=✓');
+  });
+
+  it('RUNTIME-NODE-01: @keyward/core/node offers the DNS-pinning safe fetch (the same function as the main entry)', async () => {
+    expect(safeFetch).toBe(mainSafeFetch);
+    await expect(safeFetch('https://127.0.0.1/metadata.json')).rejects.toBeInstanceOf(OutboundFetchError);
   });
 });
