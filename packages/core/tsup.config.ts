@@ -6,6 +6,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'memory-store': 'src/store/memory-store.ts',
+    node: 'src/node/index.ts',
     proxy: 'src/protocol/proxy.ts',
     'testing/index': 'src/testing/index.ts',
   },
