@@ -13,8 +13,11 @@ import { dirname, join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import type { Bundles } from './bundle.js';
 
-/** The runtimes Keyward's core is proved on. */
-export type Runtime = 'node' | 'deno' | 'bun' | 'workerd';
+/**
+ * The runtimes Keyward's core is proved on. `workerd` has no compatibility flags, as a Worker has by default;
+ * `workerd+nodejs_compat` is the same with the flag that Workers projects often enable.
+ */
+export type Runtime = 'node' | 'deno' | 'bun' | 'workerd' | 'workerd+nodejs_compat';
 
 /** What one runtime reported. */
 export interface RuntimeReport {
@@ -26,13 +29,15 @@ export interface RuntimeReport {
   ms: number;
 }
 
+type ScriptRuntime = Exclude<Runtime, `workerd${string}`>;
+
 const require = createRequire(import.meta.url);
 const packageDir = (name: string): string => dirname(require.resolve(`${name}/package.json`));
 const TIMEOUT_MS = 120_000;
 /** The newest date the pinned workerd supports is the release in its version; any earlier one works. */
 const WORKERD_COMPATIBILITY_DATE = '2026-07-01';
 
-function commandFor(runtime: Exclude<Runtime, 'workerd'>, script: string): [string, string[]] {
+function commandFor(runtime: ScriptRuntime, script: string): [string, string[]] {
   switch (runtime) {
     case 'node':
       return [process.execPath, [script]];
@@ -56,7 +61,7 @@ function parse(output: string, ms: number): RuntimeReport {
   return { output, counts, ms };
 }
 
-function runScript(runtime: Exclude<Runtime, 'workerd'>, script: string): Promise<RuntimeReport> {
+function runScript(runtime: ScriptRuntime, script: string): Promise<RuntimeReport> {
   const [file, args] = commandFor(runtime, script);
   const started = performance.now();
   return new Promise((resolve) => {
@@ -67,12 +72,12 @@ function runScript(runtime: Exclude<Runtime, 'workerd'>, script: string): Promis
   });
 }
 
-async function runWorker(worker: string): Promise<RuntimeReport> {
+async function runWorker(worker: string, compatibilityFlags: string[]): Promise<RuntimeReport> {
   const started = performance.now();
   const miniflare = new Miniflare({
     modules: [{ type: 'ESModule', path: 'worker.js', contents: await readFile(worker, 'utf8') }],
     compatibilityDate: WORKERD_COMPATIBILITY_DATE,
-    compatibilityFlags: [],
+    compatibilityFlags,
   });
   let output: string;
   try {
@@ -96,5 +101,7 @@ async function runWorker(worker: string): Promise<RuntimeReport> {
  * ```
  */
 export function runOn(runtime: Runtime, bundles: Bundles): Promise<RuntimeReport> {
-  return runtime === 'workerd' ? runWorker(bundles.worker) : runScript(runtime, bundles.script);
+  if (runtime === 'workerd') return runWorker(bundles.worker, []);
+  if (runtime === 'workerd+nodejs_compat') return runWorker(bundles.worker, ['nodejs_compat']);
+  return runScript(runtime, bundles.script);
 }
