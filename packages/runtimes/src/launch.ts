@@ -1,8 +1,8 @@
 /**
  * Starts each runtime on a bundle from {@link bundle} and collects its report. Node, Deno and Bun run the
  * script bundle as a child process; workerd runs the worker bundle through Miniflare (which starts workerd
- * as its own child process) with no compatibility flags, so `Buffer` and `node:` modules are absent there,
- * as on Cloudflare Workers.
+ * as its own child process, listening on a free loopback port). Plain `workerd` has no compatibility flags,
+ * so `Buffer` and `node:` modules are absent there, as in a Cloudflare Worker by default.
  *
  * @module
  */
