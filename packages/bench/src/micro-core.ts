@@ -1,7 +1,7 @@
 /**
  * In-process A/B timings of Keyward's hot paths (no HTTP, no load generator): each lever against its
  * alternative in the same process run, alternating rounds so the machine's drift hits both sides. Run with
- * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|verify|sign|token|register|static]` from packages/bench.
+ * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|verify|sign|token|heap|register|static] (heap: node --expose-gc)` from packages/bench.
  */
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { AuthorizationServer, KeyManager, ResourceServerGuard } from '@keyward/core';
@@ -117,6 +117,20 @@ if (wants('sign')) {
 
 if (wants('token')) {
   await ab('token client_credentials', ['once', clientCredentials], ['again', clientCredentials], N / 4);
+}
+
+if (wants('heap')) {
+  // Heap after a full GC every 5,000 client_credentials tokens: a store that keeps a record per token grows
+  // linearly; RSS over an HTTP run shows the same, but only on a quiet machine. Needs node --expose-gc.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('heap needs node --expose-gc');
+  const heap = () => (gc(), gc(), process.memoryUsage().heapUsed / 1e6);
+  const marks = [`0: ${heap().toFixed(1)} MB`];
+  for (let round = 1; round <= 4; round++) {
+    for (let i = 0; i < 5000; i++) await clientCredentials();
+    marks.push(`${round * 5000}: ${heap().toFixed(1)} MB`);
+  }
+  console.log(`heap after client_credentials tokens: ${marks.join(', ')}`);
 }
 
 if (wants('register')) {
