@@ -91,20 +91,22 @@ export async function nodeVerifyJWT(token: string, keys: JWTVerifyGetKey, checks
     return { ok: false };
   }
   // A CryptoKey (what jose's key sets and the server's KeyManager hand out); anything else goes to jose.
-  if (!(key instanceof CryptoKey) || key.type !== 'public' || !key.usages.includes('verify')) return undefined;
+  if (typeof CryptoKey !== 'function' || !(key instanceof CryptoKey) || key.type !== 'public' || !key.usages.includes('verify')) return undefined;
   if (!algorithm.fits(key.algorithm)) return { ok: false };
-  let keyObject = keyObjects.get(key);
-  if (!keyObject) {
-    keyObject = nodeCrypto.KeyObject.from(key);
-    keyObjects.set(key, keyObject);
-  }
   let valid: boolean;
   try {
+    let keyObject = keyObjects.get(key);
+    if (!keyObject) {
+      keyObject = nodeCrypto.KeyObject.from(key);
+      keyObjects.set(key, keyObject);
+    }
     const verifyKey = algorithm.dsaEncoding ? { key: keyObject, dsaEncoding: algorithm.dsaEncoding } : keyObject;
     // The signing input is ASCII (the base64url checked above), so its UTF-8 bytes are the token's bytes.
     valid = nodeCrypto.verify(algorithm.digest, encoder.encode(token.slice(0, lastDot)), verifyKey, signature);
   } catch {
-    valid = false;
+    // A node:crypto that cannot take this key or signature (a partial node:crypto on another runtime):
+    // jose decides, so a valid token is never refused for it.
+    return undefined;
   }
   if (!valid || payload === null) return { ok: false };
   return checkClaims(payload, checks, nowMs) ? { ok: true, payload: payload as JWTPayload } : { ok: false };
