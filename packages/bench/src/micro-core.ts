@@ -1,9 +1,10 @@
 /**
  * In-process A/B timings of Keyward's hot paths (no HTTP, no load generator): each lever against its
  * alternative in the same process run, alternating rounds so the machine's drift hits both sides. Run with
- * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|token|register|static]` from packages/bench.
+ * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|verify|sign|token|heap|register|static] (heap: node --expose-gc)` from packages/bench.
  */
-import { AuthorizationServer, KeyManager } from '@keyward/core';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { AuthorizationServer, KeyManager, ResourceServerGuard } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { CORS_HEADERS, rawJSONResponse, withHeaders } from '../../core/src/protocol/http.js';
 
@@ -83,6 +84,19 @@ if (wants('guard')) {
   await ab('adapter guard, cached token', ['Web Request', viaRequest], ['authenticateHeader', viaHeader]);
 }
 
+if (wants('verify')) {
+  // First-seen tokens: every request verifies a signature (cache off), with each verifier on the same keys.
+  const { access_token: token } = await clientCredentials();
+  const metadata = (await (await server.request('/.well-known/oauth-authorization-server')).json()) as { jwks_uri: string };
+  const keys = createLocalJWKSet((await (await server.request(new URL(metadata.jwks_uri).pathname)).json()) as JSONWebKeySet);
+  const guardWith = (verifier: 'jose' | 'node:crypto') =>
+    new ResourceServerGuard({ issuer: 'http://localhost:3009', resource: 'http://localhost:3009/mcp', resourceMetadataUrl: 'http://localhost:3009/.well-known/oauth-protected-resource/mcp', keys, tokenCacheSize: 0, verifier });
+  const check = (guard: ResourceServerGuard) => async () => {
+    if (!(await guard.verify(token)).ok) throw new Error('refused');
+  };
+  await ab('first-seen verify', ['jose', check(guardWith('jose'))], ['node:crypto', check(guardWith('node:crypto'))], N / 4);
+}
+
 if (wants('sign')) {
   for (const alg of ['ES256', 'EdDSA'] as const) {
     const managers = await Promise.all(
@@ -103,6 +117,20 @@ if (wants('sign')) {
 
 if (wants('token')) {
   await ab('token client_credentials', ['once', clientCredentials], ['again', clientCredentials], N / 4);
+}
+
+if (wants('heap')) {
+  // Heap after a full GC every 5,000 client_credentials tokens: a store that keeps a record per token grows
+  // linearly; RSS over an HTTP run shows the same, but only on a quiet machine. Needs node --expose-gc.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('heap needs node --expose-gc');
+  const heap = () => (gc(), gc(), process.memoryUsage().heapUsed / 1e6);
+  const marks = [`0: ${heap().toFixed(1)} MB`];
+  for (let round = 1; round <= 4; round++) {
+    for (let i = 0; i < 5000; i++) await clientCredentials();
+    marks.push(`${round * 5000}: ${heap().toFixed(1)} MB`);
+  }
+  console.log(`heap after client_credentials tokens: ${marks.join(', ')}`);
 }
 
 if (wants('register')) {

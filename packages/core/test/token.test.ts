@@ -180,6 +180,32 @@ describe('A7 token endpoint: general behaviour', () => {
   });
 });
 
+describe('client_credentials keeps nothing per token', () => {
+  it('PERF-TOK-01: no grant is stored per token, and revoking a token still ends it at the guard and at introspection', async () => {
+    const h = setup();
+    const post = (path: string, token: string) =>
+      h.server.request(path, { method: 'POST', headers: { ...form, authorization: basicHeader('machine', CLIENTS.machine.clientSecret!) }, body: toSearch({ token }) });
+    const introspect = async (token: string) => (await (await post('/oauth/introspect', token)).json()) as { active: boolean; sub?: string };
+    const tokens: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await h.token({ grant_type: 'client_credentials', scope: 'mcp:tools' }, authOf('machine'));
+      expect(response.status).toBe(200);
+      tokens.push(((await response.json()) as { access_token: string }).access_token);
+    }
+    // The store grows by nothing per request, which is what keeps a busy server's memory flat.
+    expect(h.store.grants).toEqual([]);
+    expect(decodeJWT(tokens[0]!).payload).not.toHaveProperty('grant_id');
+    for (const token of tokens) expect((await h.bearer(token)).ok).toBe(true);
+    expect(await introspect(tokens[0]!)).toMatchObject({ active: true, sub: 'machine' });
+
+    expect((await post('/oauth/revoke', tokens[0]!)).status).toBe(200);
+    expect((await h.bearer(tokens[0]!)).ok).toBe(false);
+    expect((await introspect(tokens[0]!)).active).toBe(false);
+    // The others were not revoked with it.
+    expect((await h.bearer(tokens[1]!)).ok).toBe(true);
+  });
+});
+
 describe('A8 client authentication at the token endpoint', () => {
   const wrongSecret = (auth: Auth): Auth => (auth.method === 'basic' || auth.method === 'post' ? { ...auth, secret: `${auth.secret}x` } : auth);
 

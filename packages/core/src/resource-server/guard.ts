@@ -6,6 +6,7 @@ import { readBodyParams } from '../protocol/http.js';
 import type { RevocationList } from '../store/revocation-list.js';
 import { parseScope } from '../protocol/scope.js';
 import { VerifiedTokenCache, type VerifiedToken } from './verified-token-cache.js';
+import { nodeVerifyJWT, type JWTChecks } from './node-jwt-verify.js';
 import { bearerChallenge } from '../protocol/www-authenticate.js';
 import { eventEmitter, safeLogger, safeResponseHook, type KeywardEvent, type KeywardLogger, type PendingEvent, type ResponseInfo } from '../operations/events.js';
 import { countRequest, type RateLimit } from '../operations/rate-limit.js';
@@ -81,6 +82,11 @@ export interface ResourceServerGuardOptions {
   onResponse?: ((info: ResponseInfo) => void) | undefined;
   /** The `oauth:guard` trace. */
   logger?: KeywardLogger | undefined;
+  /**
+   * Which library checks a token's signature and claims: default node:crypto where the runtime has it
+   * (synchronous, on the request's own thread), jose on Web Crypto elsewhere. Both apply the same checks.
+   */
+  verifier?: 'node:crypto' | 'jose' | undefined;
 }
 
 /**
@@ -121,6 +127,9 @@ export type GuardResult = { ok: true; auth: AuthInfo } | { ok: false; response: 
 
 const ACCESS_TOKEN_TYP = 'at+jwt';
 const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
+const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
+const DEFAULT_CLOCK_TOLERANCE = 5;
+const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'client_id', 'jti'];
 
 /**
  * The resource-server side: verifies a bearer JWT access token (signature, `typ`, `iss`, `aud`, `exp`,
@@ -147,6 +156,7 @@ export class ResourceServerGuard {
   readonly #log: ((namespace: string, message: string, fields?: Record<string, unknown>) => void) | undefined;
   readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
   readonly #cache: VerifiedTokenCache | undefined;
+  readonly #checks: JWTChecks | undefined;
 
   constructor(options: ResourceServerGuardOptions) {
     if (!options.keys && !options.jwksUri) throw new KeywardConfigError('ResourceServerGuard needs jwksUri or keys');
@@ -170,6 +180,18 @@ export class ResourceServerGuard {
     const cacheSize = options.tokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE;
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new KeywardConfigError('ResourceServerGuard option tokenCacheSize must be a whole number ≥ 0');
     this.#cache = cacheSize > 0 ? new VerifiedTokenCache(cacheSize) : undefined;
+    // The checks of the jose call below, prepared once: on Node the guard verifies with node:crypto.
+    this.#checks =
+      options.verifier === 'jose'
+        ? undefined
+        : {
+            issuer: options.issuer,
+            audiences: options.audiences ?? [options.resource],
+            typ: ACCESS_TOKEN_TYP,
+            algorithms: new Set(options.algorithms ?? DEFAULT_ALGORITHMS),
+            clockTolerance: options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE,
+            requiredClaims: REQUIRED_CLAIMS,
+          };
   }
 
   /** The resource identifier this guard protects. */
@@ -296,20 +318,26 @@ export class ResourceServerGuard {
 
   async #verifySignatureAndClaims(token: string): Promise<{ ok: true; verified: VerifiedToken } | { ok: false; response: Response }> {
     let payload: JWTPayload;
-    try {
-      const header = decodeProtectedHeader(token);
-      if (header.alg === 'none') throw new Error('unsigned');
-      ({ payload } = await jwtVerify(token, this.#keys, {
-        issuer: this.#options.issuer,
-        audience: this.#options.audiences ?? this.#options.resource,
-        typ: ACCESS_TOKEN_TYP,
-        algorithms: this.#options.algorithms ?? ['ES256', 'EdDSA', 'RS256'],
-        clockTolerance: this.#options.clockToleranceSeconds ?? 5,
-        currentDate: new Date(this.#clock()),
-        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
-      }));
-    } catch {
-      return this.#challenge(401, 'invalid_token', 'the access token is invalid, expired or not meant for this resource');
+    const fast = this.#checks && (await nodeVerifyJWT(token, this.#keys, this.#checks, this.#clock()));
+    if (fast) {
+      if (!fast.ok) return this.#challenge(401, 'invalid_token', 'the access token is invalid, expired or not meant for this resource');
+      payload = fast.payload;
+    } else {
+      try {
+        const header = decodeProtectedHeader(token);
+        if (header.alg === 'none') throw new Error('unsigned');
+        ({ payload } = await jwtVerify(token, this.#keys, {
+          issuer: this.#options.issuer,
+          audience: this.#options.audiences ?? this.#options.resource,
+          typ: ACCESS_TOKEN_TYP,
+          algorithms: this.#options.algorithms ?? DEFAULT_ALGORITHMS,
+          clockTolerance: this.#options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE,
+          currentDate: new Date(this.#clock()),
+          requiredClaims: REQUIRED_CLAIMS,
+        }));
+      } catch {
+        return this.#challenge(401, 'invalid_token', 'the access token is invalid, expired or not meant for this resource');
+      }
     }
     // jose checks `iss` as a string; RFC 9068 also demands exact typing of the other claims we rely on.
     if (typeof payload.client_id !== 'string' || typeof payload.sub !== 'string') {

@@ -61,6 +61,10 @@ export class KeyManager {
   readonly #options: KeyManagerOptions;
   #loading: Promise<void> | undefined;
   #records: SigningKeyRecord[] = [];
+  /** Per algorithm, its keys newest first: sorted once per reload, not once per token. */
+  #newestFirst = new Map<string, SigningKeyRecord[]>();
+  /** Per kid, the object {@link signingKey} hands out, built once per key rather than per token. */
+  #active = new Map<string, ActiveSigningKey>();
   #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string; signer: JWTSigner }>();
   #jwks = '{"keys":[]}';
   #lastReload = 0;
@@ -91,7 +95,7 @@ export class KeyManager {
     await this.#reload();
     const now = clock();
     for (const alg of algorithms) {
-      const active = this.#active(alg, now);
+      const active = this.#activeRecord(alg, now);
       if (!active || this.#tooOld(active, now)) await this.rotate(alg);
     }
     this.#loaded = true;
@@ -110,6 +114,13 @@ export class KeyManager {
       this.#imported.set(record.kid, { sign, verify, alg: record.alg, signer });
     }
     this.#records = records;
+    this.#newestFirst = new Map();
+    this.#active = new Map();
+    for (const record of [...records].sort((a, b) => b.createdAt - a.createdAt)) {
+      const list = this.#newestFirst.get(record.alg) ?? [];
+      list.push(record);
+      this.#newestFirst.set(record.alg, list);
+    }
     this.#jwks = JSON.stringify({ keys: records.filter((r) => r.publicJwk).map((r) => r.publicJwk) });
   }
 
@@ -118,11 +129,9 @@ export class KeyManager {
     return !!limit && now - record.createdAt > limit * 1000;
   }
 
-  #active(alg: string, now: number): SigningKeyRecord | undefined {
+  #activeRecord(alg: string, now: number): SigningKeyRecord | undefined {
     // The newest live key signs, so instances that raced at first start converge on one key.
-    return this.#records
-      .filter((r) => r.alg === alg && (r.retiresAt === null || r.retiresAt > now))
-      .sort((a, b) => b.createdAt - a.createdAt)[0];
+    return this.#newestFirst.get(alg)?.find((r) => r.retiresAt === null || r.retiresAt > now);
   }
 
   /**
@@ -152,7 +161,7 @@ export class KeyManager {
       return this.#hmac;
     }
     const now = this.#options.clock();
-    const record = this.#active(alg, now);
+    const record = this.#activeRecord(alg, now);
     // rotateAfterSeconds is a key's maximum age while the server runs, not only at start-up.
     if (!record || this.#tooOld(record, now)) {
       let rotation = this.#rotations.get(alg);
@@ -163,8 +172,13 @@ export class KeyManager {
       await rotation;
       return this.signingKey(alg);
     }
-    const imported = this.#imported.get(record.kid)!;
-    return { kid: record.kid, alg: record.alg, key: imported.sign, sign: imported.signer };
+    let active = this.#active.get(record.kid);
+    if (!active) {
+      const imported = this.#imported.get(record.kid)!;
+      active = Object.freeze({ kid: record.kid, alg: record.alg, key: imported.sign, sign: imported.signer });
+      this.#active.set(record.kid, active);
+    }
+    return active;
   }
 
   /** The verification key for a token header, re-reading the store (rate-limited) for an unknown `kid`. */

@@ -11,7 +11,8 @@ export interface AccessTokenGrant {
   scopes: string[];
   /** The RFC 8707 resources; the token's `aud`. */
   audience: string[];
-  grantId: string;
+  /** The stored grant, for tokens that have one (not client_credentials); revoking it revokes the token. */
+  grantId?: string | undefined;
 }
 
 /** A signed access token and the figures the token response repeats. */
@@ -24,7 +25,8 @@ export interface IssuedAccessToken {
 
 /**
  * Signs an RFC 9068 JWT access token: header `typ: at+jwt` and claims `iss`, `sub`, `aud`, `exp`, `iat`,
- * `jti`, `client_id`, `scope`, plus `grant_id` so that revoking the grant revokes the token.
+ * `jti`, `client_id`, `scope`, plus `grant_id` (when the token has a grant) so that revoking the grant
+ * revokes the token.
  *
  * @see [RFC 9068 §2](https://www.rfc-editor.org/rfc/rfc9068#section-2)
  */
@@ -36,7 +38,7 @@ export async function issueAccessToken(ctx: ServerContext, grant: AccessTokenGra
   // Claims in the order jose's SignJWT setters used to produce, so tokens look exactly as before.
   const payload: JWTPayload = { client_id: grant.clientId };
   if (grant.scopes.length) payload.scope = formatScope(grant.scopes);
-  payload.grant_id = grant.grantId;
+  if (grant.grantId !== undefined) payload.grant_id = grant.grantId;
   payload.iss = ctx.issuer;
   payload.sub = grant.subject;
   payload.aud = grant.audience.length === 1 ? grant.audience[0]! : grant.audience;

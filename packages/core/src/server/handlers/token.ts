@@ -219,20 +219,15 @@ async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams,
   const refused = scopes.filter((scope) => !allowed.includes(scope) || !ctx.scopesSupported.includes(scope));
   if (refused.length) throw new OAuthError('invalid_scope', { description: `scope not allowed: ${refused.join(' ')}` });
   const audience = selectAudience(params, [...ctx.resources.keys()]);
-  const now = ctx.clock();
-  const grant: GrantRecord = {
-    grantId: randomToken(16),
-    clientId: client.clientId,
-    subject: client.clientId,
-    scopes,
-    resources: params.getAll('resource').length ? audience : [ctx.defaultResource],
-    createdAt: now,
-    expiresAt: now + ctx.ttl.accessToken * 1000,
-  };
-  await ctx.store.saveGrant(grant);
-  const response = await tokenResponse(ctx, { client, grant, scopes, audience: grant.resources, withIDToken: false });
-  ctx.emit?.({ type: 'token.issued', grantType: 'client_credentials', clientId: client.clientId, subject: grant.subject, grantId: grant.grantId, scopes }, request);
-  return response;
+  // No grant is stored: a client_credentials token has nothing to refresh and no user consent behind it,
+  // and everything that ends it works without one (RFC 7009 revocation by its jti, deleting the client by
+  // client_id). Storing a grant per token would grow the store by one record per request.
+  const resources = params.getAll('resource').length ? audience : [ctx.defaultResource];
+  const access = await issueAccessToken(ctx, { subject: client.clientId, clientId: client.clientId, scopes, audience: resources });
+  const body: TokenEndpointResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn };
+  if (scopes.length) body.scope = formatScope(scopes);
+  ctx.emit?.({ type: 'token.issued', grantType: 'client_credentials', clientId: client.clientId, subject: client.clientId, scopes }, request);
+  return jsonResponse(body);
 }
 
 type GrantHandler = (ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request) => Promise<Response>;
