@@ -44,6 +44,20 @@ export function nodeJWTSigner(privateJwk: JWK, alg: string): JWTSigner | undefin
   };
 }
 
+/**
+ * A node:crypto signer that has signed once: runtimes that offer a partial node:crypto (workerd with
+ * `nodejs_compat` rejects key objects in `sign()`) get jose instead of a failure on every token.
+ */
+async function probedNodeJWTSigner(privateJwk: JWK, alg: string): Promise<JWTSigner | undefined> {
+  try {
+    const signer = nodeJWTSigner(privateJwk, alg);
+    if (signer) await signer({ alg }, {});
+    return signer;
+  } catch {
+    return undefined;
+  }
+}
+
 /** @internal A signer on jose (Web Crypto), which runs on every runtime. */
 export function joseJWTSigner(key: CryptoKey | Uint8Array): JWTSigner {
   return (header, payload) => new SignJWT(payload).setProtectedHeader(header).sign(key);
@@ -55,7 +69,7 @@ export function joseJWTSigner(key: CryptoKey | Uint8Array): JWTSigner {
  */
 export async function createJWTSigner(privateJwk: JWK, alg: string, prefer?: SignerImplementation): Promise<{ implementation: SignerImplementation; sign: JWTSigner }> {
   if (prefer !== 'jose') {
-    const node = nodeJWTSigner(privateJwk, alg);
+    const node = await probedNodeJWTSigner(privateJwk, alg);
     if (node) return { implementation: 'node:crypto', sign: node };
   }
   return { implementation: 'jose', sign: joseJWTSigner(await importJWK(privateJwk, alg)) };
