@@ -19,8 +19,19 @@ function viaServer(h: Harness): HttpOptions {
   };
 }
 
-/** The server runs on the injected clock (2030); oauth4webapi's own timestamps must follow it. */
-const CLOCK_SKEW = Math.floor((START - Date.now()) / 1000);
+/**
+ * The server runs on the injected clock, held at START (2030); oauth4webapi's own timestamps must follow it.
+ * oauth4webapi reads the skew when it signs, so a getter keeps the client on START however long the run takes
+ * (a skew computed once when the file loads drifts past the server's tolerance on a slow machine).
+ */
+function onServerClock(clientId: string): oauth.Client {
+  return {
+    client_id: clientId,
+    get [oauth.clockSkew]() {
+      return Math.floor((START - Date.now()) / 1000);
+    },
+  };
+}
 
 async function discover(h: Harness): Promise<oauth.AuthorizationServer> {
   const issuer = new URL(ISSUER);
@@ -102,7 +113,7 @@ describe('oauth4webapi against server.fetch', () => {
       ),
     );
     expect(registered.client_secret).toBeUndefined();
-    const client: oauth.Client = { client_id: registered.client_id, [oauth.clockSkew]: CLOCK_SKEW };
+    const client = onServerClock(registered.client_id);
     const auth = oauth.PrivateKeyJwt({ key: privateKey, kid: 'o4w-1' });
     const { access_token } = await oauth.processClientCredentialsResponse(
       as,
