@@ -33,6 +33,7 @@ export { randomToken, sha256, timingSafeEqual, base64url } from './protocol/cryp
 export { systemClock, epochSeconds } from './protocol/clock.js';
 export type { Clock } from './protocol/clock.js';
 export type * from './store/store.js';
+export { accessTokenRevocationKey, clientRevocationKey, grantRevocationKey } from './store/store.js';
 export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, UpstreamIdentity, UpstreamLoginProvider } from './login/providers.js';
 export { StoreUnavailableError } from './store/store-errors.js';
 export { MCPSessionBinding, MCP_SESSION_NOT_FOUND } from './resource-server/mcp-session.js';

@@ -181,10 +181,59 @@ export interface SigningKeyRecord {
   expiresAt: number | null;
 }
 
-/** A revoked token or grant, kept until the tokens it covers would have expired anyway. */
+/**
+ * What a revocation covers, in the string form a store keeps: `grant:<grantId>` (every token of a grant),
+ * `jti:<jti>` (one access token) or `client:<clientId>` (every token of a deleted client). Build one with
+ * {@link grantRevocationKey}, {@link accessTokenRevocationKey} or {@link clientRevocationKey}; a store
+ * treats it as an opaque string and returns it unchanged.
+ *
+ * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+ */
+export type RevocationKey = `grant:${string}` | `jti:${string}` | `client:${string}`;
+
+/**
+ * The revocation key of every token issued under a grant (a revoked refresh token, a replayed code).
+ *
+ * @example
+ * ```ts
+ * await store.addRevocation({ key: grantRevocationKey('grant-1'), revokedAt: now, expiresAt });
+ * ```
+ * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)
+ */
+export function grantRevocationKey(grantId: string): RevocationKey {
+  return `grant:${grantId}`;
+}
+
+/**
+ * The revocation key of one access token, by its `jti` claim.
+ *
+ * @example
+ * ```ts
+ * await store.addRevocation({ key: accessTokenRevocationKey(payload.jti), revokedAt: now, expiresAt: payload.exp * 1000 });
+ * ```
+ * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+ */
+export function accessTokenRevocationKey(jti: string): RevocationKey {
+  return `jti:${jti}`;
+}
+
+/**
+ * The revocation key of every token of a client whose registration was deleted.
+ *
+ * @example
+ * ```ts
+ * await store.addRevocation({ key: clientRevocationKey('client-1'), revokedAt: now, expiresAt });
+ * ```
+ * @see [RFC 7592 §2.3](https://www.rfc-editor.org/rfc/rfc7592#section-2.3)
+ */
+export function clientRevocationKey(clientId: string): RevocationKey {
+  return `client:${clientId}`;
+}
+
+/** A revoked token, grant or client, kept until the tokens it covers would have expired anyway. */
 export interface RevocationRecord {
-  /** `grant:<id>` or `jti:<id>`. */
-  key: string;
+  /** What is revoked; a store keeps the string as given. */
+  key: RevocationKey;
   revokedAt: number;
   expiresAt: number;
 }

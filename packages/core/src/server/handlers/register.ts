@@ -5,7 +5,7 @@ import { OAuthError } from '../../protocol/errors.js';
 import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../../protocol/http.js';
 import { countRequest } from '../../operations/rate-limit.js';
 import { parseScope } from '../../protocol/scope.js';
-import type { ClientRecord } from '../../store/store.js';
+import { clientRevocationKey, type ClientRecord } from '../../store/store.js';
 import { bearerChallenge } from '../../protocol/www-authenticate.js';
 
 /**
@@ -198,8 +198,8 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
     // client is gone); its access tokens are refused until the last of them would have expired.
     const now = ctx.clock();
     const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
-    await ctx.store.addRevocation({ key: `client:${client.clientId}`, revokedAt: now, expiresAt });
-    ctx.revocations.add(`client:${client.clientId}`, expiresAt);
+    await ctx.store.addRevocation({ key: clientRevocationKey(client.clientId), revokedAt: now, expiresAt });
+    ctx.revocations.add(clientRevocationKey(client.clientId), expiresAt);
     ctx.emit?.({ type: 'client.deleted', clientId: client.clientId }, request);
     return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   }
