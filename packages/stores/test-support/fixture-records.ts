@@ -249,5 +249,9 @@ export const FIXTURE_RECORDS: FixtureRecords = {
  * contract reads them unchanged; a contract change that alters a unit or a shape maps them here.
  */
 export function expectedToday(records: FixtureRecords): FixtureRecords {
-  return structuredClone(records);
+  const today = structuredClone(records);
+  // Store contract v2: clientSecretExpiresAt and authTime are epoch milliseconds (0 still means never).
+  for (const client of today.clients) if (client.clientSecretExpiresAt) client.clientSecretExpiresAt *= 1000;
+  for (const record of [...today.grants, ...today.codes, ...today.sessions]) if (record.authTime !== undefined) record.authTime *= 1000;
+  return today;
 }

@@ -1,5 +1,4 @@
 import { CompactEncrypt } from 'jose';
-import { epochSeconds } from '../protocol/clock.js';
 import type { InteractionResult, PendingAuthorization, ServerContext } from '../server/context.js';
 import { randomToken, sha256, timingSafeEqual } from '../protocol/crypto.js';
 import { KeywardConfigError } from '../protocol/errors.js';
@@ -164,7 +163,7 @@ export class LoginFlow {
     await this.#ctx.store.saveInteraction({ ...interaction, sessionBinding: await sha256(browser) });
     const session = await this.#session(request);
     const prompts = interaction.prompt?.split(' ') ?? [];
-    const fresh = session && (interaction.maxAge === undefined || epochSeconds(this.#ctx.clock) - session.authTime <= interaction.maxAge);
+    const fresh = session && (interaction.maxAge === undefined || this.#ctx.clock() - session.authTime <= interaction.maxAge * 1000);
     if (session && fresh && !prompts.includes('login')) return this.#afterLogin(interaction, session, setCookies);
     return this.#redirect(`${this.#urls.login}?interaction=${encodeURIComponent(interaction.interactionId)}`, setCookies);
   };
@@ -176,7 +175,7 @@ export class LoginFlow {
   readonly silent = async (interaction: InteractionRecord, request: Request): Promise<Response> => {
     const method = request.method;
     const session = await this.#session(request);
-    const fresh = session && (interaction.maxAge === undefined || epochSeconds(this.#ctx.clock) - session.authTime <= interaction.maxAge);
+    const fresh = session && (interaction.maxAge === undefined || this.#ctx.clock() - session.authTime <= interaction.maxAge * 1000);
     if (!session || !fresh) return this.#hooks.deny(interaction.interactionId, { error: 'login_required', description: 'the user is not signed in' }, method);
     const scopes = await this.#grantable(interaction, session);
     // Nothing this user may grant: completing lets the server answer invalid_scope.
@@ -360,7 +359,7 @@ export class LoginFlow {
       subject: identity.subject,
       claims: identity.claims,
       upstreamTokens: identity.upstreamTokens ? await this.#encrypt(identity.upstreamTokens) : undefined,
-      authTime: epochSeconds(this.#ctx.clock),
+      authTime: this.#ctx.clock(),
       createdAt: now,
       expiresAt: now + timeout * 1000,
     };

@@ -1,4 +1,4 @@
-import { epochSeconds, systemClock } from '../protocol/clock.js';
+import { systemClock } from '../protocol/clock.js';
 import type { InteractionResult, ResolvedResource, ServerContext } from './context.js';
 import { randomToken, sha256 } from '../protocol/crypto.js';
 import { isOAuthError, KeywardConfigError, OAuthError } from '../protocol/errors.js';
@@ -716,7 +716,7 @@ export class AuthorizationServer {
       subject: result.subject,
       scopes,
       resources: interaction.resources,
-      authTime: result.authTime ?? epochSeconds(ctx.clock),
+      authTime: result.authTime ?? now,
       claims: result.claims,
       upstreamTokens: result.upstreamTokens,
       createdAt: now,
@@ -734,7 +734,7 @@ export class AuthorizationServer {
       scopes,
       resources: interaction.resources,
       nonce: interaction.nonce,
-      authTime: result.authTime ?? epochSeconds(ctx.clock),
+      authTime: result.authTime ?? now,
       createdAt: now,
       expiresAt: now + ctx.ttl.authorizationCode * 1000,
     });

@@ -21,7 +21,10 @@ export interface ClientRecord {
   clientId: string;
   /** SHA-256 (base64url) of the client secret; absent for public clients. */
   clientSecretHash?: string | undefined;
-  /** Epoch seconds after which the secret is refused; 0 means never (RFC 7591 §3.2.1). */
+  /**
+   * Epoch milliseconds after which the secret is refused; 0 means never. The registration response converts
+   * it to the epoch seconds of RFC 7591 §3.2.1 `client_secret_expires_at`.
+   */
   clientSecretExpiresAt?: number | undefined;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   redirectUris: string[];
@@ -52,7 +55,7 @@ export interface GrantRecord {
   subject: string;
   scopes: string[];
   resources: string[];
-  /** Epoch seconds of the user's authentication, for OIDC `auth_time`. */
+  /** Epoch milliseconds of the user's authentication; ID tokens carry it as OIDC `auth_time` in seconds. */
   authTime?: number | undefined;
   /** Claims the login step returned about the user (name, email, …) for userinfo and ID tokens. */
   claims?: Record<string, unknown> | undefined;
@@ -80,6 +83,7 @@ export interface AuthorizationCodeRecord {
   scopes: string[];
   resources: string[];
   nonce?: string | undefined;
+  /** Epoch milliseconds of the user's authentication. */
   authTime?: number | undefined;
   createdAt: number;
   expiresAt: number;
@@ -151,7 +155,7 @@ export interface BrowserSessionRecord {
   claims?: Record<string, unknown> | undefined;
   /** Encrypted upstream tokens of this login (a compact JWE), carried into the grant. */
   upstreamTokens?: string | undefined;
-  /** Epoch seconds of the authentication, for `max_age` and `auth_time`. */
+  /** Epoch milliseconds of the authentication, for `max_age` and `auth_time`. */
   authTime: number;
   createdAt: number;
   expiresAt: number;

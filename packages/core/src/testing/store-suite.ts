@@ -174,7 +174,7 @@ export function testStore(options: TestStoreOptions): void {
       sessionHash: hashOf('session-cookie-1'),
       subject: 'user-42',
       claims: { name: 'Ada Lovelace', email: 'ada@example.com', email_verified: true },
-      authTime: Math.floor(now / SECOND),
+      authTime: now - 5 * SECOND,
       createdAt: now,
       expiresAt: now + HOUR,
       ...overrides,
@@ -296,7 +296,7 @@ export function testStore(options: TestStoreOptions): void {
       });
 
       it('saves and reads a grant', async () => {
-        const full = grant({ authTime: Math.floor(now / 1000), claims: { name: 'Ada', email: 'ada@example.com' }, upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
+        const full = grant({ authTime: now - 5 * SECOND, claims: { name: 'Ada', email: 'ada@example.com' }, upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
         await store.saveGrant(full);
         expect(await store.getGrant('grant-1')).toEqual(full);
         expect(await store.getGrant('grant-unknown')).toBeNull();

@@ -76,7 +76,8 @@ function clientInformation(ctx: ServerContext, client: ClientRecord, extra: Reco
     ...client.metadata,
     client_id: client.clientId,
     client_id_issued_at: Math.floor(client.createdAt / 1000),
-    ...(client.clientSecretHash && { client_secret_expires_at: client.clientSecretExpiresAt ?? 0 }),
+    // RFC 7591 §3.2.1: epoch seconds on the wire; the record keeps milliseconds like every other time.
+    ...(client.clientSecretHash && { client_secret_expires_at: Math.floor((client.clientSecretExpiresAt ?? 0) / 1000) }),
     registration_client_uri: `${ctx.endpoints.registration}/${encodeURIComponent(client.clientId)}`,
     ...extra,
   };
@@ -96,12 +97,12 @@ async function buildClient(
   let { clientSecretHash, clientSecretExpiresAt } = existing;
   if (!usesClientSecret(metadata.token_endpoint_auth_method)) {
     clientSecretHash = clientSecretExpiresAt = undefined;
-  } else if (!clientSecretHash || (clientSecretExpiresAt && clientSecretExpiresAt * 1000 <= now)) {
+  } else if (!clientSecretHash || (clientSecretExpiresAt && clientSecretExpiresAt <= now)) {
     // No secret yet, or an expired one (clientSecretLifetime): RFC 7592 §2.2 lets the server issue a new
     // secret on read or update, and without it an expired client could never authenticate again.
     secret = randomToken();
     clientSecretHash = await sha256(secret);
-    clientSecretExpiresAt = registration.clientSecretLifetime ? Math.floor(now / 1000) + registration.clientSecretLifetime : 0;
+    clientSecretExpiresAt = registration.clientSecretLifetime ? now + registration.clientSecretLifetime * 1000 : 0;
   }
   const registrationAccessToken = randomToken();
   const client: ClientRecord = {
