@@ -35,7 +35,7 @@ export type { Clock } from './protocol/clock.js';
 export type * from './store/store.js';
 export { accessTokenRevocationKey, clientRevocationKey, grantRevocationKey } from './store/store.js';
 export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, UpstreamIdentity, UpstreamLoginProvider } from './login/providers.js';
-export { StoreUnavailableError } from './store/store-errors.js';
+export { StoreUnavailableError, isTransientStoreError } from './store/store-errors.js';
 export { MCPSessionBinding, MCP_SESSION_NOT_FOUND } from './resource-server/mcp-session.js';
 export type { SessionCheck } from './resource-server/mcp-session.js';
 export { defaultLoginPages, DEFAULT_SCOPE_DESCRIPTIONS } from './login/pages.js';

@@ -633,7 +633,10 @@ export class AuthorizationServer {
           headers: { 'retry-after': '5' },
         }).toResponse();
       } else {
+        // A bug (a store's TypeError included), not an outage: reported once, by its name only in the log,
+        // since a message may quote the data it failed on.
         this.#options.onError?.(error, request);
+        this.#ctx.log?.('oauth:server', 'request failed', { error: error instanceof Error ? error.name : typeof error });
         response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();
       }
     }

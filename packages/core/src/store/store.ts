@@ -350,4 +350,13 @@ export interface Store {
   purgeExpired(): Promise<number>;
   /** Releases connections. */
   close?(): Promise<void>;
+
+  /**
+   * Whether an error this store threw passes (connection refused or reset, timeout, serialization failure,
+   * exhausted pool, closed client): the server answers those with 503 `temporarily_unavailable` and
+   * `Retry-After`, and every other error with 500 `server_error`, reported once to `onError`. Synchronous
+   * and never throws. Optional: without it the server recognises Node, PostgreSQL and SQLite error codes
+   * (`isTransientStoreError`); a store may also throw `StoreUnavailableError` itself.
+   */
+  isTransientError?(error: unknown): boolean;
 }

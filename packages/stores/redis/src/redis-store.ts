@@ -4,7 +4,7 @@
  * @module
  */
 import { Redis, type ChainableCommander } from 'ioredis';
-import { systemClock } from '@keyward/core';
+import { isTransientStoreError, systemClock } from '@keyward/core';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -435,4 +435,19 @@ export class RedisStore implements Store {
     if (this.#redis.status === 'ready') await this.#redis.quit();
     else this.#redis.disconnect();
   }
+
+  /**
+   * Store contract v2: errors that pass. Node network codes ({@link isTransientStoreError}), and ioredis's
+   * own: a closed or unwritable connection, retries or a command timeout exhausted, and the replies of a
+   * Redis that is loading, busy with a script or failing over.
+   */
+  isTransientError(error: unknown): boolean {
+    if (isTransientStoreError(error)) return true;
+    if (!(error instanceof Error)) return false;
+    return error.name === 'MaxRetriesPerRequestError' || REDIS_TRANSIENT_MESSAGE.test(error.message);
+  }
 }
+
+/** ioredis errors and Redis replies that mean Redis is out of reach for now. */
+const REDIS_TRANSIENT_MESSAGE =
+  /^(Connection is closed|Command timed out|Stream isn't writeable|Reached the max retries per request limit|LOADING |BUSY |TRYAGAIN |CLUSTERDOWN |MASTERDOWN |READONLY )/;
