@@ -236,6 +236,7 @@ export class AuthorizationServer {
       hmacSecret: options.signing?.hmacSecret,
       retiredKeyOverlapSeconds: ttl.accessToken + 300,
       rotateAfterSeconds: options.signing?.rotateAfterSeconds,
+      keyEncryption: options.signing?.keyEncryption,
     });
     const endpoint = (path: string) => base + path;
     const cimdOptions = options.clientIdMetadataDocuments ?? {};

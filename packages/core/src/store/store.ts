@@ -174,7 +174,10 @@ export interface ConsentRecord {
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
-  /** The private key as a JWK (or, for HS256, the secret as an `oct` JWK). */
+  /**
+   * The private key as a JWK, or, when the server seals keys (`signing.keyEncryption`), `{ encrypted }`
+   * holding it sealed. A store keeps the object as given and must not look inside.
+   */
   privateJwk: Record<string, unknown>;
   /** The public JWK published at the JWKS endpoint; absent for symmetric keys. */
   publicJwk?: Record<string, unknown> | undefined;
