@@ -6,6 +6,8 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../protocol/crypto.js';
+import { AuthorizationServer } from '../server/server.js';
+import { keyEncryptionFromSecret } from '../store/key-encryption.js';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -44,6 +46,12 @@ export interface TestStoreOptions {
   cleanup?: ((store: Store) => Promise<void> | void) | undefined;
   /** Skip the whole suite, with a printed reason (e.g. server not reachable). */
   skip?: string | false | undefined;
+  /**
+   * Everything the store has written, read around it the way an attacker with a database dump would (every
+   * row of every table, every key and value), as one string. The suite runs a server that seals its
+   * signing keys and checks that no private key material appears in it. Without it that check is skipped.
+   */
+  rawDump?: ((store: Store) => Promise<string> | string) | undefined;
 }
 
 const SECOND = 1_000;
@@ -80,7 +88,7 @@ function hashOf(secret: string): string {
  * ```
  */
 export function testStore(options: TestStoreOptions): void {
-  const { name, create, cleanup, skip } = options;
+  const { name, create, cleanup, skip, rawDump } = options;
   if (skip) console.warn(`[keyward] skipping store suite "${name}": ${skip}`);
   const suite = skip ? describe.skip : describe;
 
@@ -636,6 +644,43 @@ export function testStore(options: TestStoreOptions): void {
         expect(await store.listRevocations(0)).toEqual([live.revocation]);
         expect(await store.listSigningKeys()).toEqual([live.signingKey]);
         expect(await store.markUsed('jti:expiring', now + MINUTE)).toBe(true);
+      });
+    });
+
+    describe('signing keys at rest', () => {
+      it.skipIf(!rawDump)('STORE-V2: no private key material reaches the raw stored data when keys are sealed', async () => {
+        const server = new AuthorizationServer({
+          issuer: 'http://localhost:3009',
+          store,
+          clock,
+          scopes: ['mcp:tools'],
+          clients: [{ clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
+          signing: { keyEncryption: await keyEncryptionFromSecret('a-key-encryption-secret-of-32-characters-or-more') },
+        });
+        const response = await server.request('/oauth/token', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials&client_id=svc&client_secret=svc-secret-0123456789',
+        });
+        expect(response.status).toBe(200);
+        const keys = await store.listSigningKeys();
+        expect(keys.length).toBeGreaterThan(0);
+
+        const dump = await rawDump!(store);
+        // The dump is the real data: it holds every key's kid and public coordinates.
+        for (const key of keys) expect(dump).toContain(key.kid);
+        expect(dump).not.toMatch(/\\?"d\\?"\s*:/);
+        for (const key of keys) {
+          expect(Object.keys(key.privateJwk)).toEqual(['encrypted']);
+          expect(dump).toContain(String(key.privateJwk.encrypted));
+        }
+        // What the sealed keys hold must not be in the dump in any form either.
+        const opened = await keyEncryptionFromSecret('a-key-encryption-secret-of-32-characters-or-more');
+        for (const key of keys) {
+          const jwk = JSON.parse(await opened.decrypt(String(key.privateJwk.encrypted))) as { d: string };
+          expect(jwk.d.length).toBeGreaterThan(20);
+          expect(dump).not.toContain(jwk.d);
+        }
       });
     });
 

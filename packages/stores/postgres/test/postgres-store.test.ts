@@ -36,6 +36,12 @@ testStore({
     return store;
   },
   cleanup: truncateAll,
+  // Every row of every table in the schema, as text, read through the test's own connection.
+  rawDump: async () => {
+    const { rows } = await pool.query<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema]);
+    const dumps = await Promise.all(rows.map(({ tablename }) => pool.query(`SELECT row_to_json(t)::text AS row FROM "${schema}"."${tablename}" t`)));
+    return dumps.flatMap((dump) => dump.rows.map((row: { row: string }) => row.row)).join('\n');
+  },
 });
 
 describe.skipIf(skip)('PostgresStore', () => {

@@ -30,6 +30,21 @@ testStore({
     return store;
   },
   cleanup: (store) => deleteByPrefix(redis, prefixes.get(store)!),
+  // Every key under the store's prefix with its value, whatever its type, as Redis holds it.
+  rawDump: async (store) => {
+    const keys = await redis.keys(`${prefixes.get(store)!}*`);
+    const values = await Promise.all(
+      keys.map(async (key) => {
+        const type = await redis.type(key);
+        if (type === 'string') return redis.get(key);
+        if (type === 'hash') return redis.hgetall(key);
+        if (type === 'set') return redis.smembers(key);
+        if (type === 'zset') return redis.zrange(key, 0, -1);
+        return type;
+      }),
+    );
+    return JSON.stringify(keys.map((key, index) => [key, values[index]]));
+  },
 });
 
 describe.skipIf(skip)('RedisStore', () => {
