@@ -33,7 +33,7 @@ export { randomToken, sha256, timingSafeEqual, base64url } from './protocol/cryp
 export { systemClock, epochSeconds } from './protocol/clock.js';
 export type { Clock } from './protocol/clock.js';
 export type * from './store/store.js';
-export { accessTokenRevocationKey, clientRevocationKey, grantRevocationKey } from './store/store.js';
+export { accessTokenRevocationKey, clientRevocationKey, grantRevocationKey, hasLoginStore } from './store/store.js';
 export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, UpstreamIdentity, UpstreamLoginProvider } from './login/providers.js';
 export { StoreUnavailableError, isTransientStoreError } from './store/store-errors.js';
 export { keyEncryptionFromSecret } from './store/key-encryption.js';

@@ -24,8 +24,8 @@ export async function checkFixtureReadsBack(store: Store): Promise<void> {
   for (const token of want.refreshTokens) expect(await store.getRefreshToken(token.tokenHash)).toEqual(token);
   expect(await store.listRevocations(0)).toEqual(want.revocations);
   expect(await store.listSigningKeys()).toEqual(want.signingKeys);
-  for (const session of want.sessions) expect(await store.getSession(session.sessionHash)).toEqual(session);
-  for (const consent of want.consents) expect(await store.getConsent(consent.subject, consent.clientId)).toEqual(consent);
+  for (const session of want.sessions) expect(await store.getSession!(session.sessionHash)).toEqual(session);
+  for (const consent of want.consents) expect(await store.getConsent!(consent.subject, consent.clientId)).toEqual(consent);
   for (const interaction of want.interactions) {
     expect(await store.getInteraction(interaction.interactionId)).toEqual(interaction);
   }

@@ -18,6 +18,7 @@ import type { ClientRecord, Store, TokenEndpointAuthMethod } from '../store/stor
 import type { KeywardEvent, KeywardLogger, ResponseInfo } from '../operations/events.js';
 import type { RateLimit, RateLimitedEndpoint } from '../operations/rate-limit.js';
 import type { KeyEncryption } from '../store/key-encryption.js';
+import { hasLoginStore } from '../store/store.js';
 
 /** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
@@ -360,8 +361,9 @@ export function validateOptions(options: AuthorizationServerOptions): void {
     const issue = result.error.issues[0]!;
     throw new KeywardConfigError(`AuthorizationServer option ${issue.path.join('.') || '(root)'} ${issue.message}`);
   }
-  if (!options.store.capabilities?.atomic) {
-    throw new KeywardConfigError('the store must guarantee atomic code consumption and refresh rotation', 'ERR_KEYWARD_STORE_CAPABILITY');
+  // The built-in login keeps browser sessions and consents: the store's optional LoginStore group.
+  if (options.login && !options.interaction && !options.devLogin && !hasLoginStore(options.store)) {
+    throw new KeywardConfigError('login needs a store with the LoginStore methods (saveSession, getSession, deleteSession, saveConsent, getConsent)', 'ERR_KEYWARD_STORE_CAPABILITY');
   }
   if (options.devLogin) {
     const url = new URL(options.issuer);

@@ -23,6 +23,7 @@ import { checkResourceIndicator } from '../protocol/resource.js';
 import { isScopeSubset } from '../protocol/scope.js';
 import type { ClientRecord, GrantRecord, InteractionRecord, TokenEndpointAuthMethod } from '../store/store.js';
 import { guardStore, StoreUnavailableError } from '../store/store-errors.js';
+import { hasLoginStore } from '../store/store.js';
 
 /** A grant as {@link AuthorizationServer.listGrants} shows it: no claims, no upstream tokens. */
 export type GrantSummary = Omit<GrantRecord, 'subject' | 'claims' | 'upstreamTokens'>;
@@ -339,13 +340,15 @@ export class AuthorizationServer {
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
     this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
     this.#buildRoutes();
-    if (options.login && !options.interaction && !options.devLogin) {
+    const loginStore = this.#ctx.store;
+    // validateOptions refused a store without the login group when login is on.
+    if (options.login && !options.interaction && !options.devLogin && hasLoginStore(loginStore)) {
       const flow = new LoginFlow(this.#ctx, options.login, {
         complete: (id, result, method) => this.completeInteraction(id, result, method),
         deny: (id, error, method) => this.denyInteraction(id, { ...error, method }),
         isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
         isTrustedClient: (clientId) => this.#trustedClients.has(clientId),
-      }, base);
+      }, base, loginStore);
       this.#ctx.interaction = flow.interaction;
       this.#ctx.silentInteraction = flow.silent;
       for (const [path, handler] of flow.routes()) {

@@ -18,7 +18,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from './store.js';
 
 /**
@@ -96,8 +95,6 @@ function purge<V>(map: Map<string, V>, expiresAt: (value: V) => number | null, n
  * ```
  */
 export class MemoryStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: false };
-
   readonly #clock: Clock;
   readonly #clients = new Map<string, ClientRecord>();
   readonly #grants = new Map<string, GrantRecord>();

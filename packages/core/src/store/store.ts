@@ -252,18 +252,46 @@ export interface CounterState {
   resetAt: number;
 }
 
-/** What a store guarantees; the server refuses a store that lacks what it needs. */
-export interface StoreCapabilities {
-  /** `consumeAuthorizationCode` and `rotateRefreshToken` are atomic across every process sharing the store. */
-  atomic: boolean;
-  /** The store is shared between server instances (PostgreSQL, Redis), as opposed to one process. */
-  shared: boolean;
+/**
+ * The records of Keyward's built-in login pages: signed-in browsers and remembered consents. An optional
+ * group of a {@link Store}: the server asks for it only when the built-in login (`login`) is on, and refuses
+ * at construction a store that lacks any of these methods.
+ *
+ * @example
+ * ```ts
+ * if (!hasLoginStore(store)) console.log('this store serves the token endpoints only, not the login pages');
+ * ```
+ */
+export interface LoginStore {
+  saveSession(session: BrowserSessionRecord): Promise<void>;
+  getSession(sessionHash: string): Promise<BrowserSessionRecord | null>;
+  deleteSession(sessionHash: string): Promise<void>;
+
+  /** Inserts or replaces the consent of `subject` to `clientId`. */
+  saveConsent(consent: ConsentRecord): Promise<void>;
+  getConsent(subject: string, clientId: string): Promise<ConsentRecord | null>;
+}
+
+const LOGIN_STORE_METHODS = ['saveSession', 'getSession', 'deleteSession', 'saveConsent', 'getConsent'] as const;
+
+/**
+ * Whether a store has the {@link LoginStore} group the built-in login pages need.
+ *
+ * @example
+ * ```ts
+ * if (hasLoginStore(store)) await store.deleteSession(sessionHash);
+ * ```
+ */
+export function hasLoginStore(store: Store): store is Store & LoginStore {
+  return LOGIN_STORE_METHODS.every((method) => typeof store[method] === 'function');
 }
 
 /**
  * The persistence interface of Keyward. Domain operations, not get/put: the atomic ones
  * (`consumeAuthorizationCode`, `rotateRefreshToken`, `markUsed`, `incrementCounter`) must hold under
- * concurrency across every process that shares the store.
+ * concurrency across every process that shares the store; a store that cannot guarantee that is not a
+ * Keyward store. The browser sessions and consents of the built-in login are an optional group,
+ * {@link LoginStore}.
  *
  * @example
  * ```ts
@@ -272,8 +300,7 @@ export interface StoreCapabilities {
  * ```
  * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)
  */
-export interface Store {
-  readonly capabilities: StoreCapabilities;
+export interface Store extends Partial<LoginStore> {
 
   getClient(clientId: string): Promise<ClientRecord | null>;
   /** Inserts or replaces a client. */
@@ -324,14 +351,6 @@ export interface Store {
   getInteraction(interactionId: string): Promise<InteractionRecord | null>;
   /** Atomically removes and returns the interaction; of concurrent callers exactly one receives it. */
   consumeInteraction(interactionId: string): Promise<InteractionRecord | null>;
-
-  saveSession(session: BrowserSessionRecord): Promise<void>;
-  getSession(sessionHash: string): Promise<BrowserSessionRecord | null>;
-  deleteSession(sessionHash: string): Promise<void>;
-
-  /** Inserts or replaces the consent of `subject` to `clientId`. */
-  saveConsent(consent: ConsentRecord): Promise<void>;
-  getConsent(subject: string, clientId: string): Promise<ConsentRecord | null>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   saveSigningKey(key: SigningKeyRecord): Promise<void>;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../protocol/crypto.js';
 import { AuthorizationServer } from '../server/server.js';
 import { keyEncryptionFromSecret } from '../store/key-encryption.js';
+import { hasLoginStore } from '../store/store.js';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -15,6 +16,7 @@ import type {
   ConsentRecord,
   GrantRecord,
   InteractionRecord,
+  LoginStore,
   RefreshTokenRecord,
   RevocationRecord,
   SigningKeyRecord,
@@ -464,43 +466,54 @@ export function testStore(options: TestStoreOptions): void {
       });
     });
 
+    /** The store's optional LoginStore group; a store without it skips these tests. */
+    const loginGroup = (context: { skip: (note?: string) => never }): LoginStore => {
+      if (!hasLoginStore(store)) context.skip('the store has no LoginStore group');
+      return store as Store & LoginStore;
+    };
+
     describe('browser sessions', () => {
-      it('saves, reads and deletes a session by the hash of its cookie', async () => {
+      it('saves, reads and deletes a session by the hash of its cookie', async (context) => {
+        const login = loginGroup(context);
         const full = session({ upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
-        await store.saveSession(full);
-        expect(await store.getSession(full.sessionHash)).toEqual(full);
-        expect(await store.getSession(hashOf('session-cookie-2'))).toBeNull();
-        await store.deleteSession(full.sessionHash);
-        expect(await store.getSession(full.sessionHash)).toBeNull();
+        await login.saveSession(full);
+        expect(await login.getSession(full.sessionHash)).toEqual(full);
+        expect(await login.getSession(hashOf('session-cookie-2'))).toBeNull();
+        await login.deleteSession(full.sessionHash);
+        expect(await login.getSession(full.sessionHash)).toBeNull();
       });
 
-      it('treats a session past its timeout as absent', async () => {
-        await store.saveSession(session());
+      it('treats a session past its timeout as absent', async (context) => {
+        const login = loginGroup(context);
+        await login.saveSession(session());
         now += HOUR;
-        expect(await store.getSession(hashOf('session-cookie-1'))).toBeNull();
+        expect(await login.getSession(hashOf('session-cookie-1'))).toBeNull();
       });
     });
 
     describe('consents', () => {
-      it('remembers one consent per user and client, replaced when saved again', async () => {
-        await store.saveConsent(consent());
-        await store.saveConsent(consent({ clientId: 'client-cursor', scopes: ['mcp:tools'] }));
-        await store.saveConsent(consent({ scopes: ['mcp:tools', 'openid', 'mcp:admin'] }));
-        expect((await store.getConsent('user-42', 'client-claude'))?.scopes).toEqual(['mcp:tools', 'openid', 'mcp:admin']);
-        expect((await store.getConsent('user-42', 'client-cursor'))?.scopes).toEqual(['mcp:tools']);
-        expect(await store.getConsent('user-43', 'client-claude')).toBeNull();
+      it('remembers one consent per user and client, replaced when saved again', async (context) => {
+        const login = loginGroup(context);
+        await login.saveConsent(consent());
+        await login.saveConsent(consent({ clientId: 'client-cursor', scopes: ['mcp:tools'] }));
+        await login.saveConsent(consent({ scopes: ['mcp:tools', 'openid', 'mcp:admin'] }));
+        expect((await login.getConsent('user-42', 'client-claude'))?.scopes).toEqual(['mcp:tools', 'openid', 'mcp:admin']);
+        expect((await login.getConsent('user-42', 'client-cursor'))?.scopes).toEqual(['mcp:tools']);
+        expect(await login.getConsent('user-43', 'client-claude')).toBeNull();
       });
 
-      it('keeps subjects and client ids apart even when they contain separators', async () => {
-        await store.saveConsent(consent({ subject: 'a:b', clientId: 'c' }));
-        expect(await store.getConsent('a', 'b:c')).toBeNull();
-        expect(await store.getConsent('a:b', 'c')).not.toBeNull();
+      it('keeps subjects and client ids apart even when they contain separators', async (context) => {
+        const login = loginGroup(context);
+        await login.saveConsent(consent({ subject: 'a:b', clientId: 'c' }));
+        expect(await login.getConsent('a', 'b:c')).toBeNull();
+        expect(await login.getConsent('a:b', 'c')).not.toBeNull();
       });
 
-      it('treats an expired consent as absent', async () => {
-        await store.saveConsent(consent());
+      it('treats an expired consent as absent', async (context) => {
+        const login = loginGroup(context);
+        await login.saveConsent(consent());
         now += 30 * DAY;
-        expect(await store.getConsent('user-42', 'client-claude')).toBeNull();
+        expect(await login.getConsent('user-42', 'client-claude')).toBeNull();
       });
     });
 

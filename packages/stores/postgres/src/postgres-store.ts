@@ -20,7 +20,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from '@keyward/core';
 import { DEFAULT_SCHEMA, migrate, quoteSchema } from './migrations.js';
 import {
@@ -160,8 +159,6 @@ function insertRow(table: string, row: Row, replaceKey?: readonly string[]): pg.
  * rotation must be a compare-and-swap.
  */
 export class PostgresStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: true };
-
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #schema: string;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { hasLoginStore } from '@keyward/core';
 import { testStore } from '@keyward/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { skipUnlessReachable } from '../../test-support/availability.js';
@@ -45,8 +46,8 @@ testStore({
 });
 
 describe.skipIf(skip)('PostgresStore', () => {
-  it('declares itself atomic and shared', () => {
-    expect(new PostgresStore({ pool, schema }).capabilities).toEqual({ atomic: true, shared: true });
+  it('STORE-V2: has the LoginStore group the built-in login needs', () => {
+    expect(hasLoginStore(new PostgresStore({ pool, schema }))).toBe(true);
   });
 
   it('refuses a schema name that is not a plain identifier', () => {

@@ -20,7 +20,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from '@keyward/core';
 import {
   CONSUME_CODE,
@@ -157,8 +156,6 @@ function withMilliseconds<T extends object>(record: T): T {
  * rotation must be a compare-and-swap.
  */
 export class RedisStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: true };
-
   readonly #redis: Redis;
   readonly #ownsClient: boolean;
   readonly #clock: Clock;

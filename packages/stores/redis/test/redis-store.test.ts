@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { hasLoginStore } from '@keyward/core';
 import { testStore } from '@keyward/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { skipUnlessReachable } from '../../test-support/availability.js';
@@ -50,8 +51,8 @@ testStore({
 describe.skipIf(skip)('RedisStore', () => {
   const keyPrefix = `${runPrefix}own:`;
 
-  it('declares itself atomic and shared', () => {
-    expect(new RedisStore({ client: redis, keyPrefix }).capabilities).toEqual({ atomic: true, shared: true });
+  it('STORE-V2: has the LoginStore group the built-in login needs', () => {
+    expect(hasLoginStore(new RedisStore({ client: redis, keyPrefix }))).toBe(true);
   });
 
   it('gives every key a TTL past its record expiry, and none to a client that never expires', async () => {
