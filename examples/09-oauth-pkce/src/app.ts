@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { AuthorizationServer, type AuthInfo, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { AuthorizationServer, keyEncryptionFromSecret, type AuthInfo, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
 import { keyward, requireBearerAuth } from '@keyward/express';
 import { createMcpHandler, scopesForToolCall } from './mcp.js';
 import { localhostHostValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
@@ -226,6 +226,13 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       if (env.JWT_SECRET.length < 32) throw new ConfigError(`JWT_SECRET is too short (${env.JWT_SECRET.length} characters): use at least 32, e.g. openssl rand -base64 32`);
       options.signing = { hmacSecret: env.JWT_SECRET };
       warnings.push('JWT_SECRET: access tokens are signed with HS256, so only this server can verify them; asymmetric keys (ES256, published at the JWKS endpoint) are the default and recommended');
+    }
+    // KEYWARD_ENCRYPTION_SECRET seals the private signing keys before they reach the store; during a change
+    // of secret, KEYWARD_PREVIOUS_ENCRYPTION_SECRET still opens the keys sealed with the old one.
+    if (env.KEYWARD_ENCRYPTION_SECRET) {
+      if (env.KEYWARD_ENCRYPTION_SECRET.length < 32) throw new ConfigError(`KEYWARD_ENCRYPTION_SECRET is too short (${env.KEYWARD_ENCRYPTION_SECRET.length} characters): use at least 32, e.g. openssl rand -base64 32`);
+      const previousSecrets = env.KEYWARD_PREVIOUS_ENCRYPTION_SECRET ? [env.KEYWARD_PREVIOUS_ENCRYPTION_SECRET] : [];
+      options.signing = { ...options.signing, keyEncryption: await keyEncryptionFromSecret(env.KEYWARD_ENCRYPTION_SECRET, { previousSecrets }) };
     }
     const server = new AuthorizationServer(options);
     // Loads (or, on the first start, creates) the signing keys: fails here if the store is unreachable.

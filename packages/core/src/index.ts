@@ -33,8 +33,11 @@ export { randomToken, sha256, timingSafeEqual, base64url } from './protocol/cryp
 export { systemClock, epochSeconds } from './protocol/clock.js';
 export type { Clock } from './protocol/clock.js';
 export type * from './store/store.js';
+export { accessTokenRevocationKey, clientRevocationKey, grantRevocationKey, hasLoginStore } from './store/store.js';
 export type { PasswordAuthenticator, RedirectLoginProvider, TokenLoginProvider, UpstreamIdentity, UpstreamLoginProvider } from './login/providers.js';
-export { StoreUnavailableError } from './store/store-errors.js';
+export { StoreUnavailableError, isTransientStoreError } from './store/store-errors.js';
+export { keyEncryptionFromSecret } from './store/key-encryption.js';
+export type { KeyEncryption, KeyEncryptionOptions } from './store/key-encryption.js';
 export { MCPSessionBinding, MCP_SESSION_NOT_FOUND } from './resource-server/mcp-session.js';
 export type { SessionCheck } from './resource-server/mcp-session.js';
 export { defaultLoginPages, DEFAULT_SCOPE_DESCRIPTIONS } from './login/pages.js';

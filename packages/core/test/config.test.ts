@@ -63,12 +63,16 @@ describe('configuration is validated at construction (KeywardConfigError)', () =
     );
   });
 
-  it('refuses a store without atomic consume and rotation', () => {
+  it('STORE-V2: asks for the LoginStore group only when the built-in login is on', () => {
     const store = new MemoryStore();
-    const weak = Object.create(store, { capabilities: { value: { atomic: false, shared: false } } }) as Store;
-    configError(() => new AuthorizationServer(options({ store: weak })), 'ERR_KEYWARD_STORE_CAPABILITY');
-    const undeclared = Object.create(store, { capabilities: { value: undefined } }) as Store;
-    configError(() => new AuthorizationServer(options({ store: undeclared })), 'ERR_KEYWARD_STORE_CAPABILITY');
+    // A store of the token endpoints only: no sessions, no consents.
+    const tokensOnly = new Proxy(store, {
+      get: (target, property) => (['saveSession', 'getSession', 'deleteSession', 'saveConsent', 'getConsent'].includes(String(property)) ? undefined : Reflect.get(target, property)),
+    }) as Store;
+    const users = { verify: async () => null };
+    configError(() => new AuthorizationServer(options({ store: tokensOnly, login: { users } })), 'ERR_KEYWARD_STORE_CAPABILITY', /LoginStore/);
+    expect(() => new AuthorizationServer(options({ store: tokensOnly }))).not.toThrow();
+    expect(() => new AuthorizationServer(options({ store, login: { users } }))).not.toThrow();
     configError(() => new AuthorizationServer(options({ store: {} as Store })), undefined, /store/);
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '@keyward/core/memory';
 import { testStore } from '@keyward/core/testing';
 
-testStore({ name: 'memory', create: (clock) => new MemoryStore({ clock }) });
+testStore({ name: 'memory', create: (clock) => new MemoryStore({ clock }), rawDump: (store) => (store as MemoryStore).dump() });
 
 describe('MemoryStore record copies', () => {
   it('PERF-STORE-01: copies keep nested claims, Dates and an own "__proto__" member as data, independent of the stored record', async () => {

@@ -24,7 +24,7 @@ const users: PasswordAuthenticator = {
 class FlakyStore extends MemoryStore {
   failing = false;
   override async getClient(clientId: string) {
-    if (this.failing) throw new Error('connection refused 10.0.0.5:5432');
+    if (this.failing) throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
     return super.getClient(clientId);
   }
 }

@@ -13,11 +13,11 @@ const SECRET = 'machine-secret-0123456789';
 class FlakyStore extends MemoryStore {
   failing = false;
   override async getCounter(key: string) {
-    if (this.failing) throw new Error('ECONNREFUSED');
+    if (this.failing) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     return super.getCounter(key);
   }
   override async getClient(clientId: string) {
-    if (this.failing) throw new Error('ECONNREFUSED');
+    if (this.failing) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     return super.getClient(clientId);
   }
 }

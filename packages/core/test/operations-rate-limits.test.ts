@@ -148,7 +148,7 @@ describe('rate limit configuration', () => {
   it('OPS-RL-08: a Store that cannot count lets requests through: the token endpoint and the guard keep working', async () => {
     class NoCounters extends MemoryStore {
       override async incrementCounter(): Promise<never> {
-        throw new Error('ECONNRESET');
+        throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
       }
     }
     const events: KeywardEvent[] = [];

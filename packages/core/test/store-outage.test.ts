@@ -10,7 +10,7 @@ function flakyStore() {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => (down ? Promise.reject(new Error('ECONNREFUSED')) : value.apply(target, args));
+      return (...args: unknown[]) => (down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })) : value.apply(target, args));
     },
   });
   return { store: proxy, setDown: (value: boolean) => void (down = value) };

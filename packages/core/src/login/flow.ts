@@ -1,11 +1,10 @@
 import { CompactEncrypt } from 'jose';
-import { epochSeconds } from '../protocol/clock.js';
 import type { InteractionResult, PendingAuthorization, ServerContext } from '../server/context.js';
 import { randomToken, sha256, timingSafeEqual } from '../protocol/crypto.js';
 import { KeywardConfigError } from '../protocol/errors.js';
 import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../protocol/http.js';
 import type { PasswordAuthenticator, UpstreamIdentity, UpstreamLoginProvider } from './providers.js';
-import type { BrowserSessionRecord, InteractionRecord } from '../store/store.js';
+import type { BrowserSessionRecord, InteractionRecord, LoginStore } from '../store/store.js';
 import { AttemptThrottle, throttleSource, type ThrottleCount, type ThrottleKey } from '../operations/throttle.js';
 import { DEFAULT_SCOPE_DESCRIPTIONS, defaultLoginPages, type LoginPageRenderer } from './pages.js';
 
@@ -104,6 +103,8 @@ function readCookies(request: Request): Map<string, string> {
  */
 export class LoginFlow {
   readonly #ctx: ServerContext;
+  /** The store's login group (sessions, consents), which the server checked it has. */
+  readonly #login: LoginStore;
   readonly #options: LoginOptions;
   readonly #hooks: LoginFlowHooks;
   readonly #paths: { login: string; consent: string; tokenLogin: string; callback: string };
@@ -115,8 +116,9 @@ export class LoginFlow {
   readonly #limits: Required<SignInAttemptLimits>;
   #encryptionKey: Promise<Uint8Array> | undefined;
 
-  constructor(ctx: ServerContext, options: LoginOptions, hooks: LoginFlowHooks, base: string) {
+  constructor(ctx: ServerContext, options: LoginOptions, hooks: LoginFlowHooks, base: string, login: LoginStore) {
     this.#ctx = ctx;
+    this.#login = login;
     this.#options = options;
     this.#hooks = hooks;
     this.#urls = { login: `${base}/oauth/login`, consent: `${base}/oauth/consent`, tokenLogin: `${base}/oauth/login/token`, callback: `${base}/oauth/callback` };
@@ -164,7 +166,7 @@ export class LoginFlow {
     await this.#ctx.store.saveInteraction({ ...interaction, sessionBinding: await sha256(browser) });
     const session = await this.#session(request);
     const prompts = interaction.prompt?.split(' ') ?? [];
-    const fresh = session && (interaction.maxAge === undefined || epochSeconds(this.#ctx.clock) - session.authTime <= interaction.maxAge);
+    const fresh = session && (interaction.maxAge === undefined || this.#ctx.clock() - session.authTime <= interaction.maxAge * 1000);
     if (session && fresh && !prompts.includes('login')) return this.#afterLogin(interaction, session, setCookies);
     return this.#redirect(`${this.#urls.login}?interaction=${encodeURIComponent(interaction.interactionId)}`, setCookies);
   };
@@ -176,7 +178,7 @@ export class LoginFlow {
   readonly silent = async (interaction: InteractionRecord, request: Request): Promise<Response> => {
     const method = request.method;
     const session = await this.#session(request);
-    const fresh = session && (interaction.maxAge === undefined || epochSeconds(this.#ctx.clock) - session.authTime <= interaction.maxAge);
+    const fresh = session && (interaction.maxAge === undefined || this.#ctx.clock() - session.authTime <= interaction.maxAge * 1000);
     if (!session || !fresh) return this.#hooks.deny(interaction.interactionId, { error: 'login_required', description: 'the user is not signed in' }, method);
     const scopes = await this.#grantable(interaction, session);
     // Nothing this user may grant: completing lets the server answer invalid_scope.
@@ -210,7 +212,7 @@ export class LoginFlow {
     const client = await this.#ctx.getClient(interaction.clientId);
     const established = this.#hooks.isTrustedClient(interaction.clientId) || (client !== null && client.tokenEndpointAuthMethod !== 'none');
     if (!established) return false;
-    const consent = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
+    const consent = await this.#login.getConsent(session.subject, interaction.clientId);
     return consent !== null && scopes.every((scope) => consent.scopes.includes(scope));
   }
 
@@ -360,11 +362,11 @@ export class LoginFlow {
       subject: identity.subject,
       claims: identity.claims,
       upstreamTokens: identity.upstreamTokens ? await this.#encrypt(identity.upstreamTokens) : undefined,
-      authTime: epochSeconds(this.#ctx.clock),
+      authTime: this.#ctx.clock(),
       createdAt: now,
       expiresAt: now + timeout * 1000,
     };
-    await this.#ctx.store.saveSession(session);
+    await this.#login.saveSession(session);
     return this.#afterLogin(interaction, session, [...setCookies, this.#cookie(this.#cookies.session, value, timeout)]);
   }
 
@@ -418,9 +420,9 @@ export class LoginFlow {
     const scopes = await this.#grantable(interaction, session);
     if (interaction.scopes.length && !scopes.length) return this.#hooks.complete(interaction.interactionId, this.#result(session), 'POST');
     const now = this.#ctx.clock();
-    const previous = await this.#ctx.store.getConsent(session.subject, interaction.clientId);
+    const previous = await this.#login.getConsent(session.subject, interaction.clientId);
     // Remembered: what the page showed, never a scope the user could not grant.
-    await this.#ctx.store.saveConsent({
+    await this.#login.saveConsent({
       subject: session.subject,
       clientId: interaction.clientId,
       scopes: [...new Set([...(previous?.scopes ?? []), ...scopes])],
@@ -471,7 +473,7 @@ export class LoginFlow {
   async #session(request: Request): Promise<BrowserSessionRecord | null> {
     const value = readCookies(request).get(this.#cookies.session);
     if (!value) return null;
-    const session = await this.#ctx.store.getSession(await sha256(value));
+    const session = await this.#login.getSession(await sha256(value));
     return session && session.expiresAt > this.#ctx.clock() ? session : null;
   }
 

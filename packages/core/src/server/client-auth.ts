@@ -152,7 +152,7 @@ async function checkSecret(
   const client = await ctx.getClient(clientId);
   const expiresAt = client?.clientSecretExpiresAt ?? 0;
   const matches = timingSafeEqual(await sha256(secret), client?.clientSecretHash ?? NO_SECRET_HASH);
-  const valid = client !== null && matches && ctx.allowsAuthMethod(client, method) && (expiresAt === 0 || expiresAt * 1000 > ctx.clock());
+  const valid = client !== null && matches && ctx.allowsAuthMethod(client, method) && (expiresAt === 0 || expiresAt > ctx.clock());
   const throttle = new AttemptThrottle(ctx.store, ctx.clock);
   const source = throttleSource(ctx.clientAddress(request));
   // The id hashed: it is whatever the caller sent, of any length.

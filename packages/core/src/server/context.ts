@@ -25,7 +25,7 @@ export interface InteractionResult {
    * `grantableScopes` then keeps only those this user may grant.
    */
   scopes?: string[];
-  /** Epoch seconds of the authentication; default now. */
+  /** Epoch milliseconds of the authentication; default now. */
   authTime?: number;
   /** The upstream provider's tokens, already encrypted (compact JWE); kept on the grant, never sent out. */
   upstreamTokens?: string;

@@ -2,6 +2,7 @@ import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type J
 import type { Clock } from '../protocol/clock.js';
 import { randomToken, sha256 } from '../protocol/crypto.js';
 import { createJWTSigner, joseJWTSigner, type JWTSigner } from './jwt-signer.js';
+import type { KeyEncryption } from '../store/key-encryption.js';
 import type { SigningKeyRecord, Store } from '../store/store.js';
 
 /** Asymmetric algorithms Keyward can sign access tokens with. */
@@ -33,6 +34,15 @@ export interface KeyManagerOptions {
   rotateAfterSeconds?: number | undefined;
   /** Which library signs; default node:crypto where the runtime has it, else jose. */
   signer?: 'node:crypto' | 'jose' | undefined;
+  /** Seals private keys before they reach the store; without it they are stored as plain JWKs. */
+  keyEncryption?: KeyEncryption | undefined;
+}
+
+/** The stored form of a sealed private key: the only member, so no JWK member is ever stored beside it. */
+type SealedJWK = { encrypted: string };
+
+function isSealed(jwk: Record<string, unknown>): jwk is SealedJWK {
+  return typeof jwk.encrypted === 'string';
 }
 
 /** A public JWK Set document. */
@@ -105,12 +115,14 @@ export class KeyManager {
     const now = this.#options.clock();
     this.#lastReload = now;
     const records = (await this.#options.store.listSigningKeys()).filter((r) => r.expiresAt === null || r.expiresAt > now);
-    for (const record of records) {
+    for (const [index, record] of records.entries()) {
       if (this.#imported.has(record.kid)) continue;
-      const sign = await importJWK(record.privateJwk as JWK, record.alg);
+      const privateJwk = await this.#open(record);
+      records[index] = await this.#resealIfNeeded(record, privateJwk);
+      const sign = await importJWK(privateJwk, record.alg);
       const verify = record.publicJwk ? await importJWK(record.publicJwk as JWK, record.alg) : sign;
       // Each key is turned into a signer once, here, so signing a token does no key import or setup.
-      const { sign: signer } = await createJWTSigner(record.privateJwk as JWK, record.alg, this.#options.signer);
+      const { sign: signer } = await createJWTSigner(privateJwk, record.alg, this.#options.signer);
       this.#imported.set(record.kid, { sign, verify, alg: record.alg, signer });
     }
     this.#records = records;
@@ -122,6 +134,32 @@ export class KeyManager {
       this.#newestFirst.set(record.alg, list);
     }
     this.#jwks = JSON.stringify({ keys: records.filter((r) => r.publicJwk).map((r) => r.publicJwk) });
+  }
+
+  /** The private JWK of a stored key, opened when sealed; the kid inside must be the record's. */
+  async #open(record: SigningKeyRecord): Promise<JWK> {
+    if (!isSealed(record.privateJwk)) return record.privateJwk as JWK;
+    const encryption = this.#options.keyEncryption;
+    if (!encryption) throw new Error(`signing key ${record.kid} is stored encrypted: configure signing.keyEncryption with its secret`);
+    const jwk = JSON.parse(await encryption.decrypt(record.privateJwk.encrypted)) as JWK;
+    // Binds the sealed key to its record, so a sealed key copied under another kid is refused.
+    if (jwk.kid !== record.kid) throw new Error(`signing key ${record.kid} holds the sealed key of another kid`);
+    return jwk;
+  }
+
+  /** A key stored in the clear, or sealed with an earlier secret, is sealed again with the current one. */
+  async #resealIfNeeded(record: SigningKeyRecord, privateJwk: JWK): Promise<SigningKeyRecord> {
+    const encryption = this.#options.keyEncryption;
+    if (!encryption) return record;
+    if (isSealed(record.privateJwk) && !encryption.isStale?.(record.privateJwk.encrypted)) return record;
+    const resealed = { ...record, privateJwk: await this.#seal(privateJwk) };
+    await this.#options.store.saveSigningKey(resealed);
+    return resealed;
+  }
+
+  async #seal(privateJwk: JWK): Promise<Record<string, unknown>> {
+    const encryption = this.#options.keyEncryption;
+    return encryption ? ({ encrypted: await encryption.encrypt(JSON.stringify(privateJwk)) } satisfies SealedJWK) : privateJwk;
   }
 
   #tooOld(record: SigningKeyRecord, now: number): boolean {
@@ -147,7 +185,7 @@ export class KeyManager {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     const kid = randomToken(12);
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
-    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
+    const privateJwk = await this.#seal({ ...(await exportJWK(privateKey)), kid, alg });
     await store.saveSigningKey({ kid, alg, privateJwk, publicJwk, createdAt: now, retiresAt: null, expiresAt: null });
     await this.#reload();
     return kid;

@@ -17,6 +17,8 @@ import { checkRedirectUriForRegistration } from '../protocol/redirect-uri.js';
 import type { ClientRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
 import type { KeywardEvent, KeywardLogger, ResponseInfo } from '../operations/events.js';
 import type { RateLimit, RateLimitedEndpoint } from '../operations/rate-limit.js';
+import type { KeyEncryption } from '../store/key-encryption.js';
+import { hasLoginStore } from '../store/store.js';
 
 /** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
@@ -182,6 +184,11 @@ export interface AuthorizationServerOptions {
     hmacSecret?: string;
     /** Rotate signing keys automatically once they are this many seconds old; default never. */
     rotateAfterSeconds?: number;
+    /**
+     * Seals private signing keys before they reach the store (e.g. `keyEncryptionFromSecret(secret)`), so a
+     * database dump holds no usable key. Keys stored in the clear earlier are sealed on start.
+     */
+    keyEncryption?: KeyEncryption;
   };
   /** Renders login and consent yourself; see {@link InteractionHandler}. Takes precedence over `login`. */
   interaction?: InteractionHandler;
@@ -284,7 +291,12 @@ const optionsSchema = z.object({
     .partial()
     .optional(),
   signing: z
-    .object({ algorithm: z.enum(['ES256', 'EdDSA', 'RS256']), hmacSecret: z.string().min(32, 'must be at least 32 characters'), rotateAfterSeconds: positiveSeconds })
+    .object({
+      algorithm: z.enum(['ES256', 'EdDSA', 'RS256']),
+      hmacSecret: z.string().min(32, 'must be at least 32 characters'),
+      rotateAfterSeconds: positiveSeconds,
+      keyEncryption: z.custom<KeyEncryption>((value) => typeof value === 'object' && value !== null && typeof (value as KeyEncryption).encrypt === 'function' && typeof (value as KeyEncryption).decrypt === 'function', 'must have encrypt and decrypt methods'),
+    })
     .partial()
     .optional(),
   interaction: z.function().optional(),
@@ -349,8 +361,9 @@ export function validateOptions(options: AuthorizationServerOptions): void {
     const issue = result.error.issues[0]!;
     throw new KeywardConfigError(`AuthorizationServer option ${issue.path.join('.') || '(root)'} ${issue.message}`);
   }
-  if (!options.store.capabilities?.atomic) {
-    throw new KeywardConfigError('the store must guarantee atomic code consumption and refresh rotation', 'ERR_KEYWARD_STORE_CAPABILITY');
+  // The built-in login keeps browser sessions and consents: the store's optional LoginStore group.
+  if (options.login && !options.interaction && !options.devLogin && !hasLoginStore(options.store)) {
+    throw new KeywardConfigError('login needs a store with the LoginStore methods (saveSession, getSession, deleteSession, saveConsent, getConsent)', 'ERR_KEYWARD_STORE_CAPABILITY');
   }
   if (options.devLogin) {
     const url = new URL(options.issuer);

@@ -1,4 +1,4 @@
-import { epochSeconds, systemClock } from '../protocol/clock.js';
+import { systemClock } from '../protocol/clock.js';
 import type { InteractionResult, ResolvedResource, ServerContext } from './context.js';
 import { randomToken, sha256 } from '../protocol/crypto.js';
 import { isOAuthError, KeywardConfigError, OAuthError } from '../protocol/errors.js';
@@ -23,6 +23,7 @@ import { checkResourceIndicator } from '../protocol/resource.js';
 import { isScopeSubset } from '../protocol/scope.js';
 import type { ClientRecord, GrantRecord, InteractionRecord, TokenEndpointAuthMethod } from '../store/store.js';
 import { guardStore, StoreUnavailableError } from '../store/store-errors.js';
+import { hasLoginStore } from '../store/store.js';
 
 /** A grant as {@link AuthorizationServer.listGrants} shows it: no claims, no upstream tokens. */
 export type GrantSummary = Omit<GrantRecord, 'subject' | 'claims' | 'upstreamTokens'>;
@@ -236,6 +237,7 @@ export class AuthorizationServer {
       hmacSecret: options.signing?.hmacSecret,
       retiredKeyOverlapSeconds: ttl.accessToken + 300,
       rotateAfterSeconds: options.signing?.rotateAfterSeconds,
+      keyEncryption: options.signing?.keyEncryption,
     });
     const endpoint = (path: string) => base + path;
     const cimdOptions = options.clientIdMetadataDocuments ?? {};
@@ -338,13 +340,15 @@ export class AuthorizationServer {
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
     this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
     this.#buildRoutes();
-    if (options.login && !options.interaction && !options.devLogin) {
+    const loginStore = this.#ctx.store;
+    // validateOptions refused a store without the login group when login is on.
+    if (options.login && !options.interaction && !options.devLogin && hasLoginStore(loginStore)) {
       const flow = new LoginFlow(this.#ctx, options.login, {
         complete: (id, result, method) => this.completeInteraction(id, result, method),
         deny: (id, error, method) => this.denyInteraction(id, { ...error, method }),
         isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
         isTrustedClient: (clientId) => this.#trustedClients.has(clientId),
-      }, base);
+      }, base, loginStore);
       this.#ctx.interaction = flow.interaction;
       this.#ctx.silentInteraction = flow.silent;
       for (const [path, handler] of flow.routes()) {
@@ -633,7 +637,10 @@ export class AuthorizationServer {
           headers: { 'retry-after': '5' },
         }).toResponse();
       } else {
+        // A bug (a store's TypeError included), not an outage: reported once, by its name only in the log,
+        // since a message may quote the data it failed on.
         this.#options.onError?.(error, request);
+        this.#ctx.log?.('oauth:server', 'request failed', { error: error instanceof Error ? error.name : typeof error });
         response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();
       }
     }
@@ -716,7 +723,7 @@ export class AuthorizationServer {
       subject: result.subject,
       scopes,
       resources: interaction.resources,
-      authTime: result.authTime ?? epochSeconds(ctx.clock),
+      authTime: result.authTime ?? now,
       claims: result.claims,
       upstreamTokens: result.upstreamTokens,
       createdAt: now,
@@ -734,7 +741,7 @@ export class AuthorizationServer {
       scopes,
       resources: interaction.resources,
       nonce: interaction.nonce,
-      authTime: result.authTime ?? epochSeconds(ctx.clock),
+      authTime: result.authTime ?? now,
       createdAt: now,
       expiresAt: now + ctx.ttl.authorizationCode * 1000,
     });

@@ -61,6 +61,7 @@ export interface IDTokenContent {
   subject: string;
   clientId: string;
   nonce?: string | undefined;
+  /** Epoch milliseconds of the authentication; the token states it in seconds. */
   authTime?: number | undefined;
   claims?: Record<string, unknown> | undefined;
   accessToken: string;
@@ -82,7 +83,8 @@ export async function issueIDToken(ctx: ServerContext, content: IDTokenContent):
     {
       ...content.claims,
       ...(content.nonce !== undefined && { nonce: content.nonce }),
-      ...(content.authTime !== undefined && { auth_time: content.authTime }),
+      // OIDC Core §2: auth_time is in epoch seconds; records keep milliseconds.
+      ...(content.authTime !== undefined && { auth_time: Math.floor(content.authTime / 1000) }),
       at_hash: atHash,
       iss: ctx.issuer,
       sub: content.subject,

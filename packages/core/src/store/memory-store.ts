@@ -18,7 +18,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from './store.js';
 
 /**
@@ -96,8 +95,6 @@ function purge<V>(map: Map<string, V>, expiresAt: (value: V) => number | null, n
  * ```
  */
 export class MemoryStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: false };
-
   readonly #clock: Clock;
   readonly #clients = new Map<string, ClientRecord>();
   readonly #grants = new Map<string, GrantRecord>();
@@ -304,5 +301,31 @@ export class MemoryStore implements Store {
       purge(this.#markers, (expiresAt) => expiresAt, now) +
       purge(this.#counters, (counter) => counter.resetAt, now)
     );
+  }
+
+  /**
+   * Every record this store holds, expired ones included, as one JSON document: what a heap dump of the
+   * process would show. For tests that check what reaches a store (the conformance suite's `rawDump`).
+   *
+   * @example
+   * ```ts
+   * expect(store.dump()).not.toContain('"d":');
+   * ```
+   */
+  dump(): string {
+    const entries = (map: Map<string, unknown>) => [...map.entries()];
+    return JSON.stringify({
+      clients: entries(this.#clients),
+      grants: entries(this.#grants),
+      codes: entries(this.#codes),
+      refreshTokens: entries(this.#refreshTokens),
+      revocations: entries(this.#revocations),
+      interactions: entries(this.#interactions),
+      signingKeys: entries(this.#signingKeys),
+      sessions: entries(this.#sessions),
+      consents: entries(this.#consents),
+      markers: entries(this.#markers),
+      counters: entries(this.#counters),
+    });
   }
 }

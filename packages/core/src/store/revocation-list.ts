@@ -1,5 +1,5 @@
 import type { Clock } from '../protocol/clock.js';
-import type { Store } from './store.js';
+import { accessTokenRevocationKey, clientRevocationKey, grantRevocationKey, type RevocationKey, type Store } from './store.js';
 
 /** Options of {@link RevocationList}. */
 export interface RevocationListOptions {
@@ -23,7 +23,7 @@ export interface RevocationListOptions {
  */
 export class RevocationList {
   readonly #options: RevocationListOptions;
-  readonly #revoked = new Map<string, number>();
+  readonly #revoked = new Map<RevocationKey, number>();
   #syncedUntil = 0;
   #lastSync = Number.NEGATIVE_INFINITY;
   #syncing: Promise<void> | undefined;
@@ -33,7 +33,7 @@ export class RevocationList {
   }
 
   /** Records a revocation locally (the caller has written it to the store). */
-  add(key: string, expiresAt: number): void {
+  add(key: RevocationKey, expiresAt: number): void {
     this.#revoked.set(key, expiresAt);
   }
 
@@ -42,13 +42,13 @@ export class RevocationList {
     const now = this.#options.clock();
     if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) await this.#sync(now);
     return (
-      this.#has(`jti:${jti}`, now) ||
-      (grantId !== undefined && this.#has(`grant:${grantId}`, now)) ||
-      (clientId !== undefined && this.#has(`client:${clientId}`, now))
+      this.#has(accessTokenRevocationKey(jti), now) ||
+      (grantId !== undefined && this.#has(grantRevocationKey(grantId), now)) ||
+      (clientId !== undefined && this.#has(clientRevocationKey(clientId), now))
     );
   }
 
-  #has(key: string, now: number): boolean {
+  #has(key: RevocationKey, now: number): boolean {
     const expiresAt = this.#revoked.get(key);
     if (expiresAt === undefined) return false;
     if (expiresAt > now) return true;

@@ -21,7 +21,10 @@ export interface ClientRecord {
   clientId: string;
   /** SHA-256 (base64url) of the client secret; absent for public clients. */
   clientSecretHash?: string | undefined;
-  /** Epoch seconds after which the secret is refused; 0 means never (RFC 7591 §3.2.1). */
+  /**
+   * Epoch milliseconds after which the secret is refused; 0 means never. The registration response converts
+   * it to the epoch seconds of RFC 7591 §3.2.1 `client_secret_expires_at`.
+   */
   clientSecretExpiresAt?: number | undefined;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   redirectUris: string[];
@@ -52,7 +55,7 @@ export interface GrantRecord {
   subject: string;
   scopes: string[];
   resources: string[];
-  /** Epoch seconds of the user's authentication, for OIDC `auth_time`. */
+  /** Epoch milliseconds of the user's authentication; ID tokens carry it as OIDC `auth_time` in seconds. */
   authTime?: number | undefined;
   /** Claims the login step returned about the user (name, email, …) for userinfo and ID tokens. */
   claims?: Record<string, unknown> | undefined;
@@ -80,6 +83,7 @@ export interface AuthorizationCodeRecord {
   scopes: string[];
   resources: string[];
   nonce?: string | undefined;
+  /** Epoch milliseconds of the user's authentication. */
   authTime?: number | undefined;
   createdAt: number;
   expiresAt: number;
@@ -151,7 +155,7 @@ export interface BrowserSessionRecord {
   claims?: Record<string, unknown> | undefined;
   /** Encrypted upstream tokens of this login (a compact JWE), carried into the grant. */
   upstreamTokens?: string | undefined;
-  /** Epoch seconds of the authentication, for `max_age` and `auth_time`. */
+  /** Epoch milliseconds of the authentication, for `max_age` and `auth_time`. */
   authTime: number;
   createdAt: number;
   expiresAt: number;
@@ -170,7 +174,10 @@ export interface ConsentRecord {
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
-  /** The private key as a JWK (or, for HS256, the secret as an `oct` JWK). */
+  /**
+   * The private key as a JWK, or, when the server seals keys (`signing.keyEncryption`), `{ encrypted }`
+   * holding it sealed. A store keeps the object as given and must not look inside.
+   */
   privateJwk: Record<string, unknown>;
   /** The public JWK published at the JWKS endpoint; absent for symmetric keys. */
   publicJwk?: Record<string, unknown> | undefined;
@@ -181,10 +188,59 @@ export interface SigningKeyRecord {
   expiresAt: number | null;
 }
 
-/** A revoked token or grant, kept until the tokens it covers would have expired anyway. */
+/**
+ * What a revocation covers, in the string form a store keeps: `grant:<grantId>` (every token of a grant),
+ * `jti:<jti>` (one access token) or `client:<clientId>` (every token of a deleted client). Build one with
+ * {@link grantRevocationKey}, {@link accessTokenRevocationKey} or {@link clientRevocationKey}; a store
+ * treats it as an opaque string and returns it unchanged.
+ *
+ * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+ */
+export type RevocationKey = `grant:${string}` | `jti:${string}` | `client:${string}`;
+
+/**
+ * The revocation key of every token issued under a grant (a revoked refresh token, a replayed code).
+ *
+ * @example
+ * ```ts
+ * await store.addRevocation({ key: grantRevocationKey('grant-1'), revokedAt: now, expiresAt });
+ * ```
+ * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)
+ */
+export function grantRevocationKey(grantId: string): RevocationKey {
+  return `grant:${grantId}`;
+}
+
+/**
+ * The revocation key of one access token, by its `jti` claim.
+ *
+ * @example
+ * ```ts
+ * await store.addRevocation({ key: accessTokenRevocationKey(payload.jti), revokedAt: now, expiresAt: payload.exp * 1000 });
+ * ```
+ * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+ */
+export function accessTokenRevocationKey(jti: string): RevocationKey {
+  return `jti:${jti}`;
+}
+
+/**
+ * The revocation key of every token of a client whose registration was deleted.
+ *
+ * @example
+ * ```ts
+ * await store.addRevocation({ key: clientRevocationKey('client-1'), revokedAt: now, expiresAt });
+ * ```
+ * @see [RFC 7592 §2.3](https://www.rfc-editor.org/rfc/rfc7592#section-2.3)
+ */
+export function clientRevocationKey(clientId: string): RevocationKey {
+  return `client:${clientId}`;
+}
+
+/** A revoked token, grant or client, kept until the tokens it covers would have expired anyway. */
 export interface RevocationRecord {
-  /** `grant:<id>` or `jti:<id>`. */
-  key: string;
+  /** What is revoked; a store keeps the string as given. */
+  key: RevocationKey;
   revokedAt: number;
   expiresAt: number;
 }
@@ -196,18 +252,46 @@ export interface CounterState {
   resetAt: number;
 }
 
-/** What a store guarantees; the server refuses a store that lacks what it needs. */
-export interface StoreCapabilities {
-  /** `consumeAuthorizationCode` and `rotateRefreshToken` are atomic across every process sharing the store. */
-  atomic: boolean;
-  /** The store is shared between server instances (PostgreSQL, Redis), as opposed to one process. */
-  shared: boolean;
+/**
+ * The records of Keyward's built-in login pages: signed-in browsers and remembered consents. An optional
+ * group of a {@link Store}: the server asks for it only when the built-in login (`login`) is on, and refuses
+ * at construction a store that lacks any of these methods.
+ *
+ * @example
+ * ```ts
+ * if (!hasLoginStore(store)) console.log('this store serves the token endpoints only, not the login pages');
+ * ```
+ */
+export interface LoginStore {
+  saveSession(session: BrowserSessionRecord): Promise<void>;
+  getSession(sessionHash: string): Promise<BrowserSessionRecord | null>;
+  deleteSession(sessionHash: string): Promise<void>;
+
+  /** Inserts or replaces the consent of `subject` to `clientId`. */
+  saveConsent(consent: ConsentRecord): Promise<void>;
+  getConsent(subject: string, clientId: string): Promise<ConsentRecord | null>;
+}
+
+const LOGIN_STORE_METHODS = ['saveSession', 'getSession', 'deleteSession', 'saveConsent', 'getConsent'] as const;
+
+/**
+ * Whether a store has the {@link LoginStore} group the built-in login pages need.
+ *
+ * @example
+ * ```ts
+ * if (hasLoginStore(store)) await store.deleteSession(sessionHash);
+ * ```
+ */
+export function hasLoginStore(store: Store): store is Store & LoginStore {
+  return LOGIN_STORE_METHODS.every((method) => typeof store[method] === 'function');
 }
 
 /**
  * The persistence interface of Keyward. Domain operations, not get/put: the atomic ones
  * (`consumeAuthorizationCode`, `rotateRefreshToken`, `markUsed`, `incrementCounter`) must hold under
- * concurrency across every process that shares the store.
+ * concurrency across every process that shares the store; a store that cannot guarantee that is not a
+ * Keyward store. The browser sessions and consents of the built-in login are an optional group,
+ * {@link LoginStore}.
  *
  * @example
  * ```ts
@@ -216,8 +300,7 @@ export interface StoreCapabilities {
  * ```
  * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)
  */
-export interface Store {
-  readonly capabilities: StoreCapabilities;
+export interface Store extends Partial<LoginStore> {
 
   getClient(clientId: string): Promise<ClientRecord | null>;
   /** Inserts or replaces a client. */
@@ -269,14 +352,6 @@ export interface Store {
   /** Atomically removes and returns the interaction; of concurrent callers exactly one receives it. */
   consumeInteraction(interactionId: string): Promise<InteractionRecord | null>;
 
-  saveSession(session: BrowserSessionRecord): Promise<void>;
-  getSession(sessionHash: string): Promise<BrowserSessionRecord | null>;
-  deleteSession(sessionHash: string): Promise<void>;
-
-  /** Inserts or replaces the consent of `subject` to `clientId`. */
-  saveConsent(consent: ConsentRecord): Promise<void>;
-  getConsent(subject: string, clientId: string): Promise<ConsentRecord | null>;
-
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   saveSigningKey(key: SigningKeyRecord): Promise<void>;
 
@@ -297,4 +372,13 @@ export interface Store {
   purgeExpired(): Promise<number>;
   /** Releases connections. */
   close?(): Promise<void>;
+
+  /**
+   * Whether an error this store threw passes (connection refused or reset, timeout, serialization failure,
+   * exhausted pool, closed client): the server answers those with 503 `temporarily_unavailable` and
+   * `Retry-After`, and every other error with 500 `server_error`, reported once to `onError`. Synchronous
+   * and never throws. Optional: without it the server recognises Node, PostgreSQL and SQLite error codes
+   * (`isTransientStoreError`); a store may also throw `StoreUnavailableError` itself.
+   */
+  isTransientError?(error: unknown): boolean;
 }

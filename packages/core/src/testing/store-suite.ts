@@ -6,6 +6,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../protocol/crypto.js';
 import { sha256Sync } from './sha256-sync.js';
+import { AuthorizationServer } from '../server/server.js';
+import { keyEncryptionFromSecret } from '../store/key-encryption.js';
+import { hasLoginStore } from '../store/store.js';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -13,6 +16,7 @@ import type {
   ConsentRecord,
   GrantRecord,
   InteractionRecord,
+  LoginStore,
   RefreshTokenRecord,
   RevocationRecord,
   SigningKeyRecord,
@@ -44,6 +48,12 @@ export interface TestStoreOptions {
   cleanup?: ((store: Store) => Promise<void> | void) | undefined;
   /** Skip the whole suite, with a printed reason (e.g. server not reachable). */
   skip?: string | false | undefined;
+  /**
+   * Everything the store has written, read around it the way an attacker with a database dump would (every
+   * row of every table, every key and value), as one string. The suite runs a server that seals its
+   * signing keys and checks that no private key material appears in it. Without it that check is skipped.
+   */
+  rawDump?: ((store: Store) => Promise<string> | string) | undefined;
 }
 
 const SECOND = 1_000;
@@ -80,7 +90,7 @@ function hashOf(secret: string): string {
  * ```
  */
 export function testStore(options: TestStoreOptions): void {
-  const { name, create, cleanup, skip } = options;
+  const { name, create, cleanup, skip, rawDump } = options;
   if (skip) console.warn(`[keyward] skipping store suite "${name}": ${skip}`);
   const suite = skip ? describe.skip : describe;
 
@@ -174,7 +184,7 @@ export function testStore(options: TestStoreOptions): void {
       sessionHash: hashOf('session-cookie-1'),
       subject: 'user-42',
       claims: { name: 'Ada Lovelace', email: 'ada@example.com', email_verified: true },
-      authTime: Math.floor(now / SECOND),
+      authTime: now - 5 * SECOND,
       createdAt: now,
       expiresAt: now + HOUR,
       ...overrides,
@@ -296,7 +306,7 @@ export function testStore(options: TestStoreOptions): void {
       });
 
       it('saves and reads a grant', async () => {
-        const full = grant({ authTime: Math.floor(now / 1000), claims: { name: 'Ada', email: 'ada@example.com' }, upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
+        const full = grant({ authTime: now - 5 * SECOND, claims: { name: 'Ada', email: 'ada@example.com' }, upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
         await store.saveGrant(full);
         expect(await store.getGrant('grant-1')).toEqual(full);
         expect(await store.getGrant('grant-unknown')).toBeNull();
@@ -456,43 +466,54 @@ export function testStore(options: TestStoreOptions): void {
       });
     });
 
+    /** The store's optional LoginStore group; a store without it skips these tests. */
+    const loginGroup = (context: { skip: (note?: string) => never }): LoginStore => {
+      if (!hasLoginStore(store)) context.skip('the store has no LoginStore group');
+      return store as Store & LoginStore;
+    };
+
     describe('browser sessions', () => {
-      it('saves, reads and deletes a session by the hash of its cookie', async () => {
+      it('saves, reads and deletes a session by the hash of its cookie', async (context) => {
+        const login = loginGroup(context);
         const full = session({ upstreamTokens: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag' });
-        await store.saveSession(full);
-        expect(await store.getSession(full.sessionHash)).toEqual(full);
-        expect(await store.getSession(hashOf('session-cookie-2'))).toBeNull();
-        await store.deleteSession(full.sessionHash);
-        expect(await store.getSession(full.sessionHash)).toBeNull();
+        await login.saveSession(full);
+        expect(await login.getSession(full.sessionHash)).toEqual(full);
+        expect(await login.getSession(hashOf('session-cookie-2'))).toBeNull();
+        await login.deleteSession(full.sessionHash);
+        expect(await login.getSession(full.sessionHash)).toBeNull();
       });
 
-      it('treats a session past its timeout as absent', async () => {
-        await store.saveSession(session());
+      it('treats a session past its timeout as absent', async (context) => {
+        const login = loginGroup(context);
+        await login.saveSession(session());
         now += HOUR;
-        expect(await store.getSession(hashOf('session-cookie-1'))).toBeNull();
+        expect(await login.getSession(hashOf('session-cookie-1'))).toBeNull();
       });
     });
 
     describe('consents', () => {
-      it('remembers one consent per user and client, replaced when saved again', async () => {
-        await store.saveConsent(consent());
-        await store.saveConsent(consent({ clientId: 'client-cursor', scopes: ['mcp:tools'] }));
-        await store.saveConsent(consent({ scopes: ['mcp:tools', 'openid', 'mcp:admin'] }));
-        expect((await store.getConsent('user-42', 'client-claude'))?.scopes).toEqual(['mcp:tools', 'openid', 'mcp:admin']);
-        expect((await store.getConsent('user-42', 'client-cursor'))?.scopes).toEqual(['mcp:tools']);
-        expect(await store.getConsent('user-43', 'client-claude')).toBeNull();
+      it('remembers one consent per user and client, replaced when saved again', async (context) => {
+        const login = loginGroup(context);
+        await login.saveConsent(consent());
+        await login.saveConsent(consent({ clientId: 'client-cursor', scopes: ['mcp:tools'] }));
+        await login.saveConsent(consent({ scopes: ['mcp:tools', 'openid', 'mcp:admin'] }));
+        expect((await login.getConsent('user-42', 'client-claude'))?.scopes).toEqual(['mcp:tools', 'openid', 'mcp:admin']);
+        expect((await login.getConsent('user-42', 'client-cursor'))?.scopes).toEqual(['mcp:tools']);
+        expect(await login.getConsent('user-43', 'client-claude')).toBeNull();
       });
 
-      it('keeps subjects and client ids apart even when they contain separators', async () => {
-        await store.saveConsent(consent({ subject: 'a:b', clientId: 'c' }));
-        expect(await store.getConsent('a', 'b:c')).toBeNull();
-        expect(await store.getConsent('a:b', 'c')).not.toBeNull();
+      it('keeps subjects and client ids apart even when they contain separators', async (context) => {
+        const login = loginGroup(context);
+        await login.saveConsent(consent({ subject: 'a:b', clientId: 'c' }));
+        expect(await login.getConsent('a', 'b:c')).toBeNull();
+        expect(await login.getConsent('a:b', 'c')).not.toBeNull();
       });
 
-      it('treats an expired consent as absent', async () => {
-        await store.saveConsent(consent());
+      it('treats an expired consent as absent', async (context) => {
+        const login = loginGroup(context);
+        await login.saveConsent(consent());
         now += 30 * DAY;
-        expect(await store.getConsent('user-42', 'client-claude')).toBeNull();
+        expect(await login.getConsent('user-42', 'client-claude')).toBeNull();
       });
     });
 
@@ -636,6 +657,43 @@ export function testStore(options: TestStoreOptions): void {
         expect(await store.listRevocations(0)).toEqual([live.revocation]);
         expect(await store.listSigningKeys()).toEqual([live.signingKey]);
         expect(await store.markUsed('jti:expiring', now + MINUTE)).toBe(true);
+      });
+    });
+
+    describe('signing keys at rest', () => {
+      it.skipIf(!rawDump)('STORE-V2: no private key material reaches the raw stored data when keys are sealed', async () => {
+        const server = new AuthorizationServer({
+          issuer: 'http://localhost:3009',
+          store,
+          clock,
+          scopes: ['mcp:tools'],
+          clients: [{ clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
+          signing: { keyEncryption: await keyEncryptionFromSecret('a-key-encryption-secret-of-32-characters-or-more') },
+        });
+        const response = await server.request('/oauth/token', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials&client_id=svc&client_secret=svc-secret-0123456789',
+        });
+        expect(response.status).toBe(200);
+        const keys = await store.listSigningKeys();
+        expect(keys.length).toBeGreaterThan(0);
+
+        const dump = await rawDump!(store);
+        // The dump is the real data: it holds every key's kid and public coordinates.
+        for (const key of keys) expect(dump).toContain(key.kid);
+        expect(dump).not.toMatch(/\\?"d\\?"\s*:/);
+        for (const key of keys) {
+          expect(Object.keys(key.privateJwk)).toEqual(['encrypted']);
+          expect(dump).toContain(String(key.privateJwk.encrypted));
+        }
+        // What the sealed keys hold must not be in the dump in any form either.
+        const opened = await keyEncryptionFromSecret('a-key-encryption-secret-of-32-characters-or-more');
+        for (const key of keys) {
+          const jwk = JSON.parse(await opened.decrypt(String(key.privateJwk.encrypted))) as { d: string };
+          expect(jwk.d.length).toBeGreaterThan(20);
+          expect(dump).not.toContain(jwk.d);
+        }
       });
     });
 

@@ -175,6 +175,20 @@ const MIGRATIONS: readonly Migration[] = [
     name: 'grants by subject',
     sql: (s) => `CREATE INDEX grants_subject ON ${s}.grants (subject, created_at);`,
   },
+  {
+    // Store contract v2: every time is epoch milliseconds. These four columns held epoch seconds until now.
+    // A value below 10^11 can only be seconds (10^11 ms is March 1973, 10^11 s the year 5138), so the
+    // statements are idempotent and never multiply a value twice.
+    version: 3,
+    name: 'auth_time and client_secret_expires_at in milliseconds',
+    sql: (s) => `
+      UPDATE ${s}.clients SET client_secret_expires_at = client_secret_expires_at * 1000
+        WHERE client_secret_expires_at > 0 AND client_secret_expires_at < 100000000000;
+      UPDATE ${s}.grants SET auth_time = auth_time * 1000 WHERE auth_time < 100000000000;
+      UPDATE ${s}.authorization_codes SET auth_time = auth_time * 1000 WHERE auth_time < 100000000000;
+      UPDATE ${s}.sessions SET auth_time = auth_time * 1000 WHERE auth_time < 100000000000;
+    `,
+  },
 ];
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 import pg from 'pg';
-import { systemClock } from '@keyward/core';
+import { isTransientStoreError, systemClock } from '@keyward/core';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -20,7 +20,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from '@keyward/core';
 import { DEFAULT_SCHEMA, migrate, quoteSchema } from './migrations.js';
 import {
@@ -160,8 +159,6 @@ function insertRow(table: string, row: Row, replaceKey?: readonly string[]): pg.
  * rotation must be a compare-and-swap.
  */
 export class PostgresStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: true };
-
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #schema: string;
@@ -452,4 +449,16 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#ownsPool && !this.#pool.ended) await this.#pool.end();
   }
+
+  /**
+   * Store contract v2: errors that pass. SQLSTATEs and Node network codes ({@link isTransientStoreError}),
+   * and what pg reports without a code: a dropped connection, an ended pool, no connection free in time.
+   */
+  isTransientError(error: unknown): boolean {
+    return isTransientStoreError(error) || (error instanceof Error && PG_TRANSIENT_MESSAGE.test(error.message));
+  }
 }
+
+/** pg and pg-pool errors that carry no code but mean the database is out of reach for now. */
+const PG_TRANSIENT_MESSAGE =
+  /^(Connection terminated|Cannot use a pool after calling end on the pool|timeout exceeded when trying to connect|Client was closed and is not queryable|Client has encountered a connection error|Query read timeout)/;

@@ -14,6 +14,7 @@ import type {
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
+  RevocationKey,
   RevocationRecord,
   SigningKeyRecord,
 } from '@keyward/core';
@@ -383,7 +384,7 @@ export function revocationToRow(revocation: RevocationRecord): Row {
 }
 
 export function revocationFromRow(row: RevocationRow): RevocationRecord {
-  return { key: row.key, revokedAt: int(row.revoked_at), expiresAt: int(row.expires_at) };
+  return { key: row.key as RevocationKey, revokedAt: int(row.revoked_at), expiresAt: int(row.expires_at) };
 }
 
 export function signingKeyToRow(key: SigningKeyRecord): Row {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { hasLoginStore } from '@keyward/core';
 import { testStore } from '@keyward/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { skipUnlessReachable } from '../../test-support/availability.js';
@@ -36,11 +37,17 @@ testStore({
     return store;
   },
   cleanup: truncateAll,
+  // Every row of every table in the schema, as text, read through the test's own connection.
+  rawDump: async () => {
+    const { rows } = await pool.query<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema]);
+    const dumps = await Promise.all(rows.map(({ tablename }) => pool.query(`SELECT row_to_json(t)::text AS row FROM "${schema}"."${tablename}" t`)));
+    return dumps.flatMap((dump) => dump.rows.map((row: { row: string }) => row.row)).join('\n');
+  },
 });
 
 describe.skipIf(skip)('PostgresStore', () => {
-  it('declares itself atomic and shared', () => {
-    expect(new PostgresStore({ pool, schema }).capabilities).toEqual({ atomic: true, shared: true });
+  it('STORE-V2: has the LoginStore group the built-in login needs', () => {
+    expect(hasLoginStore(new PostgresStore({ pool, schema }))).toBe(true);
   });
 
   it('refuses a schema name that is not a plain identifier', () => {

@@ -4,7 +4,7 @@
  * @module
  */
 import { Redis, type ChainableCommander } from 'ioredis';
-import { systemClock } from '@keyward/core';
+import { isTransientStoreError, systemClock } from '@keyward/core';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -20,7 +20,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from '@keyward/core';
 import {
   CONSUME_CODE,
@@ -105,6 +104,21 @@ function keyLayout(prefix: string) {
 const isLive = (expiresAt: number | null, now: number): boolean => expiresAt === null || expiresAt > now;
 
 /**
+ * Before store contract v2, `clientSecretExpiresAt` and `authTime` were epoch seconds, and Redis still holds
+ * such records. A value below 10^11 can only be seconds (10^11 ms is March 1973, 10^11 s the year 5138).
+ */
+const LEGACY_SECONDS_BELOW = 100_000_000_000;
+const inMilliseconds = (time: number): number => (time > 0 && time < LEGACY_SECONDS_BELOW ? time * 1000 : time);
+
+/** Reads a record written before contract v2 with its seconds as milliseconds; newer records pass unchanged. */
+function withMilliseconds<T extends object>(record: T): T {
+  const times = record as { authTime?: unknown; clientSecretExpiresAt?: unknown };
+  if (typeof times.authTime === 'number') times.authTime = inMilliseconds(times.authTime);
+  if (typeof times.clientSecretExpiresAt === 'number') times.clientSecretExpiresAt = inMilliseconds(times.clientSecretExpiresAt);
+  return record;
+}
+
+/**
  * A {@link Store} in Redis (6.2 or later), through ioredis. Shared: any number of server instances can use
  * the same Redis. Atomic by Redis's own means: consuming a code, rotating a refresh token, revoking a grant,
  * taking a replay marker and counting are Lua scripts (run to completion, nothing interleaves), taking an
@@ -142,8 +156,6 @@ const isLive = (expiresAt: number | null, now: number): boolean => expiresAt ===
  * rotation must be a compare-and-swap.
  */
 export class RedisStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: true };
-
   readonly #redis: Redis;
   readonly #ownsClient: boolean;
   readonly #clock: Clock;
@@ -209,7 +221,7 @@ export class RedisStore implements Store {
 
   #liveJson<T extends { expiresAt: number | null }>(json: string | null): T | null {
     if (json === null) return null;
-    const record = JSON.parse(json) as T;
+    const record = withMilliseconds(JSON.parse(json) as T);
     return isLive(record.expiresAt, this.#clock()) ? record : null;
   }
 
@@ -268,7 +280,7 @@ export class RedisStore implements Store {
     const result = (await this.#scripts.consumeCode(this.#keys.code(codeHash), this.#clock())) as
       | [record: string, firstUse: number]
       | null;
-    return result ? { record: JSON.parse(result[0]) as AuthorizationCodeRecord, firstUse: result[1] === 1 } : null;
+    return result ? { record: withMilliseconds(JSON.parse(result[0]) as AuthorizationCodeRecord), firstUse: result[1] === 1 } : null;
   }
 
   async saveRefreshToken(token: RefreshTokenRecord): Promise<void> {
@@ -420,4 +432,19 @@ export class RedisStore implements Store {
     if (this.#redis.status === 'ready') await this.#redis.quit();
     else this.#redis.disconnect();
   }
+
+  /**
+   * Store contract v2: errors that pass. Node network codes ({@link isTransientStoreError}), and ioredis's
+   * own: a closed or unwritable connection, retries or a command timeout exhausted, and the replies of a
+   * Redis that is loading, busy with a script or failing over.
+   */
+  isTransientError(error: unknown): boolean {
+    if (isTransientStoreError(error)) return true;
+    if (!(error instanceof Error)) return false;
+    return error.name === 'MaxRetriesPerRequestError' || REDIS_TRANSIENT_MESSAGE.test(error.message);
+  }
 }
+
+/** ioredis errors and Redis replies that mean Redis is out of reach for now. */
+const REDIS_TRANSIENT_MESSAGE =
+  /^(Connection is closed|Command timed out|Stream isn't writeable|Reached the max retries per request limit|LOADING |BUSY |TRYAGAIN |CLUSTERDOWN |MASTERDOWN |READONLY )/;

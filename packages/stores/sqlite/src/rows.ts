@@ -12,6 +12,7 @@ import type {
   GrantRecord,
   InteractionRecord,
   RefreshTokenRecord,
+  RevocationKey,
   RevocationRecord,
   SigningKeyRecord,
 } from '@keyward/core';
@@ -373,7 +374,7 @@ export function revocationToRow(revocation: RevocationRecord): RevocationRow {
 }
 
 export function revocationFromRow(row: RevocationRow): RevocationRecord {
-  return { key: row.key, revokedAt: row.revoked_at, expiresAt: row.expires_at };
+  return { key: row.key as RevocationKey, revokedAt: row.revoked_at, expiresAt: row.expires_at };
 }
 
 export function signingKeyToRow(key: SigningKeyRecord): SigningKeyRow {

@@ -20,7 +20,6 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-  StoreCapabilities,
 } from '@keyward/core';
 import { migrate } from './migrations.js';
 import {
@@ -116,8 +115,6 @@ const EXPIRING_TABLES = [
  * rotation must be a compare-and-swap.
  */
 export class SQLiteStore implements Store {
-  readonly capabilities: StoreCapabilities = { atomic: true, shared: false };
-
   readonly #db: Database.Database;
   readonly #ownsDatabase: boolean;
   readonly #clock: Clock;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,10 +6,26 @@ import { testStore } from '@keyward/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, SCHEMA_VERSION, SQLiteStore } from '../src/index.js';
 
+/** Every row of every Keyward table, read through another handle on the same database. */
+function dumpTables(db: Database.Database): string {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'keyward_%'").pluck().all() as string[];
+  return JSON.stringify(tables.map((table) => [table, db.prepare(`SELECT * FROM "${table}"`).all()]));
+}
+
+const memoryDatabases = new WeakMap<object, Database.Database>();
 testStore({
   name: 'sqlite (:memory:)',
-  create: (clock) => new SQLiteStore({ filename: ':memory:', clock }),
-  cleanup: (store) => store.close?.(),
+  create: (clock) => {
+    const database = new Database(':memory:');
+    const store = new SQLiteStore({ database, clock });
+    memoryDatabases.set(store, database);
+    return store;
+  },
+  cleanup: async (store) => {
+    await store.close?.();
+    memoryDatabases.get(store)!.close();
+  },
+  rawDump: (store) => dumpTables(memoryDatabases.get(store)!),
 });
 
 // A file in WAL mode is what production uses; each test gets its own file, so every store starts empty.
@@ -17,10 +33,21 @@ const directory = mkdtempSync(join(tmpdir(), 'keyward-sqlite-'));
 let files = 0;
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
+const fileNames = new WeakMap<object, string>();
 testStore({
   name: 'sqlite (WAL file)',
-  create: (clock) => new SQLiteStore({ filename: join(directory, `store-${++files}.db`), clock }),
+  create: (clock) => {
+    const filename = join(directory, `store-${++files}.db`);
+    const store = new SQLiteStore({ filename, clock });
+    fileNames.set(store, filename);
+    return store;
+  },
   cleanup: (store) => store.close?.(),
+  // The bytes on disk, database and write-ahead log, as a stolen file would show them.
+  rawDump: (store) => {
+    const filename = fileNames.get(store)!;
+    return [filename, `${filename}-wal`].filter((file) => existsSync(file)).map((file) => readFileSync(file).toString('latin1')).join('\n');
+  },
 });
 
 describe('SQLiteStore', () => {

@@ -5,7 +5,7 @@ import { OAuthError } from '../../protocol/errors.js';
 import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../../protocol/http.js';
 import { countRequest } from '../../operations/rate-limit.js';
 import { parseScope } from '../../protocol/scope.js';
-import type { ClientRecord } from '../../store/store.js';
+import { clientRevocationKey, type ClientRecord } from '../../store/store.js';
 import { bearerChallenge } from '../../protocol/www-authenticate.js';
 
 /**
@@ -76,7 +76,8 @@ function clientInformation(ctx: ServerContext, client: ClientRecord, extra: Reco
     ...client.metadata,
     client_id: client.clientId,
     client_id_issued_at: Math.floor(client.createdAt / 1000),
-    ...(client.clientSecretHash && { client_secret_expires_at: client.clientSecretExpiresAt ?? 0 }),
+    // RFC 7591 §3.2.1: epoch seconds on the wire; the record keeps milliseconds like every other time.
+    ...(client.clientSecretHash && { client_secret_expires_at: Math.floor((client.clientSecretExpiresAt ?? 0) / 1000) }),
     registration_client_uri: `${ctx.endpoints.registration}/${encodeURIComponent(client.clientId)}`,
     ...extra,
   };
@@ -96,12 +97,12 @@ async function buildClient(
   let { clientSecretHash, clientSecretExpiresAt } = existing;
   if (!usesClientSecret(metadata.token_endpoint_auth_method)) {
     clientSecretHash = clientSecretExpiresAt = undefined;
-  } else if (!clientSecretHash || (clientSecretExpiresAt && clientSecretExpiresAt * 1000 <= now)) {
+  } else if (!clientSecretHash || (clientSecretExpiresAt && clientSecretExpiresAt <= now)) {
     // No secret yet, or an expired one (clientSecretLifetime): RFC 7592 §2.2 lets the server issue a new
     // secret on read or update, and without it an expired client could never authenticate again.
     secret = randomToken();
     clientSecretHash = await sha256(secret);
-    clientSecretExpiresAt = registration.clientSecretLifetime ? Math.floor(now / 1000) + registration.clientSecretLifetime : 0;
+    clientSecretExpiresAt = registration.clientSecretLifetime ? now + registration.clientSecretLifetime * 1000 : 0;
   }
   const registrationAccessToken = randomToken();
   const client: ClientRecord = {
@@ -198,8 +199,8 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
     // client is gone); its access tokens are refused until the last of them would have expired.
     const now = ctx.clock();
     const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
-    await ctx.store.addRevocation({ key: `client:${client.clientId}`, revokedAt: now, expiresAt });
-    ctx.revocations.add(`client:${client.clientId}`, expiresAt);
+    await ctx.store.addRevocation({ key: clientRevocationKey(client.clientId), revokedAt: now, expiresAt });
+    ctx.revocations.add(clientRevocationKey(client.clientId), expiresAt);
     ctx.emit?.({ type: 'client.deleted', clientId: client.clientId }, request);
     return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   }

@@ -5,6 +5,7 @@ import { OAuthError } from '../../protocol/errors.js';
 import { readBodyParams } from '../../protocol/http.js';
 import { verifyOwnAccessToken } from '../tokens.js';
 import { revokeGrant } from './token.js';
+import { accessTokenRevocationKey } from '../../store/store.js';
 
 /**
  * The revocation endpoint. Whatever the hint says, both token types are tried (RFC 7009 §2.1). Revoking a
@@ -28,8 +29,8 @@ export async function handleRevoke(ctx: ServerContext, request: Request): Promis
   if (payload) {
     if (payload.client_id === client.clientId) {
       const expiresAt = (payload.exp ?? 0) * 1000 + 60_000;
-      await ctx.store.addRevocation({ key: `jti:${payload.jti}`, revokedAt: ctx.clock(), expiresAt });
-      ctx.revocations.add(`jti:${payload.jti}`, expiresAt);
+      await ctx.store.addRevocation({ key: accessTokenRevocationKey(String(payload.jti)), revokedAt: ctx.clock(), expiresAt });
+      ctx.revocations.add(accessTokenRevocationKey(String(payload.jti)), expiresAt);
       ctx.emit?.({ type: 'token.revoked', tokenType: 'access_token', clientId: client.clientId, subject: payload.sub, grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined }, request);
     }
   } else {

@@ -6,7 +6,7 @@ import { jsonResponse, readBodyParams, type RequestParams } from '../../protocol
 import { isValidPKCEValue, verifyPKCE } from '../../protocol/pkce.js';
 import { checkResourceIndicator } from '../../protocol/resource.js';
 import { formatScope, isScopeSubset, parseScope } from '../../protocol/scope.js';
-import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../../store/store.js';
+import { grantRevocationKey, type ClientRecord, type GrantRecord, type RefreshTokenRecord } from '../../store/store.js';
 import { issueAccessToken, issueIDToken } from '../tokens.js';
 import { claimsForScopes } from './userinfo.js';
 
@@ -52,8 +52,8 @@ export async function revokeGrant(ctx: ServerContext, grantId: string): Promise<
   // Access tokens of the grant stay verifiable until they expire, so the revocation must outlive them.
   const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
   await ctx.store.revokeGrant(grantId, now);
-  await ctx.store.addRevocation({ key: `grant:${grantId}`, revokedAt: now, expiresAt });
-  ctx.revocations.add(`grant:${grantId}`, expiresAt);
+  await ctx.store.addRevocation({ key: grantRevocationKey(grantId), revokedAt: now, expiresAt });
+  ctx.revocations.add(grantRevocationKey(grantId), expiresAt);
 }
 
 async function newRefreshToken(ctx: ServerContext, from: Omit<RefreshTokenRecord, 'tokenHash' | 'createdAt' | 'expiresAt' | 'rotatedAt'>, grant: GrantRecord) {
