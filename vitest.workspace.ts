@@ -32,6 +32,7 @@ export default [
   project('sql-kit', './packages/stores/sql-kit'),
   project('store-sqlite', './packages/stores/sqlite'),
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
+  project('store-mysql', './packages/stores/mysql', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
   project('example-09', './examples/09-oauth-pkce'),
   project('example-fastify-mcp', './examples/fastify-mcp'),
