@@ -4,7 +4,7 @@
  * @module
  */
 import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
-import type { Clock, StoreCapabilities } from '@keyward/core';
+import type { Clock, Store, StoreCapabilities } from '@keyward/core';
 import { mysqlDialect, SqlStore, type SqlDriver, type SqlExecutor, type SqlResult } from '@keyward/sql-kit';
 import { migrate } from './migrations.js';
 
@@ -66,7 +66,7 @@ async function execute(connection: Pool | PoolConnection, sql: string, params: r
  * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2) for why refresh token
  * rotation must be a compare-and-swap.
  */
-export class MySQLStore extends SqlStore {
+export class MySQLStore extends SqlStore implements Store {
   readonly capabilities: StoreCapabilities = { atomic: true, shared: true };
 
   readonly #pool: Pool;

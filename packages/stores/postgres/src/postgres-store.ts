@@ -4,7 +4,7 @@
  * @module
  */
 import pg from 'pg';
-import type { Clock, StoreCapabilities } from '@keyward/core';
+import type { Clock, Store, StoreCapabilities } from '@keyward/core';
 import { postgresDialect, SqlStore, type SqlDriver } from '@keyward/sql-kit';
 import { DEFAULT_SCHEMA, migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
@@ -64,7 +64,7 @@ export interface PostgresStoreOptions {
  * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2) for why refresh token
  * rotation must be a compare-and-swap.
  */
-export class PostgresStore extends SqlStore {
+export class PostgresStore extends SqlStore implements Store {
   readonly capabilities: StoreCapabilities = { atomic: true, shared: true };
 
   readonly #pool: pg.Pool;

@@ -4,7 +4,7 @@
  * @module
  */
 import Database from 'better-sqlite3';
-import type { Clock, StoreCapabilities } from '@keyward/core';
+import type { Clock, Store, StoreCapabilities } from '@keyward/core';
 import { SqlStore, sqliteDialect, type SqlDriver, type SqlExecutor, type SqlResult } from '@keyward/sql-kit';
 import { migrate } from './migrations.js';
 
@@ -80,7 +80,7 @@ class SQLiteDriver implements SqlDriver {
 /**
  * A {@link Store} in a SQLite database file, through better-sqlite3. Atomic: every compare-and-swap is a
  * single guarded statement or an immediate transaction, so it holds even between processes. Not shared:
- * SQLite serves one machine, so use `@keyward/store-postgres` or `@keyward/store-redis` behind a load
+ * SQLite serves one machine, so use `@keyward/store-postgres`, `-mysql` or `-redis` behind a load
  * balancer. (WAL mode does let several processes on that machine open the same file safely.)
  *
  * The schema is created or upgraded when the store is constructed (see {@link migrate}). Expiry is judged
@@ -103,7 +103,7 @@ class SQLiteDriver implements SqlDriver {
  * @see [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2) for why refresh token
  * rotation must be a compare-and-swap.
  */
-export class SQLiteStore extends SqlStore {
+export class SQLiteStore extends SqlStore implements Store {
   readonly capabilities: StoreCapabilities = { atomic: true, shared: false };
 
   readonly #db: Database.Database;
