@@ -5,7 +5,7 @@
  */
 import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { Clock, Store, StoreCapabilities } from '@keyward/core';
-import { mysqlDialect, SqlStore, type SqlDriver, type SqlExecutor, type SqlResult } from '@keyward/sql-kit';
+import { mysqlDialect, runOnce, SqlStore, type SqlDriver, type SqlExecutor, type SqlResult } from '@keyward/sql-kit';
 import { migrate } from './migrations.js';
 
 /**
@@ -73,7 +73,7 @@ export class MySQLStore extends SqlStore implements Store {
   readonly #ownsPool: boolean;
   readonly #prefix: string | undefined;
   readonly #migrate: boolean;
-  #ready: Promise<void> | undefined;
+  readonly #ready = runOnce(() => migrate(this.#pool, { prefix: this.#prefix }));
 
   constructor(options: MySQLStoreOptions = {}) {
     const dialect = mysqlDialect({ prefix: options.prefix });
@@ -108,15 +108,7 @@ export class MySQLStore extends SqlStore implements Store {
    * attempt is retried by the next call.
    */
   async init(): Promise<void> {
-    if (!this.#migrate) return;
-    this.#ready ??= migrate(this.#pool, { prefix: this.#prefix }).then(
-      () => undefined,
-      (error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      },
-    );
-    return this.#ready;
+    if (this.#migrate) await this.#ready();
   }
 
   /** Ends the pool if the store opened it; a pool passed in as `pool` stays open. */

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import type { Clock, Store, StoreCapabilities } from '@keyward/core';
-import { postgresDialect, SqlStore, type SqlDriver } from '@keyward/sql-kit';
+import { postgresDialect, runOnce, SqlStore, type SqlDriver } from '@keyward/sql-kit';
 import { DEFAULT_SCHEMA, migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
 
@@ -71,7 +71,7 @@ export class PostgresStore extends SqlStore implements Store {
   readonly #ownsPool: boolean;
   readonly #schema: string;
   readonly #migrate: boolean;
-  #ready: Promise<void> | undefined;
+  readonly #ready = runOnce(() => migrate(this.#pool, { schema: this.#schema }));
 
   constructor(options: PostgresStoreOptions = {}) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -112,15 +112,7 @@ export class PostgresStore extends SqlStore implements Store {
    * attempt is retried by the next call.
    */
   async init(): Promise<void> {
-    if (!this.#migrate) return;
-    this.#ready ??= migrate(this.#pool, { schema: this.#schema }).then(
-      () => undefined,
-      (error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      },
-    );
-    return this.#ready;
+    if (this.#migrate) await this.#ready();
   }
 
   /** Ends the pool if the store opened it; a pool passed in as `pool` stays open. */

@@ -349,6 +349,29 @@ export abstract class SqlStore implements Store {
   }
 }
 
+/**
+ * Wraps a start-up step (a migration) so that it runs once: concurrent and later calls share its result, and
+ * a failure is retried by the next call instead of being remembered.
+ *
+ * @example
+ * ```ts
+ * const ready = runOnce(() => migrate(pool));
+ * await ready(); // migrates
+ * await ready(); // already done
+ * ```
+ */
+export function runOnce(step: () => Promise<unknown>): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () =>
+    (ready ??= step().then(
+      () => undefined,
+      (error: unknown) => {
+        ready = undefined;
+        throw error;
+      },
+    ));
+}
+
 function counterOf(row: Row): CounterState {
   return { count: Number(row.count), resetAt: Number(row.reset_at) };
 }
