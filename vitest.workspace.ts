@@ -32,9 +32,11 @@ export default [
   project('store-sqlite', './packages/stores/sqlite'),
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
+  project('store-d1', './packages/stores/d1'),
   project('example-09', './examples/09-oauth-pkce'),
   project('example-fastify-mcp', './examples/fastify-mcp'),
   project('example-hono-mcp', './examples/hono-mcp'),
+  project('example-cloudflare-workers', './examples/cloudflare-workers'),
   project('e2e', './packages/e2e'),
   project('bench', './packages/bench'),
 ] satisfies TestProjectConfiguration[];
