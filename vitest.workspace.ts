@@ -29,6 +29,7 @@ export default [
   project('fastify', './packages/fastify'),
   project('hono', './packages/hono'),
   project('upstream', './packages/upstream'),
+  project('sql-kit', './packages/stores/sql-kit'),
   project('store-sqlite', './packages/stores/sqlite'),
   project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
