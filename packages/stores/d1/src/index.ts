@@ -4,4 +4,3 @@
  * @module
  */
 export { D1Store, type D1StoreOptions, type D1DatabaseLike, type D1PreparedStatementLike } from './d1-store.js';
-export { SCHEMA as D1_SCHEMA } from './schema.js';

@@ -1,7 +1,8 @@
 import { Miniflare } from 'miniflare';
 import { testStore } from '@keyward/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { D1_SCHEMA, D1Store, type D1DatabaseLike } from '../src/index.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '@keyward/sql-kit';
+import { D1Store, type D1DatabaseLike } from '../src/index.js';
 
 // The store runs here, in Node, and every statement it sends runs in workerd's own D1 (SQLite in a Durable
 // Object, as in production) through Miniflare's binding proxy: concurrent calls from the suite reach D1 as
@@ -15,9 +16,9 @@ const miniflare = new Miniflare({
 const database = (await miniflare.getD1Database('DB')) as unknown as D1DatabaseLike;
 afterAll(() => miniflare.dispose());
 
-/** Empties every Keyward table, so each test starts from an empty store (the schema stays). */
+/** Empties every Keyward table, so each test starts from an empty store (the schema and its version stay). */
 async function empty(): Promise<void> {
-  const tables = await database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'keyward_%'").all<{ name: string }>();
+  const tables = await database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'keyward_%' AND name NOT LIKE '%migrations'").all<{ name: string }>();
   if (tables.results.length) await database.batch(tables.results.map(({ name }) => database.prepare(`DELETE FROM ${name}`)));
 }
 
@@ -28,18 +29,24 @@ testStore({
 });
 
 describe('D1Store', () => {
-  it('creates its tables once, idempotently, and works with migrate: false after that', async () => {
-    const store = new D1Store({ database });
-    await Promise.all([store.migrate(), store.migrate(), new D1Store({ database }).migrate()]);
-    const tables = await database.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE 'keyward_%'").first<{ n: number }>();
-    expect(tables?.n).toBe(11);
-    const unmigrated = new D1Store({ database, migrate: false });
-    expect(await unmigrated.markUsed('jti:d1-1', Date.now() + 60_000)).toBe(true);
-    expect(D1_SCHEMA.every((sql) => /IF NOT EXISTS/.test(sql))).toBe(true);
-    await empty();
+  it('migrates a new database once, even when three isolates start at the same moment', async () => {
+    const tablePrefix = 'keyward_race_';
+    const stores = Array.from({ length: 3 }, () => new D1Store({ database, tablePrefix, migrate: false }));
+    const applied = await Promise.all(stores.map((store) => store.migrate()));
+    expect(applied.flat().sort()).toEqual(MIGRATIONS.map(({ version }) => version));
+    expect(await stores[0]!.migrate()).toEqual([]);
+    const recorded = await database.prepare(`SELECT max(version) AS version, count(*) AS n FROM "${tablePrefix}migrations"`).first<{ version: number; n: number }>();
+    expect(recorded).toEqual({ version: SCHEMA_VERSION, n: MIGRATIONS.length });
+    const tables = await database.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE '${tablePrefix}%'`).first<{ n: number }>();
+    expect(tables?.n).toBe(12);
+    expect(await stores[1]!.markUsed('jti:d1-1', Date.now() + 60_000)).toBe(true);
   });
 
   it('refuses a missing binding with a message that names the fix', () => {
     expect(() => new D1Store({ database: undefined as unknown as D1DatabaseLike })).toThrow(/env\.DB/);
   });
 });
+
+// The binding Workers hand the store (typed by @cloudflare/workers-types) fits what the store asks for.
+type Binding = import('@cloudflare/workers-types').D1Database;
+export const bindingFits: (binding: Binding) => D1DatabaseLike = (binding) => binding;
