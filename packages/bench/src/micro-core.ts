@@ -5,7 +5,7 @@
  */
 import { AuthorizationServer, KeyManager } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
-import { CORS_HEADERS, rawJSONResponse, withHeaders } from '../../core/src/http.js';
+import { CORS_HEADERS, rawJSONResponse, withHeaders } from '../../core/src/protocol/http.js';
 
 const N = Number(process.env.N ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { ResourceServerGuard, RevocationList, wellKnownURL, type GuardResult } from '@keyward/core';
-import { VerifiedTokenCache } from '../src/verified-token-cache.js';
+import { VerifiedTokenCache } from '../src/resource-server/verified-token-cache.js';
 import { authOf, CLIENTS, ISSUER, PATHS, RESOURCE, setup, type Harness } from './support.js';
 
 function bearer(token: string): Request {

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
-import { createJWTSigner } from '../src/jwt-signer.js';
+import { createJWTSigner } from '../src/server/jwt-signer.js';
 import { decodeJWT, ISSUER, PATHS, setup } from './support.js';
 
 const ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const;

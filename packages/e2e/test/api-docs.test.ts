@@ -13,7 +13,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const ENTRY_POINTS = [
   'packages/core/src/index.ts',
-  'packages/core/src/memory-store.ts',
+  'packages/core/src/store/memory-store.ts',
   'packages/core/src/testing/index.ts',
   'packages/express/src/index.ts',
   'packages/fastify/src/index.ts',

@@ -1,12 +1,12 @@
 import { CompactEncrypt } from 'jose';
-import { epochSeconds } from '../clock.js';
-import type { InteractionResult, PendingAuthorization, ServerContext } from '../context.js';
-import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
-import { KeywardConfigError } from '../errors.js';
-import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../http.js';
-import type { PasswordAuthenticator, UpstreamIdentity, UpstreamLoginProvider } from '../login-providers.js';
-import type { BrowserSessionRecord, InteractionRecord } from '../store.js';
-import { AttemptThrottle, throttleSource, type ThrottleCount, type ThrottleKey } from '../throttle.js';
+import { epochSeconds } from '../protocol/clock.js';
+import type { InteractionResult, PendingAuthorization, ServerContext } from '../server/context.js';
+import { randomToken, sha256, timingSafeEqual } from '../protocol/crypto.js';
+import { KeywardConfigError } from '../protocol/errors.js';
+import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../protocol/http.js';
+import type { PasswordAuthenticator, UpstreamIdentity, UpstreamLoginProvider } from './providers.js';
+import type { BrowserSessionRecord, InteractionRecord } from '../store/store.js';
+import { AttemptThrottle, throttleSource, type ThrottleCount, type ThrottleKey } from '../operations/throttle.js';
 import { DEFAULT_SCOPE_DESCRIPTIONS, defaultLoginPages, type LoginPageRenderer } from './pages.js';
 
 /** The built-in login and consent pages. */

@@ -1,4 +1,4 @@
-import { escapeHTML } from '../http.js';
+import { escapeHTML } from '../protocol/http.js';
 
 /** What the login page shows. */
 export interface LoginPageModel {

@@ -5,11 +5,11 @@
  * @module
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../memory-store.js';
-import { calculatePKCECodeChallenge } from '../pkce.js';
-import { randomToken } from '../crypto.js';
-import { AuthorizationServer } from '../server.js';
-import type { AuthorizationServerOptions } from '../options.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { calculatePKCECodeChallenge } from '../protocol/pkce.js';
+import { randomToken } from '../protocol/crypto.js';
+import { AuthorizationServer } from '../server/server.js';
+import type { AuthorizationServerOptions } from '../server/options.js';
 
 /**
  * The issuer of the conformance server; requests are routed by path, so it need not match the listener.

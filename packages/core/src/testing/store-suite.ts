@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sha256 } from '../crypto.js';
+import { sha256 } from '../protocol/crypto.js';
+import { sha256Sync } from './sha256-sync.js';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -17,7 +17,7 @@ import type {
   RevocationRecord,
   SigningKeyRecord,
   Store,
-} from '../store.js';
+} from '../store/store.js';
 
 /**
  * Options of {@link testStore}.
@@ -57,7 +57,7 @@ const REDIRECT_URI = 'http://127.0.0.1:33418/callback';
 
 /** What the server would store for a secret: its SHA-256, base64url. */
 function hashOf(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  return sha256Sync(secret);
 }
 
 /**

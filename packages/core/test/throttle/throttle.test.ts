@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { AuthorizationServer, KeywardConfigError, type KeywardEvent } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
-import { AttemptThrottle, throttleSource } from '../../src/throttle.js';
+import { AttemptThrottle, throttleSource } from '../../src/operations/throttle.js';
 import { CLIENT_SECRET, expectRateLimitFields, ISSUER, observable, PASSWORD, START, tally, throttleHarness } from './bursts.js';
 
 let now = START;

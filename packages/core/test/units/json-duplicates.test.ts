@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseJSONBody } from '../../src/http.js';
+import { parseJSONBody } from '../../src/protocol/http.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientAddressFrom, trustedProxies } from '../../src/proxy.js';
+import { clientAddressFrom, trustedProxies } from '../../src/protocol/proxy.js';
 
 describe('trustedProxies', () => {
   it('OPS-PRX-10: matches IPv4 and IPv6 addresses and CIDR ranges, IPv4-mapped IPv6 as IPv4', () => {

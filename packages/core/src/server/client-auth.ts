@@ -1,11 +1,11 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ServerContext } from './context.js';
-import { sha256, timingSafeEqual } from './crypto.js';
-import { OAuthError } from './errors.js';
-import type { RequestParams } from './http.js';
-import { OutboundFetchError, outboundFetchFailure } from './safe-fetch.js';
-import type { ClientRecord, TokenEndpointAuthMethod } from './store.js';
-import { AttemptThrottle, throttleSource } from './throttle.js';
+import { sha256, timingSafeEqual } from '../protocol/crypto.js';
+import { OAuthError } from '../protocol/errors.js';
+import type { RequestParams } from '../protocol/http.js';
+import { OutboundFetchError, outboundFetchFailure } from '../node/safe-fetch.js';
+import type { ClientRecord, TokenEndpointAuthMethod } from '../store/store.js';
+import { AttemptThrottle, throttleSource } from '../operations/throttle.js';
 
 /** A client that proved who it is (or, for public clients, named itself). */
 export interface AuthenticatedClient {
@@ -21,6 +21,19 @@ function decodeFormComponent(value: string): string | null {
   }
 }
 
+const utf8 = new TextDecoder();
+
+/** Base64 (RFC 4648 §4) to UTF-8 text with the Web platform's `atob`, or null when it is not Base64. */
+function decodeBase64(text: string): string | null {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return null;
+  }
+  return utf8.decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
+}
+
 /**
  * Parses `Authorization: Basic …` client credentials. RFC 6749 §2.3.1 form-urlencodes the id and secret
  * before Base64, so both are form-urldecoded here, strictly: a malformed escape is a failure, not a guess.
@@ -34,7 +47,8 @@ function decodeFormComponent(value: string): string | null {
 export function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } | null {
   const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header);
   if (!match) return null;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const decoded = decodeBase64(match[1]!);
+  if (decoded === null) return null;
   const colon = decoded.indexOf(':');
   if (colon < 0) return null;
   const clientId = decodeFormComponent(decoded.slice(0, colon));

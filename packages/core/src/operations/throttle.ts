@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js';
-import type { Store } from './store.js';
+import type { Clock } from '../protocol/clock.js';
+import type { Store } from '../store/store.js';
 
 /** One counter a throttle consults: its store key, how many attempts it allows, and its fixed window. */
 export interface ThrottleKey {

@@ -1,10 +1,10 @@
-import { parseClientMetadata } from './client-metadata.js';
-import type { Clock } from './clock.js';
-import { OAuthError } from './errors.js';
-import { duplicateNote, parseJSONBody } from './http.js';
-import { OutboundFetchError, safeFetch, type SafeFetchOptions } from './safe-fetch.js';
-import { parseScope } from './scope.js';
-import type { ClientRecord } from './store.js';
+import { parseClientMetadata } from '../protocol/client-metadata.js';
+import type { Clock } from '../protocol/clock.js';
+import { OAuthError } from '../protocol/errors.js';
+import { duplicateNote, parseJSONBody } from '../protocol/http.js';
+import { OutboundFetchError, safeFetch, type SafeFetchOptions } from '../node/safe-fetch.js';
+import { parseScope } from '../protocol/scope.js';
+import type { ClientRecord } from '../store/store.js';
 
 /** Client ID metadata document settings. */
 export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {

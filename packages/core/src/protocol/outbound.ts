@@ -1,6 +1,12 @@
-import type { LookupAddress } from 'node:dns';
+/**
+ * Outbound requests to URLs that clients supply (client ID metadata documents, `jwks_uri` key sets): the
+ * shape of the fetcher the server calls, the error that keeps network detail out of responses, and the
+ * special-purpose address rules that keep such requests out of private networks. Pure: no I/O here.
+ *
+ * @module
+ */
 
-/** Options of {@link safeFetch}. */
+/** Limits of the outbound fetch of client-supplied URLs (the server's default fetchers honour them). */
 export interface SafeFetchOptions {
   /** Give up after this many milliseconds; default 5000. */
   timeoutMs?: number;
@@ -15,12 +21,29 @@ export interface SafeFetchOptions {
   ca?: string | readonly string[];
 }
 
-/** What {@link safeFetch} read. */
+/** What an outbound fetch read: the status, the header fields (lower-case names) and the body as text. */
 export interface SafeFetchResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
+
+/**
+ * The fetcher of every outbound request the authorization server makes: client ID metadata documents and
+ * the `jwks_uri` key sets of `private_key_jwt` clients. It must not follow redirects, and should cap the
+ * body and the time it takes; throw an {@link OutboundFetchError} to have a failure logged through the
+ * server's `onError` while the client learns only that the URL could not be fetched.
+ *
+ * @example
+ * ```ts
+ * const fetchThroughEgressProxy: OutboundFetch = async (url) => {
+ *   const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+ *   return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
+ * };
+ * ```
+ * @see [OAuth Client ID Metadata Document §6.5](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+ */
+export type OutboundFetch = (url: string) => Promise<SafeFetchResponse>;
 
 /**
  * Why a URL that a client supplied could not be fetched. The message names the URL and the network detail
@@ -209,95 +232,25 @@ export function specialPurposeRange(address: string): string | null {
   return rangeOf('ipv6', v6.value) ?? (v6.value >> IPV6_GLOBAL_UNICAST.shift === IPV6_GLOBAL_UNICAST.prefix ? null : 'outside IPv6 global unicast (RFC 4291 §2.4)');
 }
 
-/** True when the host of a URL is an IP literal rather than a name to resolve. */
-function isIPLiteral(hostname: string): boolean {
+/** @internal True when the host of a URL is an IP literal rather than a name to resolve. */
+export function isIPLiteral(hostname: string): boolean {
   return hostname.startsWith('[') || parseIPv4(hostname) !== null;
 }
 
+
 /**
- * Fetches a URL that a client supplied (a client ID metadata document, a `jwks_uri`) without letting it
- * reach private networks: https only, every resolved address checked at connection time (so DNS rebinding
- * cannot swap in a private one), no redirects, a size cap and a timeout. Every failure is an
- * {@link OutboundFetchError} whose message carries the detail for the server's log, never for the client.
- *
- * @example
- * ```ts
- * const { status, body } = await safeFetch('https://client.example/oauth/metadata.json');
- * ```
- * @see [RFC 6890](https://www.rfc-editor.org/rfc/rfc6890)
- * @see [OAuth Client ID Metadata Document §6.5](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+ * @internal The checks every outbound fetcher makes before any connection: an https URL without user
+ * information, and no IP literal in a special-purpose range (an IP literal is connected to without a
+ * lookup, so it is judged here). `allowed` says the host is one of `allowPrivateHosts`.
  */
-export async function safeFetch(input: string, options: SafeFetchOptions = {}): Promise<SafeFetchResponse> {
-  const failure = (reason: string, cause?: unknown) => new OutboundFetchError(input, reason, cause === undefined ? undefined : { cause });
+export function checkOutboundURL(input: string, options: SafeFetchOptions): { url: URL; allowed: boolean } {
+  const failure = (reason: string) => new OutboundFetchError(input, reason);
   if (!URL.canParse(input)) throw failure('not a URL');
   const url = new URL(input);
   if (url.protocol !== 'https:') throw failure('only https URLs are fetched');
   if (url.username || url.password) throw failure('URLs with user information are not fetched');
   const allowed = options.allowPrivateHosts?.some((entry) => entry === url.host || entry === url.hostname) ?? false;
-  // An IP literal is connected to without a lookup, so it is judged here, before any socket exists.
   const literalRange = isIPLiteral(url.hostname) ? specialPurposeRange(url.hostname) : null;
   if (literalRange && !allowed) throw failure(`${url.hostname} is a special-purpose address (${literalRange})`);
-  const [https, dns] = await Promise.all([import('node:https'), import('node:dns')]);
-
-  const maxBytes = options.maxBytes ?? 5120;
-  const timeoutMs = options.timeoutMs ?? 5000;
-  return new Promise<SafeFetchResponse>((resolve, reject) => {
-    // Settles once. Failures end the exchange with a plain destroy(): destroy(error) after the response has
-    // begun emits that error where no listener waits (an uncaught exception that stops the process, so one
-    // oversized document could take the server down) and still lets 'end' resolve with a truncated body.
-    let settled = false;
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(error instanceof OutboundFetchError ? error : failure(error.message, error));
-      request.destroy();
-    };
-    // A total deadline, not only the socket's idle timeout: a server that trickles one byte at a time is
-    // never idle (CIMD §6.6 asks for limits on what a fetch may cost).
-    const timer = setTimeout(() => fail(failure(`no complete response within ${timeoutMs} ms`)), timeoutMs);
-    const request = https.request(
-      url,
-      {
-        method: 'GET',
-        headers: { accept: 'application/json' },
-        timeout: timeoutMs,
-        ...(options.ca && { ca: options.ca as string | string[] }),
-        lookup: (host, lookupOptions, callback) => {
-          dns.lookup(host, { ...lookupOptions, all: true }, (error, addresses) => {
-            if (error) return callback(error, '', 4);
-            const list = addresses as unknown as LookupAddress[];
-            // Checked here, at connection time, so a name that resolves to a public address for a check and
-            // to a private one for the connection (DNS rebinding) gains nothing.
-            const usable = list.filter((entry) => allowed || specialPurposeRange(entry.address) === null);
-            if (!usable.length) {
-              const ranges = list.map((entry) => `${entry.address}: ${specialPurposeRange(entry.address)}`).join('; ');
-              return callback(failure(`${host} resolves only to special-purpose addresses (${ranges})`), '', 4);
-            }
-            if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
-            callback(null, usable[0]!.address, usable[0]!.family);
-          });
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) return fail(failure(`response larger than ${maxBytes} bytes`));
-          chunks.push(chunk);
-        });
-        response.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
-        });
-        response.on('error', fail);
-      },
-    );
-    request.on('timeout', () => fail(failure(`no complete response within ${timeoutMs} ms`)));
-    request.on('error', fail);
-    request.end();
-  });
+  return { url, allowed };
 }

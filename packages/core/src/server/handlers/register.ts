@@ -1,12 +1,12 @@
-import { parseClientMetadata, usesClientSecret, type ClientMetadata } from '../client-metadata.js';
+import { parseClientMetadata, usesClientSecret, type ClientMetadata } from '../../protocol/client-metadata.js';
 import type { ServerContext } from '../context.js';
-import { randomToken, sha256, timingSafeEqual } from '../crypto.js';
-import { OAuthError } from '../errors.js';
-import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../http.js';
-import { countRequest } from '../rate-limit.js';
-import { parseScope } from '../scope.js';
-import type { ClientRecord } from '../store.js';
-import { bearerChallenge } from '../www-authenticate.js';
+import { randomToken, sha256, timingSafeEqual } from '../../protocol/crypto.js';
+import { OAuthError } from '../../protocol/errors.js';
+import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../../protocol/http.js';
+import { countRequest } from '../../operations/rate-limit.js';
+import { parseScope } from '../../protocol/scope.js';
+import type { ClientRecord } from '../../store/store.js';
+import { bearerChallenge } from '../../protocol/www-authenticate.js';
 
 /**
  * Decides whether an anonymous registration is accepted: return `true`, or `false`/a reason to refuse it

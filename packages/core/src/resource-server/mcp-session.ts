@@ -1,4 +1,4 @@
-import type { AuthInfo } from './resource-server.js';
+import type { AuthInfo } from './guard.js';
 
 /** Whose an MCP session is: the grant (user × client) of the token that opened it. */
 interface SessionOwner {

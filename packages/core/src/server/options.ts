@@ -5,18 +5,18 @@
  * @module
  */
 import { z } from 'zod';
-import type { Clock } from './clock.js';
+import type { Clock } from '../protocol/clock.js';
 import type { InteractionHandler, InteractionResult } from './context.js';
-import { KeywardConfigError } from './errors.js';
+import { KeywardConfigError } from '../protocol/errors.js';
 import type { IntrospectionOptions } from './handlers/introspect.js';
 import type { RegistrationOptions } from './handlers/register.js';
 import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
-import type { LoginOptions } from './login/flow.js';
+import type { LoginOptions } from '../login/flow.js';
 import type { SigningAlgorithm } from './keys.js';
-import { checkRedirectUriForRegistration } from './redirect-uri.js';
-import type { ClientRecord, Store, TokenEndpointAuthMethod } from './store.js';
-import type { KeywardEvent, KeywardLogger, ResponseInfo } from './events.js';
-import type { RateLimit, RateLimitedEndpoint } from './rate-limit.js';
+import { checkRedirectUriForRegistration } from '../protocol/redirect-uri.js';
+import type { ClientRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
+import type { KeywardEvent, KeywardLogger, ResponseInfo } from '../operations/events.js';
+import type { RateLimit, RateLimitedEndpoint } from '../operations/rate-limit.js';
 
 /** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Clock } from './clock.js';
-import type { Store } from './store.js';
+import type { Clock } from '../protocol/clock.js';
+import type { Store } from '../store/store.js';
 
 /**
  * A fixed-window limit: at most `max` requests per `windowMs` milliseconds from one source address.

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../protocol/clock.js';
 import type { Store } from './store.js';
 
 /** Options of {@link RevocationList}. */

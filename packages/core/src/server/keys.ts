@@ -1,8 +1,8 @@
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import type { Clock } from './clock.js';
-import { randomToken, sha256 } from './crypto.js';
+import type { Clock } from '../protocol/clock.js';
+import { randomToken, sha256 } from '../protocol/crypto.js';
 import { createJWTSigner, joseJWTSigner, type JWTSigner } from './jwt-signer.js';
-import type { SigningKeyRecord, Store } from './store.js';
+import type { SigningKeyRecord, Store } from '../store/store.js';
 
 /** Asymmetric algorithms Keyward can sign access tokens with. */
 export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256';

@@ -1,9 +1,9 @@
 /**
  * An in-process {@link Store} for tests, examples and single-instance servers.
  *
- * @module
+ * @module memory-store
  */
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
 import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,

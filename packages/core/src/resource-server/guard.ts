@@ -1,16 +1,16 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { systemClock, type Clock } from './clock.js';
-import { sha256Now } from './crypto.js';
-import { KeywardConfigError } from './errors.js';
-import { readBodyParams } from './http.js';
-import type { RevocationList } from './revocation-list.js';
-import { parseScope } from './scope.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
+import { sha256Now } from '../protocol/crypto.js';
+import { KeywardConfigError } from '../protocol/errors.js';
+import { readBodyParams } from '../protocol/http.js';
+import type { RevocationList } from '../store/revocation-list.js';
+import { parseScope } from '../protocol/scope.js';
 import { VerifiedTokenCache, type VerifiedToken } from './verified-token-cache.js';
-import { bearerChallenge } from './www-authenticate.js';
-import { eventEmitter, safeLogger, safeResponseHook, type KeywardEvent, type KeywardLogger, type PendingEvent, type ResponseInfo } from './events.js';
-import { countRequest, type RateLimit } from './rate-limit.js';
-import type { Store } from './store.js';
-import { OAuthError } from './errors.js';
+import { bearerChallenge } from '../protocol/www-authenticate.js';
+import { eventEmitter, safeLogger, safeResponseHook, type KeywardEvent, type KeywardLogger, type PendingEvent, type ResponseInfo } from '../operations/events.js';
+import { countRequest, type RateLimit } from '../operations/rate-limit.js';
+import type { Store } from '../store/store.js';
+import { OAuthError } from '../protocol/errors.js';
 
 /**
  * What the guard knows about a verified access token, shaped like the MCP SDK's `AuthInfo` so the SDK's

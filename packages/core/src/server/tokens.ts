@@ -1,8 +1,8 @@
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import { epochSeconds } from './clock.js';
+import { epochSeconds } from '../protocol/clock.js';
 import type { ServerContext } from './context.js';
-import { base64url, nodeCrypto, randomToken } from './crypto.js';
-import { formatScope } from './scope.js';
+import { base64url, nodeCrypto, randomToken } from '../protocol/crypto.js';
+import { formatScope } from '../protocol/scope.js';
 
 /** What an access token is issued for. */
 export interface AccessTokenGrant {

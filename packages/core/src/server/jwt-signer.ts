@@ -1,5 +1,5 @@
 import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import { nodeCrypto } from './crypto.js';
+import { nodeCrypto } from '../protocol/crypto.js';
 
 /**
  * @internal Signs a JWT: the header and claims exactly as given (members in their order, serialised with

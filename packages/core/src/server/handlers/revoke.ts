@@ -1,8 +1,8 @@
 import { authenticateClient } from '../client-auth.js';
 import type { ServerContext } from '../context.js';
-import { sha256 } from '../crypto.js';
-import { OAuthError } from '../errors.js';
-import { readBodyParams } from '../http.js';
+import { sha256 } from '../../protocol/crypto.js';
+import { OAuthError } from '../../protocol/errors.js';
+import { readBodyParams } from '../../protocol/http.js';
 import { verifyOwnAccessToken } from '../tokens.js';
 import { revokeGrant } from './token.js';
 

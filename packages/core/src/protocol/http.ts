@@ -126,6 +126,9 @@ export function parseJSONBody(text: string): unknown {
  */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+// Not fatal: malformed UTF-8 becomes U+FFFD, as it did with Node's Buffer.
+const utf8 = new TextDecoder();
+
 /**
  * Reads a request body as text, refusing more than `limit` bytes (413) before buffering it, so an
  * unauthenticated POST cannot make the server hold an arbitrary amount of memory.
@@ -153,7 +156,13 @@ export async function readBodyText(request: Request, limit = MAX_BODY_BYTES): Pr
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return utf8.decode(bytes);
 }
 
 /**

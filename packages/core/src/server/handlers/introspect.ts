@@ -1,11 +1,11 @@
 import { authenticateClient } from '../client-auth.js';
 import type { ServerContext } from '../context.js';
-import { sha256 } from '../crypto.js';
-import { OAuthError } from '../errors.js';
-import { jsonResponse, readBodyParams } from '../http.js';
-import { parseScope } from '../scope.js';
+import { sha256 } from '../../protocol/crypto.js';
+import { OAuthError } from '../../protocol/errors.js';
+import { jsonResponse, readBodyParams } from '../../protocol/http.js';
+import { parseScope } from '../../protocol/scope.js';
 import { verifyOwnAccessToken } from '../tokens.js';
-import { bearerChallenge } from '../www-authenticate.js';
+import { bearerChallenge } from '../../protocol/www-authenticate.js';
 
 const INACTIVE = '{"active":false}';
 

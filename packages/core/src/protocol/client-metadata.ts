@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OAuthError } from './errors.js';
 import { checkRedirectUriForRegistration } from './redirect-uri.js';
 import { parseScope } from './scope.js';
-import type { TokenEndpointAuthMethod } from './store.js';
+import type { TokenEndpointAuthMethod } from '../store/store.js';
 
 /** Grant types a client can be registered for. */
 export const SUPPORTED_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;

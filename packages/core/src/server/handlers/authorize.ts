@@ -1,14 +1,14 @@
 import type { ServerContext } from '../context.js';
-import { randomToken } from '../crypto.js';
-import { isOAuthError, OAuthError, sanitizeErrorDescription, type OAuthErrorCode } from '../errors.js';
-import { escapeHTML, htmlResponse, readBodyParams, RequestParams } from '../http.js';
-import { isValidPKCEValue } from '../pkce.js';
-import { appendQuery, redirectUriMatches } from '../redirect-uri.js';
-import { checkResourceIndicator } from '../resource.js';
-import { parseScope } from '../scope.js';
-import type { ClientRecord, InteractionRecord } from '../store.js';
-import { StoreUnavailableError } from '../store-errors.js';
-import { outboundFetchFailure } from '../safe-fetch.js';
+import { randomToken } from '../../protocol/crypto.js';
+import { isOAuthError, OAuthError, sanitizeErrorDescription, type OAuthErrorCode } from '../../protocol/errors.js';
+import { escapeHTML, htmlResponse, readBodyParams, RequestParams } from '../../protocol/http.js';
+import { isValidPKCEValue } from '../../protocol/pkce.js';
+import { appendQuery, redirectUriMatches } from '../../protocol/redirect-uri.js';
+import { checkResourceIndicator } from '../../protocol/resource.js';
+import { parseScope } from '../../protocol/scope.js';
+import type { ClientRecord, InteractionRecord } from '../../store/store.js';
+import { StoreUnavailableError } from '../../store/store-errors.js';
+import { outboundFetchFailure } from '../../node/safe-fetch.js';
 
 const targetBrand: unique symbol = Symbol('validated redirect target');
 

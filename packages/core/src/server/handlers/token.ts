@@ -1,12 +1,12 @@
 import { authenticateClient } from '../client-auth.js';
 import type { ServerContext } from '../context.js';
-import { randomToken, sha256 } from '../crypto.js';
-import { OAuthError } from '../errors.js';
-import { jsonResponse, readBodyParams, type RequestParams } from '../http.js';
-import { isValidPKCEValue, verifyPKCE } from '../pkce.js';
-import { checkResourceIndicator } from '../resource.js';
-import { formatScope, isScopeSubset, parseScope } from '../scope.js';
-import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../store.js';
+import { randomToken, sha256 } from '../../protocol/crypto.js';
+import { OAuthError } from '../../protocol/errors.js';
+import { jsonResponse, readBodyParams, type RequestParams } from '../../protocol/http.js';
+import { isValidPKCEValue, verifyPKCE } from '../../protocol/pkce.js';
+import { checkResourceIndicator } from '../../protocol/resource.js';
+import { formatScope, isScopeSubset, parseScope } from '../../protocol/scope.js';
+import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../../store/store.js';
 import { issueAccessToken, issueIDToken } from '../tokens.js';
 import { claimsForScopes } from './userinfo.js';
 

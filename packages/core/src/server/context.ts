@@ -1,9 +1,9 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../protocol/clock.js';
 import type { KeyManager, SigningAlgorithm } from './keys.js';
-import type { PendingEvent } from './events.js';
+import type { PendingEvent } from '../operations/events.js';
 import type { EndpointURLs } from './options.js';
-import type { RevocationList } from './revocation-list.js';
-import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from './store.js';
+import type { RevocationList } from '../store/revocation-list.js';
+import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
 
 /** A protected resource (an MCP endpoint) this server issues tokens for. */
 export interface ResolvedResource {

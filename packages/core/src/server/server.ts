@@ -1,7 +1,7 @@
-import { epochSeconds, systemClock } from './clock.js';
+import { epochSeconds, systemClock } from '../protocol/clock.js';
 import type { InteractionResult, ResolvedResource, ServerContext } from './context.js';
-import { randomToken, sha256 } from './crypto.js';
-import { isOAuthError, KeywardConfigError, OAuthError } from './errors.js';
+import { randomToken, sha256 } from '../protocol/crypto.js';
+import { isOAuthError, KeywardConfigError, OAuthError } from '../protocol/errors.js';
 import { handleAuthorize, interactionErrorPage, redirectError, redirectResponse, targetFromInteraction } from './handlers/authorize.js';
 import { handleToken, revokeGrant } from './handlers/token.js';
 import { handleIntrospect } from './handlers/introspect.js';
@@ -9,20 +9,20 @@ import { handleClientConfiguration, handleRegister, type ResolvedRegistration } 
 import { handleRevoke } from './handlers/revoke.js';
 import { handleUserinfo } from './handlers/userinfo.js';
 import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL } from './client-id-metadata-document.js';
-import { outboundFetchFailure, safeFetch } from './safe-fetch.js';
-import { LoginFlow } from './login/flow.js';
+import { outboundFetchFailure, safeFetch } from '../node/safe-fetch.js';
+import { LoginFlow } from '../login/flow.js';
 import { DEFAULT_PATHS, isLoopbackHTTP, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
-import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from './http.js';
-import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from './events.js';
-import { countRequest, DEFAULT_GUARD_RATE_LIMIT, DEFAULT_RATE_LIMITS, type RateLimit } from './rate-limit.js';
+import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from '../protocol/http.js';
+import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from '../operations/events.js';
+import { countRequest, DEFAULT_GUARD_RATE_LIMIT, DEFAULT_RATE_LIMITS, type RateLimit } from '../operations/rate-limit.js';
 import { KeyManager } from './keys.js';
-import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from './metadata.js';
-import { ResourceServerGuard } from './resource-server.js';
-import { RevocationList } from './revocation-list.js';
-import { checkResourceIndicator } from './resource.js';
-import { isScopeSubset } from './scope.js';
-import type { ClientRecord, GrantRecord, InteractionRecord, TokenEndpointAuthMethod } from './store.js';
-import { guardStore, StoreUnavailableError } from './store-errors.js';
+import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from '../protocol/metadata.js';
+import { ResourceServerGuard } from '../resource-server/guard.js';
+import { RevocationList } from '../store/revocation-list.js';
+import { checkResourceIndicator } from '../protocol/resource.js';
+import { isScopeSubset } from '../protocol/scope.js';
+import type { ClientRecord, GrantRecord, InteractionRecord, TokenEndpointAuthMethod } from '../store/store.js';
+import { guardStore, StoreUnavailableError } from '../store/store-errors.js';
 
 /** A grant as {@link AuthorizationServer.listGrants} shows it: no claims, no upstream tokens. */
 export type GrantSummary = Omit<GrantRecord, 'subject' | 'claims' | 'upstreamTokens'>;

@@ -1,6 +1,6 @@
 import type { ServerContext } from '../context.js';
-import { jsonResponse } from '../http.js';
-import type { ResourceServerGuard } from '../resource-server.js';
+import { jsonResponse } from '../../protocol/http.js';
+import type { ResourceServerGuard } from '../../resource-server/guard.js';
 
 // OIDC Core §5.4: which standard claims each scope releases.
 const SCOPE_CLAIMS: Record<string, readonly string[]> = {

@@ -1,0 +1,16 @@
+/**
+ * Node-only pieces of Keyward: `@keyward/core/node`. Everything here needs Node's built-ins; the main entry
+ * `@keyward/core` runs on any runtime with Web Crypto and `fetch`.
+ *
+ * @example
+ * ```ts
+ * import { AuthorizationServer } from '@keyward/core';
+ * import { safeFetch } from '@keyward/core/node';
+ *
+ * const server = new AuthorizationServer({ issuer, store, fetch: (url) => safeFetch(url, { timeoutMs: 3000 }) });
+ * ```
+ *
+ * @module
+ */
+export { OutboundFetchError, safeFetch, specialPurposeRange } from './safe-fetch.js';
+export type { SafeFetchOptions, SafeFetchResponse } from './safe-fetch.js';
