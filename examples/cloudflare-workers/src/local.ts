@@ -11,8 +11,8 @@ export const LOCAL_STATE = fileURLToPath(new URL('../.wrangler/state/v3/d1', imp
 /** The compatibility date of wrangler.toml. */
 export const COMPATIBILITY_DATE = '2026-07-01';
 /**
- * TODO(core): Keyward core still uses Node's Buffer and imports node: modules from its main entry; drop
- * `nodejs_compat` (here and in wrangler.toml) once it is Web-standard.
+ * TODO(core): Keyward core's base64url and JWT signer still use Node's Buffer (the rest of its main entry is
+ * Web-standard); drop `nodejs_compat` here and in wrangler.toml, and src/web-crypto-only.ts, once they do not.
  */
 export const COMPATIBILITY_FLAGS = ['nodejs_compat'];
 
