@@ -115,14 +115,14 @@ function redeem({ clientId, code, verifier, redirectUri }: Awaited<ReturnType<ty
 }
 
 describe('Keyward on Cloudflare Workers (Miniflare, local D1)', () => {
-  it('AUTHZ-RS-02: an unauthenticated POST to /mcp gets 401 with resource_metadata', async () => {
+  it('AUTHZ-RS-02, AUTHZ-RS-05: an unauthenticated POST to /mcp gets 401 with resource_metadata', async () => {
     const response = await fetch(mcpURL, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"`);
     expect(response.headers.get('access-control-expose-headers')).toMatch(/WWW-Authenticate/);
   });
 
-  it('AUTHZ-DCR-01, AUTHZ-PKCE-01, AUTHZ-RT-01: the MCP SDK client registers, authorizes with PKCE, calls whoami, refreshes and calls again', async () => {
+  it('AUTHZ-DCR-01, AUTHZ-RT-02, AUTHZ-RT-03: the MCP SDK client registers, authorizes with PKCE, calls whoami, refreshes, calls again, and the spent refresh token is refused', async () => {
     const provider = new HeadlessProvider();
     expect(await auth(provider, { serverUrl: mcpURL })).toBe('REDIRECT');
     expect(provider.clientInformation()?.client_id).toBeTypeOf('string');
@@ -150,7 +150,7 @@ describe('Keyward on Cloudflare Workers (Miniflare, local D1)', () => {
     expect(await replayed.json()).toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('AUTHZ-RS-03: admin_stats needs mcp:admin, which a self-registered client of the demo user cannot get', async () => {
+  it('AUTHZ-RS-02: admin_stats needs mcp:admin, which a self-registered client of the demo user cannot get', async () => {
     const provider = new HeadlessProvider();
     await auth(provider, { serverUrl: mcpURL });
     await auth(provider, { serverUrl: mcpURL, authorizationCode: provider.callback!.searchParams.get('code')! });
