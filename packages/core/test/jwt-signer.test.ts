@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
+import { base64url, base64urlUTF8, randomToken } from '../src/protocol/crypto.js';
 import { createJWTSigner } from '../src/server/jwt-signer.js';
 import { decodeJWT, ISSUER, PATHS, setup } from './support.js';
 
@@ -71,4 +72,81 @@ describe('JWT signer: node:crypto on Node, jose elsewhere, indistinguishable to 
       expect((await h.bearer(tokens.access_token)).ok).toBe(true);
     });
   }
+});
+
+describe('base64url without Buffer: the same text as node:buffer for every length', () => {
+  it('PERF-B64-01: base64url matches Buffer for lengths 0-300 and a 40 kB input (the scratch buffer grows), each byte value', () => {
+    const lengths = [...Array.from({ length: 301 }, (_, i) => i), 40_000];
+    for (const length of lengths) {
+      const bytes = crypto.getRandomValues(new Uint8Array(Math.min(length, 65_536)));
+      expect(base64url(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
+      // A view into a larger buffer encodes only its own bytes.
+      const view = new Uint8Array(bytes.buffer, Math.min(1, length), Math.max(0, length - 2));
+      expect(base64url(view)).toBe(Buffer.from(view).toString('base64url'));
+    }
+    const every = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(base64url(every)).toBe(Buffer.from(every).toString('base64url'));
+    expect(base64url(new Uint8Array([251, 255]))).toBe('-_8');
+  });
+
+  it('PERF-B64-02: base64urlUTF8 encodes UTF-8 (non-ASCII, astral, lone surrogate as U+FFFD) exactly as Buffer does', () => {
+    for (const text of ['', 'a', '{"alg":"ES256"}', 'Zoë ✓', '𝄞 music', 'x'.repeat(5000), 'é'.repeat(3000), 'lone \ud800 surrogate']) {
+      expect(base64urlUTF8(text)).toBe(Buffer.from(text, 'utf8').toString('base64url'));
+    }
+  });
+
+  it('PERF-B64-03: randomToken hands out base64url of fresh bytes, across pool refills, never the same token twice', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const token = randomToken(i % 2 ? 32 : 16);
+      expect(token).toMatch(i % 2 ? /^[A-Za-z0-9_-]{43}$/ : /^[A-Za-z0-9_-]{22}$/);
+      seen.add(token);
+    }
+    expect(seen.size).toBe(1000);
+    expect(randomToken(5000)).toMatch(/^[A-Za-z0-9_-]{6667}$/);
+  });
+});
+
+describe('core on a runtime without node:crypto and without Buffer (Deno, workerd)', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  });
+
+  it('PERF-SIGN-03: signing falls back to jose on Web Crypto, and tokens verify with jose and node:crypto alike', async () => {
+    vi.resetModules();
+    // What such a runtime looks like to core: no process.getBuiltinModule, no Buffer global.
+    vi.stubGlobal('process', { ...process, getBuiltinModule: undefined });
+    vi.stubGlobal('Buffer', undefined);
+    const webCrypto = await import('../src/protocol/crypto.js');
+    const signer = await import('../src/server/jwt-signer.js');
+    const { KeyManager } = await import('../src/server/keys.js');
+    const { MemoryStore } = await import('../src/store/memory-store.js');
+    expect(webCrypto.nodeCrypto).toBeUndefined();
+    const token = webCrypto.randomToken();
+    const hash = await webCrypto.sha256('abc');
+    const encoded = webCrypto.base64url(new Uint8Array([251, 255]));
+    const keys = new KeyManager({ store: new MemoryStore(), clock: () => 1_900_000_000_000, algorithms: ['ES256', 'EdDSA'], retiredKeyOverlapSeconds: 60 });
+    const signed: { alg: string; token: string }[] = [];
+    for (const alg of ['ES256', 'EdDSA'] as const) {
+      const { kid, sign } = await keys.signingKey(alg);
+      signed.push({ alg, token: await sign({ alg, kid, typ: 'at+jwt' }, { sub: 'Zoë', iss: ISSUER, exp: 1_900_000_060 }) });
+    }
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const chosen = await signer.createJWTSigner(await exportJWK(privateKey), 'ES256');
+    const jwks = JSON.parse(await keys.jwksJSON()) as JSONWebKeySet;
+    vi.unstubAllGlobals();
+
+    expect(chosen.implementation).toBe('jose');
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(hash).toBe(createHash('sha256').update('abc').digest('base64url'));
+    expect(encoded).toBe('-_8');
+    for (const { alg, token: jwt } of signed) {
+      const publicJwk = jwks.keys.find((key) => key.alg === alg)!;
+      const { payload } = await jwtVerify(jwt, createLocalJWKSet(jwks), { algorithms: [alg], currentDate: new Date(1_900_000_000_000) });
+      expect(payload.sub).toBe('Zoë');
+      expect(nodeVerifies(jwt, publicJwk, alg)).toBe(true);
+      expect(nodeVerifies(flipSignature(jwt), publicJwk, alg)).toBe(false);
+    }
+  });
 });

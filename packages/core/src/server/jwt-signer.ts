@@ -1,5 +1,5 @@
 import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import { nodeCrypto } from '../protocol/crypto.js';
+import { base64url, base64urlUTF8, nodeCrypto } from '../protocol/crypto.js';
 
 /**
  * @internal Signs a JWT: the header and claims exactly as given (members in their order, serialised with
@@ -12,8 +12,10 @@ export type JWTSigner = (header: JWTHeaderParameters, payload: JWTPayload) => Pr
 export type SignerImplementation = 'node:crypto' | 'jose';
 
 function encodeSegment(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  return base64urlUTF8(JSON.stringify(value));
 }
+
+const encoder = new TextEncoder();
 
 /**
  * @internal A signer on node:crypto, or undefined where the runtime has no node:crypto (or for an
@@ -36,8 +38,9 @@ export function nodeJWTSigner(privateJwk: JWK, alg: string): JWTSigner | undefin
   const signingKey = algorithm.dsaEncoding ? { key, dsaEncoding: algorithm.dsaEncoding } : key;
   return async (header, payload) => {
     const input = `${encodeSegment(header)}.${encodeSegment(payload)}`;
-    const signature = sign(algorithm.digest, Buffer.from(input, 'latin1'), signingKey);
-    return `${input}.${signature.toString('base64url')}`;
+    // The signing input is base64url text, so its UTF-8 bytes are its ASCII bytes.
+    const signature = sign(algorithm.digest, encoder.encode(input), signingKey);
+    return `${input}.${base64url(signature)}`;
   };
 }
 
