@@ -11,10 +11,10 @@ export const LOCAL_STATE = fileURLToPath(new URL('../.wrangler/state/v3/d1', imp
 /** The compatibility date of wrangler.toml. */
 export const COMPATIBILITY_DATE = '2026-07-01';
 /**
- * TODO(core): Keyward core's base64url and JWT signer still use Node's Buffer (the rest of its main entry is
- * Web-standard); drop `nodejs_compat` here and in wrangler.toml, and src/web-crypto-only.ts, once they do not.
+ * None: Keyward core, the D1 store and the MCP SDK's Web-standard transport run on workerd as they are. (With
+ * `nodejs_compat` on, core would sign tokens with workerd's node:crypto, which refuses its key objects.)
  */
-export const COMPATIBILITY_FLAGS = ['nodejs_compat'];
+export const COMPATIBILITY_FLAGS: string[] = [];
 
 /** Bundles src/worker.ts into dist/worker.js. Workspace packages resolve to their TypeScript sources. */
 export async function bundleWorker(): Promise<string> {
@@ -27,8 +27,6 @@ export async function bundleWorker(): Promise<string> {
     target: 'es2022',
     conditions: ['@keyward/source', 'workerd', 'worker', 'browser', 'import', 'default'],
     mainFields: ['module', 'main'],
-    // Provided by the runtime under nodejs_compat (see COMPATIBILITY_FLAGS).
-    external: ['node:*'],
     sourcemap: 'linked',
     logLevel: 'warning',
   });

@@ -1,4 +1,3 @@
-import './web-crypto-only.js';
 import { AuthorizationServer, jsonResponse, timingSafeEqual, type AuthorizationServerOptions, type PasswordAuthenticator } from '@keyward/core';
 import { D1Store, type D1DatabaseLike } from '@keyward/store-d1';
 import { handleMcp, scopesForMessage } from './mcp.js';

@@ -7,7 +7,8 @@ import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { bundleWorker, freePort, startLocal } from '../src/local.js';
+import { readFileSync } from 'node:fs';
+import { bundleWorker, COMPATIBILITY_FLAGS, freePort, startLocal, WORKER_BUNDLE } from '../src/local.js';
 
 let miniflare: Miniflare;
 let base: string;
@@ -115,6 +116,11 @@ function redeem({ clientId, code, verifier, redirectUri }: Awaited<ReturnType<ty
 }
 
 describe('Keyward on Cloudflare Workers (Miniflare, local D1)', () => {
+  it('RUNTIME-WEB: runs in workerd with no compatibility flags, so the bundle imports no node: module', () => {
+    expect(COMPATIBILITY_FLAGS).toEqual([]);
+    expect(readFileSync(WORKER_BUNDLE, 'utf8')).not.toMatch(/\bimport\s*(?:[\w{}*,\s]+from\s*)?\(?\s*["']node:/);
+  });
+
   it('AUTHZ-RS-02, AUTHZ-RS-05: an unauthenticated POST to /mcp gets 401 with resource_metadata', async () => {
     const response = await fetch(mcpURL, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
     expect(response.status).toBe(401);
