@@ -49,4 +49,27 @@ describe.skipIf(skip)('STORE-MIG forward migration (PostgreSQL)', () => {
     expect(rows[0]?.version).toBe(SCHEMA_VERSION);
     expect(await migrate(pool, { schema })).toEqual([]);
   });
+
+  it('leaves the migrated fixture with the same tables, columns and indexes as a schema created today', async () => {
+    const migrated = await loadFixture('postgres-schema-v2.sql', 'keyward_store_v2_fixture');
+    await migrate(pool, { schema: migrated });
+    const fresh = `keyward_test_store_v2_${randomBytes(4).toString('hex')}`;
+    schemas.push(fresh);
+    await migrate(pool, { schema: fresh });
+    expect(await shape(migrated)).toEqual(await shape(fresh));
+  });
 });
+
+/** Every column (table, name, type, nullable) and every index definition of a schema, without its name. */
+async function shape(schema: string): Promise<unknown> {
+  const columns = await pool.query(
+    `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
+     WHERE table_schema = $1 ORDER BY table_name, ordinal_position`,
+    [schema],
+  );
+  const indexes = await pool.query(
+    `SELECT indexname, replace(indexdef, $1, 'S') AS indexdef FROM pg_indexes WHERE schemaname = $2 ORDER BY indexname`,
+    [`"${schema}"`, schema],
+  );
+  return { columns: columns.rows, indexes: indexes.rows.map((row) => ({ ...row, indexdef: String(row.indexdef).replace(schema, 'S') })) };
+}

@@ -38,13 +38,48 @@ export interface Dialect {
   encode(type: ColumnType, value: unknown): unknown;
   /** A non-NULL value as the driver returned it, back to the record's value. */
   decode(type: ColumnType, value: unknown): unknown;
-  /** The upsert clause after `INSERT … VALUES (…)` that overwrites `columns` of the row with the same `key`. */
-  upsert(columns: readonly string[], key: readonly string[]): string;
+  /** How an `INSERT` that meets a row with the same `key` updates it instead; see {@link UpsertSyntax}. */
+  upsert(key: readonly string[]): UpsertSyntax;
+  /** `INSERT … VALUES (…)` that skips a row whose key exists: `[before INTO, after VALUES (…)]`. */
+  insertIgnore: readonly [string, string];
   /**
    * Whether `UPDATE`, `DELETE` and `INSERT … ON CONFLICT` take `RETURNING` (SQLite ≥ 3.35, PostgreSQL).
    * Without it the kit uses guarded statements and row counts, and `ON DUPLICATE KEY UPDATE` upserts.
    */
   returning: boolean;
+}
+
+/**
+ * The pieces of an upsert: `INSERT INTO table${alias} (…) VALUES (…)${clause}col = <expression>, …`, where
+ * an expression names the row already stored as `existing(col)` and the row being inserted as
+ * `incoming(col)`.
+ *
+ * @example
+ * ```ts
+ * const u = sqliteDialect().upsert(['key']);
+ * `INSERT INTO t${u.alias} (key, n) VALUES (?, 1)${u.clause}n = ${u.existing('n')} + 1`;
+ * ```
+ */
+export interface UpsertSyntax {
+  alias: string;
+  clause: string;
+  existing(column: string): string;
+  incoming(column: string): string;
+}
+
+/**
+ * The SQL that overwrites every non-key column of `columns` on a key conflict, to append after
+ * `INSERT INTO table${upsert.alias} (…) VALUES (…)`.
+ *
+ * @example
+ * ```ts
+ * const u = postgresDialect().upsert(['kid']);
+ * const sql = `INSERT INTO t${u.alias} (kid, alg) VALUES ($1, $2)${overwrite(postgresDialect(), u, ['kid', 'alg'], ['kid'])}`;
+ * ```
+ */
+export function overwrite(dialect: Dialect, upsert: UpsertSyntax, columns: readonly string[], key: readonly string[]): string {
+  const assignments = columns.filter((column) => !key.includes(column)).map((column) => `${dialect.quote(column)} = ${upsert.incoming(column)}`);
+  return `${upsert.clause}${assignments.join(', ')}`;
 }
 
 /**
@@ -74,11 +109,13 @@ export function defineDialect(parts: Partial<Dialect> & Pick<Dialect, 'name' | '
           : type === 'boolean'
             ? Boolean(Number(value))
             : value,
-    upsert: (columns, key) =>
-      ` ON CONFLICT (${key.map((column) => `"${column}"`).join(', ')}) DO UPDATE SET ${columns
-        .filter((column) => !key.includes(column))
-        .map((column) => `"${column}" = excluded."${column}"`)
-        .join(', ')}`,
+    upsert: (key) => ({
+      alias: ' AS "current"',
+      clause: ` ON CONFLICT (${key.map((column) => `"${column}"`).join(', ')}) DO UPDATE SET `,
+      existing: (column) => `"current"."${column}"`,
+      incoming: (column) => `excluded."${column}"`,
+    }),
+    insertIgnore: ['INSERT', ' ON CONFLICT DO NOTHING'],
     returning: true,
     ...parts,
   };
@@ -158,11 +195,15 @@ export function mysqlDialect(options: { prefix?: string | undefined } = {}): Dia
     columnType: (type, indexed) => (type === 'text' && indexed ? 'VARCHAR(255)' : types[type]),
     tableSuffix: ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin',
     indexIfNotExists: false,
-    upsert: (columns, key) =>
-      ` ON DUPLICATE KEY UPDATE ${columns
-        .filter((column) => !key.includes(column))
-        .map((column) => `\`${column}\` = VALUES(\`${column}\`)`)
-        .join(', ')}`,
+    // MySQL assigns left to right, each seeing the columns assigned before it: an expression that reads
+    // another column must come before that column's own assignment.
+    upsert: () => ({
+      alias: '',
+      clause: ' ON DUPLICATE KEY UPDATE ',
+      existing: (column) => `\`${column}\``,
+      incoming: (column) => `VALUES(\`${column}\`)`,
+    }),
+    insertIgnore: ['INSERT IGNORE', ''],
     returning: false,
   });
 }

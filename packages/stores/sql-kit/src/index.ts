@@ -13,3 +13,4 @@ export * from './schema.js';
 export * from './dialect.js';
 export * from './rows.js';
 export * from './ddl.js';
+export * from './sql-store.js';

@@ -31,4 +31,30 @@ describe('STORE-MIG forward migration (SQLite)', () => {
     expect(migrate(db)).toEqual([]);
     db.close();
   });
+
+  it('leaves the migrated fixture with the same tables, columns and indexes as a database created today', () => {
+    const migrated = new Database(copyOfFixture('sqlite-schema-v2.db'));
+    migrate(migrated);
+    const fresh = new Database(':memory:');
+    migrate(fresh);
+    expect(shape(migrated)).toEqual(shape(fresh));
+    migrated.close();
+    fresh.close();
+  });
 });
+
+/** Every table's columns (name, type, NOT NULL, key) and every index's columns. */
+function shape(db: Database.Database): Record<string, unknown> {
+  const objects = db.prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() as {
+    type: string;
+    name: string;
+  }[];
+  return Object.fromEntries(
+    objects.map(({ type, name }) => [
+      `${type} ${name}`,
+      type === 'table'
+        ? db.prepare('SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid').all(name)
+        : db.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').all(name),
+    ]),
+  );
+}
