@@ -35,10 +35,10 @@ describe('D1Store', () => {
     const applied = await Promise.all(stores.map((store) => store.migrate()));
     expect(applied.flat().sort()).toEqual(MIGRATIONS.map(({ version }) => version));
     expect(await stores[0]!.migrate()).toEqual([]);
-    const recorded = await database.prepare(`SELECT max(version) AS version, count(*) AS n FROM "${tablePrefix}migrations"`).first<{ version: number; n: number }>();
-    expect(recorded).toEqual({ version: SCHEMA_VERSION, n: MIGRATIONS.length });
-    const tables = await database.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE '${tablePrefix}%'`).first<{ n: number }>();
-    expect(tables?.n).toBe(12);
+    const recorded = await database.prepare(`SELECT max(version) AS version, count(*) AS n FROM "${tablePrefix}migrations"`).all<{ version: number; n: number }>();
+    expect(recorded.results[0]).toEqual({ version: SCHEMA_VERSION, n: MIGRATIONS.length });
+    const tables = await database.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE '${tablePrefix}%'`).all<{ n: number }>();
+    expect(tables.results[0]?.n).toBe(12);
     expect(await stores[1]!.markUsed('jti:d1-1', Date.now() + 60_000)).toBe(true);
   });
 
