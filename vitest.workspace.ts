@@ -40,4 +40,5 @@ export default [
   project('example-cloudflare-workers', './examples/cloudflare-workers'),
   project('e2e', './packages/e2e'),
   project('bench', './packages/bench'),
+  project('runtimes', './packages/runtimes'),
 ] satisfies TestProjectConfiguration[];

@@ -48,6 +48,7 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: 'Stores in depth', link: '/stores' },
       { text: 'Decisions', link: '/decisions' },
       { text: 'Compliance', link: '/compliance' },
+      { text: 'Runtimes', link: '/runtimes' },
       ...optionalPage('Security model', 'security'),
       ...optionalPage('Performance', 'performance'),
       ...optionalPage('Operations', 'operations'),
