@@ -8,8 +8,6 @@ import { sha256Sync } from '../../src/testing/sha256-sync.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
-// Owned by the signing-performance work, which removes their Buffer use with its own differential test.
-const BUFFER_PENDING = new Set(['protocol/crypto.ts', 'server/jwt-signer.ts']);
 
 /** Every source file reachable from `entry` through relative value imports and re-exports. */
 function graphOf(entry: string): Set<string> {
@@ -43,7 +41,7 @@ describe('RUNTIME-WEB: the main entry runs on any runtime with Web Crypto and fe
   });
 
   it('RUNTIME-WEB-02: no module reachable from the main entry uses Node Buffer', () => {
-    const offenders = mainGraph.map((file) => relative(SRC, file)).filter((file) => !BUFFER_PENDING.has(file) && /\bBuffer\b/.test(code(join(SRC, file))));
+    const offenders = mainGraph.map((file) => relative(SRC, file)).filter((file) => /\bBuffer\b/.test(code(join(SRC, file))));
     expect(offenders).toEqual([]);
   });
 
