@@ -44,5 +44,7 @@ export type { RegistrationOptions, RegistrationPolicy } from './server/handlers/
 export type { IntrospectionOptions } from './server/handlers/introspect.js';
 export type { ClientIdMetadataDocumentOptions } from './server/client-id-metadata-document.js';
 export type { ClientMetadata } from './protocol/client-metadata.js';
-export { OutboundFetchError, safeFetch, specialPurposeRange } from './node/safe-fetch.js';
-export type { SafeFetchOptions, SafeFetchResponse } from './node/safe-fetch.js';
+export { OutboundFetchError, specialPurposeRange } from './protocol/outbound.js';
+export type { OutboundFetch, SafeFetchOptions, SafeFetchResponse } from './protocol/outbound.js';
+// Kept here for existing imports; its home is @keyward/core/node.
+export { safeFetch } from './server/outbound-fetch.js';

@@ -3,7 +3,7 @@ import type { ServerContext } from './context.js';
 import { sha256, timingSafeEqual } from '../protocol/crypto.js';
 import { OAuthError } from '../protocol/errors.js';
 import type { RequestParams } from '../protocol/http.js';
-import { OutboundFetchError, outboundFetchFailure } from '../node/safe-fetch.js';
+import { OutboundFetchError, outboundFetchFailure } from '../protocol/outbound.js';
 import type { ClientRecord, TokenEndpointAuthMethod } from '../store/store.js';
 import { AttemptThrottle, throttleSource } from '../operations/throttle.js';
 
@@ -190,7 +190,7 @@ function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey |
     // A registered jwks_uri is client-supplied: fetch it with the same SSRF protections as metadata documents.
     keys = createRemoteJWKSet(new URL(jwksUri), {
       [customFetch]: async (url: string) => {
-        const response = await ctx.safeFetch(url);
+        const response = await ctx.outboundFetch(url);
         // Like a metadata document, a key set is only a 200; any other answer is logged, not shown.
         if (response.status !== 200) throw new OutboundFetchError(url, `answered HTTP ${response.status}`);
         return new Response(response.body, { status: response.status, headers: { 'content-type': 'application/json' } });

@@ -2,6 +2,7 @@ import type { Clock } from '../protocol/clock.js';
 import type { KeyManager, SigningAlgorithm } from './keys.js';
 import type { PendingEvent } from '../operations/events.js';
 import type { EndpointURLs } from './options.js';
+import type { OutboundFetch } from '../protocol/outbound.js';
 import type { RevocationList } from '../store/revocation-list.js';
 import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
 
@@ -68,8 +69,8 @@ export interface ServerContext {
   clientAddress(request: Request): string;
   /** Renews the expiry of a registered client that was just used (unused clients expire). */
   touchClient(client: ClientRecord): Promise<void>;
-  /** Fetches a client-supplied URL with the SSRF protections (metadata documents, jwks_uri). */
-  safeFetch(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
+  /** Fetches a client-supplied URL (metadata documents, jwks_uri): the `fetch` option or the safe default. */
+  outboundFetch: OutboundFetch;
   interaction: InteractionHandler | undefined;
   /** Answers `prompt=none` from an existing session and consent, or with an error redirect; never a page. */
   silentInteraction?: ((interaction: InteractionRecord, request: Request) => Promise<Response>) | undefined;

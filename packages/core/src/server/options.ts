@@ -17,6 +17,7 @@ import { checkRedirectUriForRegistration } from '../protocol/redirect-uri.js';
 import type { ClientRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
 import type { KeywardEvent, KeywardLogger, ResponseInfo } from '../operations/events.js';
 import type { RateLimit, RateLimitedEndpoint } from '../operations/rate-limit.js';
+import type { OutboundFetch } from '../protocol/outbound.js';
 
 /** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
@@ -211,6 +212,26 @@ export interface AuthorizationServerOptions {
    * `false` turns it off.
    */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions | false;
+  /**
+   * The fetcher of every request the server itself sends: client ID metadata documents and the `jwks_uri`
+   * key sets of `private_key_jwt` clients (both URLs a client chose). The default, on a runtime with Node's
+   * networking built-ins, is the DNS-pinning `safeFetch` of `@keyward/core/node`: https only, every resolved
+   * address checked against the special-purpose registries at connection time, no redirects, 5 KB and 5 s
+   * limits. Elsewhere (Workers, Deno Deploy) it is the runtime's `fetch` with the same URL checks and
+   * limits, but it cannot see what a host name resolves to, so a name pointing at a private address is
+   * reached: give a fetcher that goes through an egress proxy there, or run where private networks are not
+   * reachable. `clientIdMetadataDocuments` limits (`allowPrivateHosts`, `ca`, `timeoutMs`, `maxBytes`)
+   * apply to the default fetcher only.
+   *
+   * @example
+   * ```ts
+   * import { safeFetch } from '@keyward/core/node';
+   * new AuthorizationServer({ issuer, store, fetch: (url) => safeFetch(url, { timeoutMs: 2000 }) });
+   * ```
+   * @see [OAuth Client ID Metadata Document §6.5](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+   * @see [RFC 7523 §3](https://www.rfc-editor.org/rfc/rfc7523#section-3)
+   */
+  fetch?: OutboundFetch;
   clock?: Clock;
   /**
    * Called with every unexpected error (the client gets a generic `server_error`), and with an
@@ -318,6 +339,7 @@ const optionsSchema = z.object({
   revocation: z.boolean().optional(),
   introspection: z.union([z.literal(false), z.object({ bearerScope: scopeToken.optional() })]).optional(),
   clientIdMetadataDocuments: z.union([z.literal(false), z.object({}).passthrough()]).optional(),
+  fetch: z.function().optional(),
   clock: z.function().optional(),
   onError: z.function().optional(),
   onEvent: z.function().optional(),

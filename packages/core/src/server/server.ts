@@ -9,7 +9,8 @@ import { handleClientConfiguration, handleRegister, type ResolvedRegistration } 
 import { handleRevoke } from './handlers/revoke.js';
 import { handleUserinfo } from './handlers/userinfo.js';
 import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL } from './client-id-metadata-document.js';
-import { outboundFetchFailure, safeFetch } from '../node/safe-fetch.js';
+import { outboundFetchFailure } from '../protocol/outbound.js';
+import { defaultOutboundFetch } from './outbound-fetch.js';
 import { LoginFlow } from '../login/flow.js';
 import { DEFAULT_PATHS, isLoopbackHTTP, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
 import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from '../protocol/http.js';
@@ -239,6 +240,9 @@ export class AuthorizationServer {
     });
     const endpoint = (path: string) => base + path;
     const cimdOptions = options.clientIdMetadataDocuments ?? {};
+    // One fetcher for every outbound request (documents and jwks_uri key sets); the documents' own `fetch`
+    // is the older spelling of the same thing.
+    const outboundFetch = options.fetch ?? (cimdOptions ? cimdOptions.fetch : undefined) ?? defaultOutboundFetch(cimdOptions || {});
     if (cimdOptions) {
       this.#documents = new ClientIdMetadataDocumentResolver({
         ...cimdOptions,
@@ -246,6 +250,7 @@ export class AuthorizationServer {
         allowedScopes: options.registration ? options.registration.allowedScopes : undefined,
         allowedSchemes: schemes,
         clock,
+        fetch: outboundFetch,
       });
     }
     const registration = options.registration ?? {};
@@ -285,8 +290,7 @@ export class AuthorizationServer {
         revocation: endpoint(paths.revocation),
         introspection: endpoint(paths.introspection),
       },
-      // A replacement fetcher (a non-Node runtime, tests) serves jwks_uri key sets too, not only documents.
-      safeFetch: (url) => (cimdOptions && cimdOptions.fetch ? cimdOptions.fetch(url) : safeFetch(url, cimdOptions || {})),
+      outboundFetch,
       interaction: options.interaction,
       devLogin: options.devLogin,
       getClient: async (clientId) => {

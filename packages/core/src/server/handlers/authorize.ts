@@ -8,7 +8,7 @@ import { checkResourceIndicator } from '../../protocol/resource.js';
 import { parseScope } from '../../protocol/scope.js';
 import type { ClientRecord, InteractionRecord } from '../../store/store.js';
 import { StoreUnavailableError } from '../../store/store-errors.js';
-import { outboundFetchFailure } from '../../node/safe-fetch.js';
+import { outboundFetchFailure } from '../../protocol/outbound.js';
 
 const targetBrand: unique symbol = Symbol('validated redirect target');
 
