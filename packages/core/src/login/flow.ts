@@ -1,6 +1,6 @@
 import { CompactEncrypt } from 'jose';
 import { epochSeconds } from '../protocol/clock.js';
-import type { InteractionResult, PendingAuthorization, ServerContext } from '../server/context.js';
+import type { InteractionResult, LoginHost, PendingAuthorization } from './interaction.js';
 import { randomToken, sha256, timingSafeEqual } from '../protocol/crypto.js';
 import { KeywardConfigError } from '../protocol/errors.js';
 import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../protocol/http.js';
@@ -103,7 +103,7 @@ function readCookies(request: Request): Map<string, string> {
  * @see [RFC 9700 §4.16](https://www.rfc-editor.org/rfc/rfc9700#section-4.16)
  */
 export class LoginFlow {
-  readonly #ctx: ServerContext;
+  readonly #ctx: LoginHost;
   readonly #options: LoginOptions;
   readonly #hooks: LoginFlowHooks;
   readonly #paths: { login: string; consent: string; tokenLogin: string; callback: string };
@@ -115,7 +115,7 @@ export class LoginFlow {
   readonly #limits: Required<SignInAttemptLimits>;
   #encryptionKey: Promise<Uint8Array> | undefined;
 
-  constructor(ctx: ServerContext, options: LoginOptions, hooks: LoginFlowHooks, base: string) {
+  constructor(ctx: LoginHost, options: LoginOptions, hooks: LoginFlowHooks, base: string) {
     this.#ctx = ctx;
     this.#options = options;
     this.#hooks = hooks;

@@ -2,24 +2,10 @@ import { parseClientMetadata } from '../protocol/client-metadata.js';
 import type { Clock } from '../protocol/clock.js';
 import { OAuthError } from '../protocol/errors.js';
 import { duplicateNote, parseJSONBody } from '../protocol/http.js';
-import { OutboundFetchError, type OutboundFetch, type SafeFetchOptions } from '../protocol/outbound.js';
+import { OutboundFetchError, type OutboundFetch } from '../protocol/outbound.js';
+import type { ClientIdMetadataDocumentOptions } from './options.js';
 import { parseScope } from '../protocol/scope.js';
 import type { ClientRecord } from '../store/store.js';
-
-/** Client ID metadata document settings. */
-export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
-  /** Cache lifetime when the document's response sets none, in seconds; default 300. */
-  defaultCacheSeconds?: number;
-  /** Upper bound on any cache lifetime, in seconds; default 86400. */
-  maxCacheSeconds?: number;
-  /**
-   * Replaces the fetcher of metadata documents and `jwks_uri` key sets.
-   *
-   * @deprecated Use the server's `fetch` option, which serves every outbound request; this one is used
-   * only when that is absent.
-   */
-  fetch?: OutboundFetch;
-}
 
 /** @internal What the server tells the resolver about itself. */
 export interface ResolverContext {

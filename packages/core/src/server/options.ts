@@ -6,18 +6,69 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../protocol/clock.js';
-import type { InteractionHandler, InteractionResult } from './context.js';
+import type { InteractionHandler, InteractionResult } from '../login/interaction.js';
 import { KeywardConfigError } from '../protocol/errors.js';
-import type { IntrospectionOptions } from './handlers/introspect.js';
-import type { RegistrationOptions } from './handlers/register.js';
-import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
+import type { ClientMetadata } from '../protocol/client-metadata.js';
 import type { LoginOptions } from '../login/flow.js';
 import type { SigningAlgorithm } from './keys.js';
 import { checkRedirectUriForRegistration } from '../protocol/redirect-uri.js';
 import type { ClientRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
 import type { KeywardEvent, KeywardLogger, ResponseInfo } from '../operations/events.js';
 import type { RateLimit, RateLimitedEndpoint } from '../operations/rate-limit.js';
-import type { OutboundFetch } from '../protocol/outbound.js';
+import type { OutboundFetch, SafeFetchOptions } from '../protocol/outbound.js';
+
+/**
+ * Decides whether an anonymous registration is accepted: return `true`, or `false`/a reason to refuse it
+ * with `invalid_client_metadata`.
+ */
+export type RegistrationPolicy = (metadata: ClientMetadata, request: Request) => boolean | string | Promise<boolean | string>;
+
+/** Dynamic client registration settings. */
+export interface RegistrationOptions {
+  /** Registrations per source address per window; `false` turns the limit off. Default 20 a minute. */
+  rateLimit?: { max: number; windowSeconds: number } | false;
+  policy?: RegistrationPolicy;
+  /**
+   * Initial access tokens (RFC 7591 §3). A registration that presents one may obtain client_credentials;
+   * anonymous ones may not.
+   */
+  initialAccessTokens?: string[];
+  /** Refuse registrations without an initial access token. */
+  requireInitialAccessToken?: boolean;
+  /** Lifetime of issued client secrets in seconds; 0 (default) means they do not expire. */
+  clientSecretLifetime?: number;
+  /** A registered client unused for this many seconds is forgotten; each use renews it. Default 30 days; 0 keeps clients forever. */
+  unusedClientLifetime?: number;
+  /**
+   * The scopes a self-registered client may ever request; default every scope the server supports. Keep
+   * administrative scopes out, so that they need a client configured in code.
+   */
+  allowedScopes?: string[];
+}
+
+/** Introspection settings. */
+export interface IntrospectionOptions {
+  /**
+   * A scope that lets a bearer access token of this server introspect any token (an administrator's
+   * `Authorization: Bearer <admin token>`), e.g. `mcp:admin`. Off by default.
+   */
+  bearerScope?: string;
+}
+
+/** Client ID metadata document settings. */
+export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
+  /** Cache lifetime when the document's response sets none, in seconds; default 300. */
+  defaultCacheSeconds?: number;
+  /** Upper bound on any cache lifetime, in seconds; default 86400. */
+  maxCacheSeconds?: number;
+  /**
+   * Replaces the fetcher of metadata documents and `jwks_uri` key sets.
+   *
+   * @deprecated Use the server's `fetch` option, which serves every outbound request; this one is used
+   * only when that is absent.
+   */
+  fetch?: OutboundFetch;
+}
 
 /** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
