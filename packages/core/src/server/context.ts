@@ -31,8 +31,12 @@ export interface ServerContext {
   ttl: { accessToken: number; refreshToken: number; authorizationCode: number; interaction: number };
   refreshReuseGraceMs: number;
   endpoints: EndpointURLs;
-  /** The client's network address as the adapter reported it (`unknown` when it did not). */
-  clientAddress(request: Request): string;
+  /**
+   * The client's network address as the adapter reported it in the `RequestContext` of the request being
+   * answered (handlers receive a per-request view of the context), or undefined when it reported none:
+   * then per-address limits are not applied (docs/decisions.md).
+   */
+  clientAddress?: string | undefined;
   /** Renews the expiry of a registered client that was just used (unused clients expire). */
   touchClient(client: ClientRecord): Promise<void>;
   /** Fetches a client-supplied URL (metadata documents, jwks_uri): the `fetch` option or the safe default. */

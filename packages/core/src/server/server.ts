@@ -83,7 +83,8 @@ function tooManyRequests(endpoint: string, headers: Record<string, string>): Res
   return new OAuthError(endpoint === 'register' ? 'invalid_request' : 'slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }).toResponse();
 }
 
-type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
+/** A route's handler gets the request-scoped view of the server context (its `clientAddress`) and the request. */
+type Route = { handler: (ctx: ServerContext, request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
 
 /**
  * A response the server can give without looking at the request beyond its method and path: the status,
@@ -143,8 +144,8 @@ const JWKS_CACHE = 'public, max-age=300';
  */
 export class AuthorizationServer {
   readonly #ctx: ServerContext;
-  // What the adapter said about each request in flight; weak, so finished requests leave nothing behind.
-  readonly #addresses = new WeakMap<Request, string>();
+  /** Whether the one-time "no client address" warning has been given. */
+  #warnedNoAddress = false;
   readonly #routes = new Map<string, Route>();
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
@@ -302,7 +303,6 @@ export class AuthorizationServer {
         if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
         return store.getClient(clientId);
       },
-      clientAddress: (request) => this.#addresses.get(request) ?? 'unknown',
       touchClient: async (client) => {
         const lifetime = this.#registration ? this.#registration.unusedClientLifetime * 1000 : 0;
         const now = clock();
@@ -352,7 +352,7 @@ export class AuthorizationServer {
       this.#ctx.interaction = flow.interaction;
       this.#ctx.silentInteraction = flow.silent;
       for (const [path, handler] of flow.routes()) {
-        this.#routes.set(path, { cors: false, handler: (request, context) => handler(request, context.clientAddress ?? 'unknown') });
+        this.#routes.set(path, { cors: false, handler: (_ctx, request, context) => handler(request, context.clientAddress) });
       }
     }
     this.#nameEndpoints(base);
@@ -388,7 +388,7 @@ export class AuthorizationServer {
   #emitter(emit: (event: PendingEvent) => void): (event: PendingEvent, request?: Request) => void {
     return (event, request) => {
       if (!request) return emit(event);
-      const sourceAddress = event.sourceAddress ?? this.#addresses.get(request);
+      const sourceAddress = event.sourceAddress;
       let endpoint = event.endpoint ?? this.#requestEndpoints.get(request);
       if (endpoint === undefined) {
         const pathname = new URL(request.url).pathname;
@@ -398,9 +398,9 @@ export class AuthorizationServer {
     };
   }
 
-  #onError(error: unknown, request: Request): void {
+  #onError(error: unknown, request: Request, sourceAddress?: string): void {
     if (error instanceof StoreUnavailableError) {
-      this.#ctx.emit?.({ type: 'store.unavailable', operation: error.operation }, request);
+      this.#ctx.emit?.({ type: 'store.unavailable', operation: error.operation, sourceAddress }, request);
       this.#ctx.log?.('oauth:store', 'store call failed', { operation: error.operation });
     }
     this.#options.onError?.(error, request);
@@ -413,7 +413,7 @@ export class AuthorizationServer {
     const cached = (json: string) => {
       const document = staticDocument(json, DOCUMENT_CACHE, this.#securityHeaders);
       return Object.assign(
-        async (request: Request) =>
+        async (_ctx: ServerContext, request: Request) =>
           request.method === 'GET' || request.method === 'HEAD'
             ? rawJSONResponse(json, { cache: DOCUMENT_CACHE })
             : new Response(null, { status: 405, headers: { allow: 'GET' } }),
@@ -473,23 +473,21 @@ export class AuthorizationServer {
       if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) addDocument('/.well-known/oauth-protected-resource', document);
       first = false;
     }
-    add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
-    add(pathOf(ctx.endpoints.token), true, (request) => handleToken(ctx, request));
+    add(pathOf(ctx.endpoints.authorization), false, (scoped, request) => handleAuthorize(scoped, request));
+    add(pathOf(ctx.endpoints.token), true, (scoped, request) => handleToken(scoped, request));
     if (ctx.scopesSupported.includes('openid')) {
-      add(pathOf(ctx.endpoints.userinfo), true, (request) => handleUserinfo(ctx, request, this.#internalGuard));
+      add(pathOf(ctx.endpoints.userinfo), true, (scoped, request) => handleUserinfo(scoped, request, this.#internalGuard));
     }
     const registration = this.#registration;
     if (registration) {
       this.#registrationPrefix = `${pathOf(ctx.endpoints.registration)}/`;
-      add(pathOf(ctx.endpoints.registration), true, (request, context) =>
-        handleRegister(ctx, registration, request, context.clientAddress ?? 'unknown'),
-      );
+      add(pathOf(ctx.endpoints.registration), true, (scoped, request) => handleRegister(scoped, registration, request));
     }
-    if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (request) => handleRevoke(ctx, request));
+    if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (scoped, request) => handleRevoke(scoped, request));
     const introspection = this.#options.introspection ?? {};
-    if (introspection) add(pathOf(ctx.endpoints.introspection), true, (request) => handleIntrospect(ctx, introspection, request));
+    if (introspection) add(pathOf(ctx.endpoints.introspection), true, (scoped, request) => handleIntrospect(scoped, introspection, request));
     this.#jwksPath = pathOf(ctx.endpoints.jwks);
-    add(this.#jwksPath, true, async (request) =>
+    add(this.#jwksPath, true, async (_ctx, request) =>
       request.method === 'GET' || request.method === 'HEAD'
         ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: JWKS_CACHE })
         : new Response(null, { status: 405, headers: { allow: 'GET' } }),
@@ -570,7 +568,7 @@ export class AuthorizationServer {
       return undefined;
     }
     return clientId && !clientId.includes('/')
-      ? { cors: true, handler: (request) => handleClientConfiguration(this.#ctx, registration, request, clientId) }
+      ? { cors: true, handler: (scoped, request) => handleClientConfiguration(scoped, registration, request, clientId) }
       : undefined;
   }
 
@@ -599,7 +597,6 @@ export class AuthorizationServer {
   }
 
   async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response> {
-    if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
     if (this.#ctx.emit) this.#requestEndpoints.set(request, endpoint);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
@@ -617,10 +614,10 @@ export class AuthorizationServer {
       const decision = limit && (await this.#count(`ratelimit:${endpoint === 'consent' ? 'login' : endpoint}:${context.clientAddress}`, limit));
       limitHeaders = decision ? decision.headers : undefined;
       if (decision && !decision.allowed) {
-        this.#ctx.emit?.({ type: 'rate_limited', limit: limit!.max, windowMs: limit!.windowMs, endpoint }, request);
+        this.#ctx.emit?.({ type: 'rate_limited', limit: limit!.max, windowMs: limit!.windowMs, endpoint, sourceAddress: context.clientAddress }, request);
         response = tooManyRequests(endpoint, decision.headers);
       } else {
-        response = await route.handler(request, context);
+        response = await route.handler(this.#scoped(context, request), request, context);
       }
     } catch (error) {
       if (isOAuthError(error)) {
@@ -631,7 +628,7 @@ export class AuthorizationServer {
         this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
         response = error.toResponse();
       } else if (error instanceof StoreUnavailableError) {
-        this.#onError(error, request);
+        this.#onError(error, request, context.clientAddress);
         response = new OAuthError('temporarily_unavailable', {
           description: 'the authorization server cannot reach its database; retry shortly',
           headers: { 'retry-after': '5' },
@@ -644,6 +641,36 @@ export class AuthorizationServer {
     // A stricter limit inside the handler (registration's own) reports itself instead.
     if (limitHeaders && !response.headers.has('ratelimit')) withHeaders(response, limitHeaders);
     return route.cors ? withHeaders(response, CORS_HEADERS) : response;
+  }
+
+  /**
+   * The server context as one request's handlers see it: the client address of its `RequestContext`, and
+   * events that name that address. The only way the address reaches a handler.
+   */
+  #scoped(context: RequestContext, request: Request): ServerContext {
+    const base = this.#ctx;
+    const address = context.clientAddress;
+    if (address === undefined) {
+      this.#warnNoAddress(request);
+      return base;
+    }
+    const scoped: ServerContext = Object.create(base);
+    scoped.clientAddress = address;
+    if (base.emit) scoped.emit = (event, from) => base.emit!(event.sourceAddress === undefined ? { ...event, sourceAddress: address } : event, from);
+    scoped.onError = (error, from) => this.#onError(error, from, address);
+    return scoped;
+  }
+
+  /**
+   * Says once per server, as an event and in the log, that a request came without a client address: the
+   * per-address limits (request rate, failed client secrets, sign-in attempts, registrations) are then not
+   * applied to such requests, rather than all of them sharing one bucket that any one caller could fill.
+   */
+  #warnNoAddress(request: Request): void {
+    if (this.#warnedNoAddress) return;
+    this.#warnedNoAddress = true;
+    this.#ctx.emit?.({ type: 'client_address.missing' }, request);
+    this.#ctx.log?.('oauth:config', 'a request came without a client address: per-address limits are not applied to such requests; pass RequestContext.clientAddress (the adapters do)', {});
   }
 
   /**

@@ -110,9 +110,11 @@ async function applyPolicy(registration: ResolvedRegistration, metadata: ClientM
  *
  * @see [RFC 7591 §3](https://www.rfc-editor.org/rfc/rfc7591#section-3)
  */
-export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request, source: string): Promise<Response> {
+export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request): Promise<Response> {
   if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
-  if (registration.rateLimit) {
+  const source = ctx.clientAddress;
+  // Counted per source address; without one the limit is not applied (docs/decisions.md).
+  if (registration.rateLimit && source !== undefined) {
     const { max, windowSeconds } = registration.rateLimit;
     const decision = await countRequest(ctx.store, ctx.clock, `register:${source}`, { max, windowMs: windowSeconds * 1000 });
     if (!decision.allowed) {
