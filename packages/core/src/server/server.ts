@@ -1,9 +1,10 @@
-import { epochSeconds, systemClock } from '../protocol/clock.js';
+import { systemClock } from '../protocol/clock.js';
 import type { InteractionResult, ResolvedResource, ServerContext } from './context.js';
-import { randomToken, sha256 } from '../protocol/crypto.js';
+import { sha256 } from '../protocol/crypto.js';
 import { isOAuthError, KeywardConfigError, OAuthError } from '../protocol/errors.js';
-import { handleAuthorize, interactionErrorPage, redirectError, redirectResponse, targetFromInteraction } from './handlers/authorize.js';
-import { handleToken, revokeGrant } from './handlers/token.js';
+import { handleAuthorize, interactionErrorPage, redirectError, targetFromInteraction } from './handlers/authorize.js';
+import { handleToken } from './handlers/token.js';
+import { approveInteraction, revokeGrant } from './grants.js';
 import { handleIntrospect } from './handlers/introspect.js';
 import { handleClientConfiguration, handleRegister, type ResolvedRegistration } from './handlers/register.js';
 import { handleRevoke } from './handlers/revoke.js';
@@ -324,7 +325,7 @@ export class AuthorizationServer {
         return scopes.filter((scope) => grantable.has(scope));
       },
       introspectionAccess: (clientId) => this.#introspectionAccess.get(clientId),
-      approve: (interaction, result, method) => this.#approve(interaction, result, method),
+      approve: (interaction, result, method) => approveInteraction(this.#ctx, interaction, result, method),
       onError: (error, request) => this.#onError(error, request),
       emit: options.onEvent && this.#emitter(eventEmitter(options.onEvent, clock)),
       log: options.logger && safeLogger(options.logger),
@@ -721,58 +722,6 @@ export class AuthorizationServer {
     return this.fetch(new Request(new URL(path, this.#ctx.issuer), init), context);
   }
 
-  async #approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response> {
-    const ctx = this.#ctx;
-    const target = targetFromInteraction(interaction);
-    const approved = result.scopes ?? interaction.scopes;
-    if (!isScopeSubset(approved, interaction.scopes)) throw new KeywardConfigError('approved scopes must be a subset of the requested ones');
-    // Every way to approve (login pages, devLogin, a custom interaction hook) passes here, so the user's own
-    // entitlements hold whichever one it was.
-    const scopes = await ctx.grantableScopes({
-      client: interaction.clientId,
-      subject: result.subject,
-      claims: result.claims,
-      scopes: approved,
-      resources: interaction.resources,
-      stage: 'authorization',
-    });
-    if (approved.length && !scopes.length) {
-      return redirectError(ctx, target, new OAuthError('invalid_scope', { description: 'none of the requested scopes can be granted by this user' }), method);
-    }
-    const now = ctx.clock();
-    const grantId = randomToken(16);
-    await ctx.store.saveGrant({
-      grantId,
-      clientId: interaction.clientId,
-      subject: result.subject,
-      scopes,
-      resources: interaction.resources,
-      authTime: result.authTime ?? epochSeconds(ctx.clock),
-      claims: result.claims,
-      upstreamTokens: result.upstreamTokens,
-      createdAt: now,
-      expiresAt: now + ctx.ttl.refreshToken * 1000,
-    });
-    const code = randomToken();
-    await ctx.store.saveAuthorizationCode({
-      codeHash: await sha256(code),
-      grantId,
-      clientId: interaction.clientId,
-      subject: result.subject,
-      redirectUri: interaction.redirectUri,
-      codeChallenge: interaction.codeChallenge,
-      codeChallengeMethod: interaction.codeChallengeMethod,
-      scopes,
-      resources: interaction.resources,
-      nonce: interaction.nonce,
-      authTime: result.authTime ?? epochSeconds(ctx.clock),
-      createdAt: now,
-      expiresAt: now + ctx.ttl.authorizationCode * 1000,
-    });
-    ctx.emit?.({ type: 'code.issued', clientId: interaction.clientId, subject: result.subject, grantId, scopes, endpoint: 'authorize' });
-    return redirectResponse(ctx, target, { code }, method);
-  }
-
   /**
    * Finishes a pending authorization after login and consent: issues the code and answers the redirect to
    * the client (303 after a POST). An unknown, expired or already finished interaction gets an error page.
@@ -786,7 +735,7 @@ export class AuthorizationServer {
   async completeInteraction(interactionId: string, result: InteractionResult, method = 'POST'): Promise<Response> {
     const interaction = await this.#ctx.store.consumeInteraction(interactionId);
     if (!interaction || interaction.expiresAt <= this.#ctx.clock()) return interactionErrorPage('this sign-in request has expired or was already used');
-    return this.#approve(interaction, result, method);
+    return approveInteraction(this.#ctx, interaction, result, method);
   }
 
   /**

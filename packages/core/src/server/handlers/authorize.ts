@@ -32,7 +32,7 @@ class LocalAuthorizationError extends Error {
 
 /** RFC 9207 §2: `iss` on every authorization response, success or error. */
 export function redirectResponse(
-  ctx: ServerContext,
+  ctx: Pick<ServerContext, 'issuer'>,
   target: RedirectTarget,
   params: Record<string, string | undefined>,
   method: string,
@@ -42,7 +42,7 @@ export function redirectResponse(
   return new Response(null, { status: method === 'POST' ? 303 : 302, headers: { location, 'cache-control': 'no-store' } });
 }
 
-export function redirectError(ctx: ServerContext, target: RedirectTarget, error: OAuthError, method: string): Response {
+export function redirectError(ctx: Pick<ServerContext, 'issuer'>, target: RedirectTarget, error: OAuthError, method: string): Response {
   return redirectResponse(ctx, target, { error: error.code, error_description: error.description }, method);
 }
 

@@ -4,7 +4,7 @@ import { sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
 import { readBodyParams } from '../../protocol/http.js';
 import { verifyOwnAccessToken } from '../tokens.js';
-import { revokeGrant } from './token.js';
+import { revokeGrant } from '../grants.js';
 
 /**
  * The revocation endpoint. Whatever the hint says, both token types are tried (RFC 7009 §2.1). Revoking a
