@@ -72,6 +72,8 @@ export interface CreateGuardOptions {
 // loopback development issuer it would pin the browser to https for a host that does not offer it.
 const BASE_SECURITY_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 const HSTS = 'max-age=31536000; includeSubDomains';
+/** The OpenID Connect scopes: the default scope list, and never advertised as a resource's own scopes. */
+const OIDC_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access'];
 const HTML_ENDPOINTS = new Set(['authorize', 'login', 'consent']);
 
 /** A 429: an HTML page where a person is looking (authorization and sign-in), the RFC JSON shape elsewhere. */
@@ -181,7 +183,7 @@ export class AuthorizationServer {
     const issuer = options.issuer;
     const base = issuer.replace(/\/$/, '');
     const paths = { ...DEFAULT_PATHS, ...options.paths };
-    const scopesSupported = options.scopes ?? ['openid', 'profile', 'email', 'offline_access'];
+    const scopesSupported = options.scopes ?? [...OIDC_SCOPES];
     const defaultScopes = options.defaultScopes ?? [];
     if (!isScopeSubset(defaultScopes, scopesSupported)) throw new KeywardConfigError('defaultScopes must be a subset of scopes');
 
@@ -197,7 +199,7 @@ export class AuthorizationServer {
         scopes:
           resolved.scopes ??
           scopesSupported.filter(
-            (scope) => !['openid', 'profile', 'email', 'offline_access'].includes(scope) && (!options.registration || !options.registration.allowedScopes || options.registration.allowedScopes.includes(scope)),
+            (scope) => !OIDC_SCOPES.includes(scope) && (!options.registration || !options.registration.allowedScopes || options.registration.allowedScopes.includes(scope)),
           ),
         resourceName: resolved.resourceName,
         metadataUrl: wellKnownURL(resolved.resource, 'oauth-protected-resource'),
