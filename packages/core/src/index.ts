@@ -8,7 +8,7 @@ export type { RateLimit, RateLimitedEndpoint } from './operations/rate-limit.js'
 export { clientAddressFrom, trustedProxies } from './protocol/proxy.js';
 export type { ConnectionInfo, TrustedProxies } from './protocol/proxy.js';
 export type { AuthorizationServerOptions, EndpointPaths, EndpointURLs, GrantableScopes, ProtectedResourceOptions, ScopeGrantRequest, StaticClientOptions } from './server/options.js';
-export type { InteractionHandler, InteractionResult, PendingAuthorization } from './server/context.js';
+export type { InteractionHandler, InteractionResult, PendingAuthorization } from './login/interaction.js';
 export { ResourceServerGuard } from './resource-server/guard.js';
 export type { AuthInfo, GuardHeaderOptions, GuardRequestOptions, GuardResult, ResourceServerGuardOptions } from './resource-server/guard.js';
 export { RevocationList } from './store/revocation-list.js';
@@ -43,9 +43,9 @@ export type { SessionCheck } from './resource-server/mcp-session.js';
 export { defaultLoginPages, DEFAULT_SCOPE_DESCRIPTIONS } from './login/pages.js';
 export type { ConsentPageModel, LoginPageModel, LoginPageRenderer } from './login/pages.js';
 export type { LoginOptions, SignInAttemptLimits } from './login/flow.js';
-export type { RegistrationOptions, RegistrationPolicy } from './server/handlers/register.js';
-export type { IntrospectionOptions } from './server/handlers/introspect.js';
-export type { ClientIdMetadataDocumentOptions } from './server/client-id-metadata-document.js';
+export type { ClientIdMetadataDocumentOptions, IntrospectionOptions, RegistrationOptions, RegistrationPolicy } from './server/options.js';
 export type { ClientMetadata } from './protocol/client-metadata.js';
-export { OutboundFetchError, safeFetch, specialPurposeRange } from './node/safe-fetch.js';
-export type { SafeFetchOptions, SafeFetchResponse } from './node/safe-fetch.js';
+export { OutboundFetchError, specialPurposeRange } from './protocol/outbound.js';
+export type { OutboundFetch, SafeFetchOptions, SafeFetchResponse } from './protocol/outbound.js';
+// Kept here for existing imports; its home is @keyward/core/node.
+export { safeFetch } from './server/outbound-fetch.js';

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBasicCredentials, readBodyText, safeFetch as mainSafeFetch, sha256 } from '@keyward/core';
 import { OutboundFetchError, safeFetch } from '@keyward/core/node';
 import { sha256Sync } from '../../src/testing/sha256-sync.js';
+import { webOutboundFetch } from '../../src/server/outbound-fetch.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -85,5 +86,12 @@ describe('RUNTIME-WEB: the main entry runs on any runtime with Web Crypto and fe
   it('RUNTIME-NODE-01: @keyward/core/node offers the DNS-pinning safe fetch (the same function as the main entry)', async () => {
     expect(safeFetch).toBe(mainSafeFetch);
     await expect(safeFetch('https://127.0.0.1/metadata.json')).rejects.toBeInstanceOf(OutboundFetchError);
+  });
+
+  it('RUNTIME-WEB-07: off Node, the default fetcher still refuses plain http, user information and special-purpose IP literals before any request', async () => {
+    const fetcher = webOutboundFetch();
+    for (const url of ['http://client.example/a.json', 'https://user:pw@client.example/a.json', 'https://127.0.0.1/a.json', 'https://[::1]/a.json', 'https://169.254.169.254/latest']) {
+      await expect(fetcher(url), url).rejects.toBeInstanceOf(OutboundFetchError);
+    }
   });
 });
