@@ -7,6 +7,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'memory-store': 'src/store/memory-store.ts',
     proxy: 'src/protocol/proxy.ts',
+    'node/index': 'src/node/index.ts',
     'testing/index': 'src/testing/index.ts',
   },
   format: ['esm'],
