@@ -210,7 +210,7 @@ export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBe
         guard.authenticateHeader(headerField(req.rawHeaders, 'authorization'), {
           scopes: [...(options.scopes ?? []), ...(extra ?? [])],
           // RFC 6750 §2.2: a form body some parser already read may carry the token too; the stream is never read here.
-          bodyToken: hasBody(req) && wasParsed(req) && formBodyHasToken(req.get('content-type'), encodeParsedBody(req.body, req.get('content-type'))),
+          bodyToken: hasBody(req) && wasParsed(req) && formBodyHasToken(req.get('content-type'), req.body),
           method: req.method,
           clientAddress,
         }),

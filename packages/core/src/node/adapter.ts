@@ -160,19 +160,21 @@ export function encodeParsedBody(body: unknown, contentType: string | undefined)
 }
 
 /**
- * Whether form-urlencoded body bytes carry a non-empty `access_token` (RFC 6750 §2.2), which the bearer
- * guard must know so that a token sent both in the header and in the body is refused. Any other content
- * type carries none.
+ * Whether a form-urlencoded body carries a non-empty `access_token` (RFC 6750 §2.2), which the bearer
+ * guard must know so that a token sent both in the header and in the body is refused. `body` is the bytes,
+ * a string, or the value a framework's parser made of them; any other content type carries none, and is
+ * not looked at.
  *
  * @example
  * ```ts
- * const bodyToken = formBodyHasToken(req.headers['content-type'], encodeParsedBody(req.body, req.headers['content-type']));
+ * const bodyToken = formBodyHasToken(req.headers['content-type'], req.body);
  * ```
  * @see [RFC 6750 §2.2](https://www.rfc-editor.org/rfc/rfc6750#section-2.2)
  */
-export function formBodyHasToken(contentType: string | undefined, body: string | Uint8Array | null): boolean {
-  if (body === null || !FORM.test(contentType ?? '')) return false;
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+export function formBodyHasToken(contentType: string | undefined, body: unknown): boolean {
+  if (body === undefined || body === null || !FORM.test(contentType ?? '')) return false;
+  const bytes = encodeParsedBody(body, contentType)!;
+  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   if (!text.includes('access_token')) return false;
   return new URLSearchParams(text).getAll('access_token').some((value) => value !== '');
 }

@@ -70,6 +70,7 @@ describe('@keyward/core/node adapter glue', () => {
     const form = 'application/x-www-form-urlencoded';
     expect(formBodyHasToken(form, 'access_token=abc')).toBe(true);
     expect(formBodyHasToken(form, Buffer.from('a=1&access_token='))).toBe(false);
+    expect(formBodyHasToken(form, { access_token: ['', 'abc'] })).toBe(true);
     expect(formBodyHasToken('application/json', '{"access_token":"abc"}')).toBe(false);
   });
 
