@@ -6,6 +6,7 @@ import {
   formBodyHasToken,
   headerField,
   nodeRequestContext,
+  pathNeedsParsing,
   PayloadTooLargeError,
   readNodeBody,
   requestPathname,
@@ -25,13 +26,6 @@ declare global {
     }
   }
 }
-
-/**
- * True when a request path may differ from the pathname a URL parser gives for it (percent-escapes, dot
- * segments, backslashes, bytes outside printable ASCII). Any other path is already the one the server
- * routes by, so a request for another route goes on without a URL being built.
- */
-const NEEDS_PARSE = /[%\\\x00-\x20\x7f-\uffff]|\/\.\.?(?:\/|$)/;
 
 function requestHost(req: Request): string {
   // Express 5's `req.host` rule, which Express 4 lacks (its `req.host` drops the port): X-Forwarded-Host
@@ -137,7 +131,7 @@ export function keyward(server: AuthorizationServer, options: KeywardMiddlewareO
   return (req: Request, res: Response, next: NextFunction): void => {
     const pathname = requestPathname(req.originalUrl);
     // Most requests are for the app's own routes: those go on without a URL, a context or a Web Request.
-    if (pathname === undefined || (!NEEDS_PARSE.test(pathname) && !server.handles(pathname))) return next();
+    if (pathname === undefined || (!pathNeedsParsing(pathname) && !server.handles(pathname))) return next();
     // Metadata, JWKS and preflights: precomputed bytes, written without building a URL or a Web Request.
     // The connection goes along so that enforceHTTPS still refuses them over plain http.
     const context = connectionOf(req, options, trusted);

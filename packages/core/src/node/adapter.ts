@@ -341,3 +341,21 @@ export function requestPathname(target: string): string | undefined {
   const query = target.indexOf('?');
   return query < 0 ? target : target.slice(0, query);
 }
+
+/** Percent-escapes, backslashes, dot segments, the path percent-encode set and non-ASCII: what a URL parser rewrites. */
+const NEEDS_PARSE = /[%\\"#<>`{}\x00-\x20\x7f-\uffff]|\/\.\.?(?:\/|$)/;
+
+/**
+ * True when a request path may differ from the pathname a URL parser makes of it (percent-escapes, dot
+ * segments, backslashes, bytes outside printable ASCII). Any other path is already the one the server
+ * routes by, so an adapter can pass a request for another route on without building a URL.
+ *
+ * @example
+ * ```ts
+ * if (!pathNeedsParsing(pathname) && !server.handles(pathname)) return next();
+ * ```
+ * @see [RFC 3986 §5.2.4, §6.2.2](https://www.rfc-editor.org/rfc/rfc3986#section-6.2.2)
+ */
+export function pathNeedsParsing(pathname: string): boolean {
+  return NEEDS_PARSE.test(pathname);
+}
