@@ -98,7 +98,7 @@ export function adapterDriftScenarios(adapter: AdapterUnderTest): void {
 
     it(`ADP-DRIFT-01 (${adapter.name}): a body over core's MAX_BODY_BYTES is drained and the client receives the RFC-shaped 413`, async () => {
       const { app } = await launch();
-      for (const headers of [{ 'content-type': FORM, authorization: BASIC }, { 'content-type': FORM, authorization: BASIC, 'content-length': String(4 * MAX_BODY_BYTES) }]) {
+      for (const headers of [{ 'content-type': FORM, authorization: BASIC } as Record<string, string>, { 'content-type': FORM, authorization: BASIC, 'content-length': String(4 * MAX_BODY_BYTES) }]) {
         const answer = await rawPost(`${app.base}/oauth/token`, 4 * MAX_BODY_BYTES, headers);
         expect(answer.error).toBeUndefined();
         expect(answer.status).toBe(413);
