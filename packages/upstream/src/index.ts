@@ -13,3 +13,5 @@ export type { FirebaseProviderOptions } from './firebase.js';
 export type { IssuerTokenLoginProvider, TokenVerifierOptions } from './jwt.js';
 export { hashPassword, localUsers } from './local-users.js';
 export type { LocalUser, LocalUsersOptions } from './local-users.js';
+export { auth0ProviderFromEnv, clerkProviderFromEnv, firebaseProviderFromEnv, supabaseProviderFromEnv } from './from-env.js';
+export type { EnvironmentVariables } from './config.js';
