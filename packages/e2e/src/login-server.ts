@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { AuthorizationServer, type AuthorizationServerOptions } from '@keyward/core';
+import { AuthorizationServer, type AuthorizationServerOptions, type Clock } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward } from '@keyward/express';
 import { localUsers } from '@keyward/upstream';
@@ -26,6 +26,8 @@ export interface KeywardOptions {
   preferredPort?: number;
   /** Routes of the application itself, mounted after `keyward(server)`. */
   routes?(app: ExpressApp, issuer: string): void;
+  /** The time source of the server and its store, so a test moves time on instead of sleeping. */
+  clock?: Clock;
 }
 
 export interface RunningKeyward {
@@ -41,9 +43,9 @@ export async function startKeyward(options: KeywardOptions): Promise<RunningKeyw
   const http = createServer((req, res) => (app ? app(req, res) : res.writeHead(503).end()));
   const port = await listenOnLoopback(http, options.preferredPort);
   const issuer = `http://${options.hostname ?? 'localhost'}:${port}`;
-  const store = new MemoryStore();
+  const store = new MemoryStore({ clock: options.clock });
   try {
-    const server = new AuthorizationServer({ ...options.configure(issuer), issuer, store });
+    const server = new AuthorizationServer({ ...options.configure(issuer), issuer, store, ...(options.clock && { clock: options.clock }) });
     await server.ready();
     const built = express();
     built.disable('x-powered-by');

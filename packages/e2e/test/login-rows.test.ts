@@ -28,6 +28,10 @@ const NO_REFRESH = { clientId: 'e2e-no-refresh', clientSecret: 'e2e-no-refresh-s
 const PUBLIC_CLIENT_ID = 'mcp-public-client';
 const LOOPBACK = 'http://127.0.0.1/callback';
 
+// The server's clock: the wall clock, moved on by the tests that need time to pass (never a sleep).
+let elapsed = 0;
+const clock = () => Date.now() + elapsed;
+
 describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-process Keyward, headless Chromium)', () => {
   let browser: Browser;
   let callback: CallbackServer;
@@ -40,6 +44,7 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
       launchChromium(),
       startCallbackServer(),
       startKeyward({
+        clock,
         configure: () => ({
           scopes: ['mcp:tools', 'openid', 'profile', 'offline_access'],
           clients: [
@@ -201,8 +206,9 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
     expect((await callback.waitFor(silentAgain.state)).searchParams.get('code')).toBeTruthy();
     expect(shown).toEqual([]);
 
-    // max_age=0: the session is too old by definition, so the login page comes back.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // max_age=0: the session is too old by definition, so the login page comes back. auth_time counts whole
+    // seconds, so the server's clock moves on one second to tell the new sign-in from the first.
+    elapsed += 1000;
     const fresh = await request(CONFIDENTIAL.clientId, 'openid', { maxAge: 0 });
     await page.goto(fresh.url);
     await signIn('silent');
