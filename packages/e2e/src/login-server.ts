@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { AuthorizationServer, type AuthorizationServerOptions, type Clock } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward } from '@keyward/express';
-import { localUsers } from '@keyward/upstream';
+import { localUsers, type ScryptCost } from '@keyward/upstream';
 import { closeServer, listenOnLoopback } from './net.js';
 
 /** The parts of an Express app these tests use. */
@@ -59,6 +59,9 @@ export async function startKeyward(options: KeywardOptions): Promise<RunningKeyw
   }
 }
 
+/** A cheap scrypt cost for the test users' passwords: sign-ins stay fast, and these passwords guard nothing. */
+export const TEST_PASSWORD_COST: ScryptCost = { N: 1024, r: 8, p: 1 };
+
 /** Example 09's scopes, client and user, for a stand-in that runs in this process. */
 export const EXAMPLE_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 export const PUBLIC_CLIENT_ID = 'mcp-public-client';
@@ -77,7 +80,7 @@ export function startExampleLikeServer(input: { password: string; preferredPort?
       resources: [{ resource: `${issuer}/mcp`, resourceName: 'Keyward example MCP server', scopes: ['mcp:tools', 'mcp:resources', 'mcp:admin'] }],
       clients: [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris: ['http://127.0.0.1/callback'] }],
       introspection: { bearerScope: 'mcp:admin' },
-      login: { users: localUsers([{ username: 'demo', password: input.password, subject: 'demo', claims: DEMO_CLAIMS }]) },
+      login: { users: localUsers([{ username: 'demo', password: input.password, subject: 'demo', claims: DEMO_CLAIMS }], { cost: TEST_PASSWORD_COST }) },
       ...input.extra,
     }),
   });

@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { localUsers } from '@keyward/upstream';
 import { startCallbackServer, type CallbackServer } from '../src/callback-server.js';
 import { launchChromium, runBrowserSuites } from '../src/chromium.js';
-import { startKeyward, type RunningKeyward } from '../src/login-server.js';
+import { startKeyward, TEST_PASSWORD_COST, type RunningKeyward } from '../src/login-server.js';
 import {
   authorizationRequest,
   decodeJWT,
@@ -52,7 +52,7 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
             { ...CONFIDENTIAL, clientName: 'E2E confidential client', redirectUris: [LOOPBACK] },
             { ...NO_REFRESH, clientName: 'E2E client without refresh', redirectUris: [LOOPBACK], grantTypes: ['authorization_code'] },
           ],
-          login: { users: localUsers(USERS.map((username) => ({ username, password: PASSWORD, claims: { name: `User ${username}` } }))) },
+          login: { users: localUsers(USERS.map((username) => ({ username, password: PASSWORD, claims: { name: `User ${username}` } })), { cost: TEST_PASSWORD_COST }) },
         }),
       }),
     ]);

@@ -11,5 +11,5 @@ export type { SupabaseProviderOptions } from './supabase.js';
 export { FIREBASE_JWKS_URI, firebaseProvider } from './firebase.js';
 export type { FirebaseProviderOptions } from './firebase.js';
 export type { IssuerTokenLoginProvider, TokenVerifierOptions } from './jwt.js';
-export { hashPassword, localUsers } from './local-users.js';
-export type { LocalUser, LocalUsersOptions } from './local-users.js';
+export { DEFAULT_SCRYPT_COST, hashPassword, localUsers } from './local-users.js';
+export type { HashPasswordOptions, LocalUser, LocalUsersOptions, ScryptCost } from './local-users.js';
