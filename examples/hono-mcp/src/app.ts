@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
-import { AuthorizationServer, randomToken, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { AuthorizationServer, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { randomToken } from '@keyward/core/protocol';
 import { bearerAuth, keyward } from '@keyward/hono';
 import { localUsers } from '@keyward/upstream';
 import { createMcpHandler, jsonRPCBody, scopesForMessage } from './mcp.js';

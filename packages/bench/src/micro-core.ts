@@ -3,7 +3,8 @@
  * alternative in the same process run, alternating rounds so the machine's drift hits both sides. Run with
  * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|token|register|static]` from packages/bench.
  */
-import { AuthorizationServer, KeyManager } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { KeyManager } from '../../core/src/server/keys.js';
 import { MemoryStore } from '@keyward/core/memory';
 import { CORS_HEADERS, rawJSONResponse, withHeaders } from '../../core/src/protocol/http.js';
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyInput } from 'jose';
-import { sha256 } from '@keyward/core';
+import { sha256 } from '../../src/protocol/crypto.js';
 import {
   authOf,
   basicHeader,

@@ -2,7 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseBasicCredentials, readBodyText, safeFetch as mainSafeFetch, sha256 } from '@keyward/core';
+import { safeFetch as mainSafeFetch } from '../../src/node/safe-fetch.js';
+import { sha256 } from '../../src/protocol/crypto.js';
+import { readBodyText } from '../../src/protocol/http.js';
+import { parseBasicCredentials } from '../../src/server/client-auth.js';
 import { OutboundFetchError, safeFetch } from '@keyward/core/node';
 import { sha256Sync } from '../../src/testing/sha256-sync.js';
 
