@@ -29,6 +29,7 @@ export type {
   GrantableScopes,
   ProtectedResourceOptions,
   ScopeGrantRequest,
+  StaticClientAuthMethod,
   StaticClientOptions,
 } from './server/options.js';
 export type { SigningAlgorithm } from './server/keys.js';
