@@ -142,6 +142,11 @@ export type GrantableScopes = (request: ScopeGrantRequest) => readonly string[] 
 /**
  * How a static client authenticates at the token endpoint. `private_key_jwt` is for registered clients, which
  * carry their keys (RFC 7523 §2.2); a static client has none.
+ *
+ * @example
+ * ```ts
+ * const clients: StaticClientOptions[] = [{ clientId: 'cli', clientSecret, tokenEndpointAuthMethod: 'client_secret_basic' }];
+ * ```
  */
 export type StaticClientAuthMethod = Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>;
 
