@@ -8,7 +8,8 @@
  * (signature against the vendor's published keys, issuer, audience, expiry) before anyone is signed in.
  */
 import { randomBytes } from 'node:crypto';
-import { defaultLoginPages, escapeHTML, KeywardConfigError, type LoginPageRenderer, type TokenLoginProvider } from '@keyward/core';
+import { defaultLoginPages, KeywardConfigError, type LoginPageRenderer, type TokenLoginProvider } from '@keyward/core';
+import { escapeHTML } from '@keyward/core/protocol';
 import { clerkProviderFromEnv, firebaseProviderFromEnv, supabaseProviderFromEnv } from '@keyward/upstream';
 import { ConfigError } from './ops.js';
 

@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
-import { AuthorizationServer, keyEncryptionFromSecret, randomToken, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { AuthorizationServer, keyEncryptionFromSecret, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { randomToken } from '@keyward/core/protocol';
 import { requireBearerAuth, keyward } from '@keyward/hono';
 import { localUsers } from '@keyward/upstream';
 import { createMcpHandler, jsonRPCBody, scopesForMessage } from './mcp.js';

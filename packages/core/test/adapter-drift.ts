@@ -11,7 +11,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer, MAX_BODY_BYTES, type KeywardEvent, type RequestContext, type ResourceServerGuard } from '@keyward/core';
+import { MAX_BODY_BYTES } from '@keyward/core/node';
+import { AuthorizationServer, type KeywardEvent, type RequestContext, type ResourceServerGuard } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 
 export interface DriftApp {

@@ -12,7 +12,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer, MAX_BODY_BYTES } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { MAX_BODY_BYTES } from '@keyward/core/node';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward } from '../src/index.js';
 

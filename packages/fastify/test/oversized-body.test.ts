@@ -11,7 +11,8 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer, MAX_BODY_BYTES } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { MAX_BODY_BYTES } from '@keyward/core/node';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward } from '../src/index.js';
 

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { serve as serveNode, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer, MAX_BODY_BYTES } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { MAX_BODY_BYTES } from '@keyward/core/node';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward } from '../src/index.js';
 

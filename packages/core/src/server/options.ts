@@ -116,10 +116,10 @@ export interface StaticClientOptions {
    * Default `client_secret_basic` with a secret, `none` without. A configured client may accept several
    * methods (the first is the one its metadata reports).
    */
-  tokenEndpointAuthMethod?: TokenEndpointAuthMethod | TokenEndpointAuthMethod[];
+  tokenEndpointAuthMethod?: StaticClientAuthMethod | StaticClientAuthMethod[];
   redirectUris?: string[];
   /** Default `['authorization_code', 'refresh_token']`. */
-  grantTypes?: string[];
+  grantTypes?: ('authorization_code' | 'refresh_token' | 'client_credentials')[];
   /** Scopes the client may request; default all. */
   scopes?: string[];
   clientName?: string;
@@ -192,6 +192,17 @@ export interface ScopeGrantRequest {
  * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
  */
 export type GrantableScopes = (request: ScopeGrantRequest) => readonly string[] | Promise<readonly string[]>;
+
+/**
+ * How a static client authenticates at the token endpoint. `private_key_jwt` is for registered clients, which
+ * carry their keys (RFC 7523 §2.2); a static client has none.
+ *
+ * @example
+ * ```ts
+ * const clients: StaticClientOptions[] = [{ clientId: 'cli', clientSecret, tokenEndpointAuthMethod: 'client_secret_basic' }];
+ * ```
+ */
+export type StaticClientAuthMethod = Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>;
 
 /** Options of {@link AuthorizationServer}. */
 export interface AuthorizationServerOptions {
@@ -331,7 +342,8 @@ const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a va
 const positiveSeconds = z.number().int().positive();
 const authMethod = z.enum(['none', 'client_secret_basic', 'client_secret_post']);
 
-const optionsSchema = z.object({
+/** @internal The runtime check of {@link AuthorizationServerOptions}; a type test keeps the two in step. */
+export const optionsSchema = z.object({
   issuer: urlString
     .refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment')
     // RFC 8414 §2: the issuer is an https URL; plain http is tolerated on loopback hosts for development.
@@ -357,7 +369,7 @@ const optionsSchema = z.object({
       }),
     )
     .optional(),
-  paths: z.record(z.enum(['authorization', 'token', 'jwks', 'userinfo', 'registration', 'revocation', 'introspection']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
+  paths: z.partialRecord(z.enum(['authorization', 'token', 'jwks', 'userinfo', 'registration', 'revocation', 'introspection']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
   ttl: z
     .object({ accessToken: positiveSeconds, refreshToken: positiveSeconds, authorizationCode: positiveSeconds, interaction: positiveSeconds })
     .partial()

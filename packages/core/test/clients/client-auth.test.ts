@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyInput } from 'jose';
-import { sha256, type OutboundFetch } from '@keyward/core';
+import type { OutboundFetch } from '@keyward/core';
+import { sha256 } from '../../src/protocol/crypto.js';
 import { safeFetch } from '@keyward/core/node';
 import {
   authOf,
