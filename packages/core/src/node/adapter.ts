@@ -20,7 +20,9 @@ const FRAMING = /^(?:content-length|transfer-encoding)$/i;
  * How much of an oversized body is read and thrown away so that the client, still sending, receives the
  * 413 rather than a reset connection. Beyond it the connection is closed after the answer.
  */
-const DRAIN_BYTES = 16 * MAX_BODY_BYTES;
+// 8 MiB: as much as MCP servers commonly accept on their own routes, so a client that sent such a body to an
+// OAuth endpoint by mistake reads the 413; draining costs bandwidth only, as the bytes are not kept.
+const DRAIN_BYTES = 8 * 1024 * 1024;
 
 /**
  * Options every Keyward adapter takes for the client's address: the per-address rate limits (registration,
