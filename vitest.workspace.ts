@@ -23,7 +23,13 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
   });
 }
 
+// Two lanes. `pnpm test:fast` runs the first group, the library itself (core, the adapters, upstream logins
+// and the stores against the real databases of this machine): what a developer runs while working. `pnpm
+// test` (CI, the README) runs every project: the second group adds the examples as real processes (restarts,
+// outages, MCP clients), the browser tests in Chromium, the conformance and docs checks, and the bench's
+// report. A new package goes into the group it belongs to; `test:fast` in package.json names the first.
 export default [
+  // fast lane
   project('core', './packages/core'),
   project('express', './packages/express'),
   project('fastify', './packages/fastify'),
@@ -35,6 +41,7 @@ export default [
   project('store-mysql', './packages/stores/mysql', { fileParallelism: false }),
   project('store-redis', './packages/stores/redis', { fileParallelism: false }),
   project('store-d1', './packages/stores/d1'),
+  // full suite only
   project('example-09', './examples/09-oauth-pkce'),
   project('example-fastify-mcp', './examples/fastify-mcp'),
   project('example-hono-mcp', './examples/hono-mcp'),

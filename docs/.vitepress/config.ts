@@ -45,6 +45,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     text: 'Reference',
     items: [
       { text: 'Architecture', link: '/guide/architecture' },
+      { text: 'Core layers', link: '/architecture' },
       { text: 'Stores in depth', link: '/stores' },
       { text: 'Decisions', link: '/decisions' },
       { text: 'Compliance', link: '/compliance' },

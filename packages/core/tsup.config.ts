@@ -5,6 +5,7 @@ export default defineConfig({
   // folders are.
   entry: {
     index: 'src/index.ts',
+    protocol: 'src/protocol/index.ts',
     'memory-store': 'src/store/memory-store.ts',
     node: 'src/node/index.ts',
     proxy: 'src/protocol/proxy.ts',

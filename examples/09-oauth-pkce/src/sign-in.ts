@@ -8,8 +8,9 @@
  * (signature against the vendor's published keys, issuer, audience, expiry) before anyone is signed in.
  */
 import { randomBytes } from 'node:crypto';
-import { defaultLoginPages, escapeHTML, KeywardConfigError, type LoginPageRenderer, type TokenLoginProvider } from '@keyward/core';
-import { clerkProvider, firebaseProvider, supabaseProvider } from '@keyward/upstream';
+import { defaultLoginPages, KeywardConfigError, type LoginPageRenderer, type TokenLoginProvider } from '@keyward/core';
+import { escapeHTML } from '@keyward/core/protocol';
+import { clerkProviderFromEnv, firebaseProviderFromEnv, supabaseProviderFromEnv } from '@keyward/upstream';
 import { ConfigError } from './ops.js';
 
 /** A provider's page: where its SDK comes from (for the page's CSP) and the script that signs in. */
@@ -56,12 +57,8 @@ function firebase(env: NodeJS.ProcessEnv): { provider: TokenLoginProvider; page:
   if (!apiKey) throw new ConfigError(`${named} is set but FIREBASE_API_KEY is not: the sign-in page's Firebase SDK needs the web API key (Firebase console → Project settings)`);
   let provider: TokenLoginProvider & { issuer: string };
   try {
-    provider = firebaseProvider({
-      ...(projectIdVar && { projectId: projectIdVar }),
-      // Only the path or JSON given here; never the variable of the process, which a test may not have set.
-      serviceAccount: serviceAccount ?? '',
-      ...(value(env, 'FIREBASE_JWKS_URI') && { jwksUri: value(env, 'FIREBASE_JWKS_URI') }),
-    });
+    // FIREBASE_PROJECT_ID or FIREBASE_SERVICE_ACCOUNT_KEY, and FIREBASE_JWKS_URI, from this environment only.
+    provider = firebaseProviderFromEnv({}, env);
   } catch (error) {
     rethrow(error, named, projectIdVar ? 'is not usable' : 'is neither service-account JSON nor a readable JSON file with a project_id');
   }
@@ -108,12 +105,9 @@ function clerk(env: NodeJS.ProcessEnv, issuerOrigin: string): { provider: TokenL
   if (secretKey && !/^sk_(test|live)_\S+$/.test(secretKey)) throw new ConfigError('CLERK_SECRET_KEY is malformed: expected sk_test_… or sk_live_… (Clerk dashboard → API keys)');
   let provider: TokenLoginProvider & { issuer: string };
   try {
-    provider = clerkProvider({
-      publishableKey,
-      // A session token names the page that asked for it (azp): only this server's own sign-in page counts.
-      authorizedParties: [issuerOrigin],
-      ...(secretKey && { fetchUserDetails: true, secretKey }),
-    });
+    // CLERK_PUBLISHABLE_KEY, and CLERK_SECRET_KEY for the user's name and email (fetchUserDetails).
+    // A session token names the page that asked for it (azp): only this server's own sign-in page counts.
+    provider = clerkProviderFromEnv({ authorizedParties: [issuerOrigin] }, env);
   } catch (error) {
     rethrow(error, 'CLERK_PUBLISHABLE_KEY', 'is malformed: expected pk_test_… or pk_live_… (Clerk dashboard → API keys)');
   }
@@ -157,7 +151,8 @@ function supabase(env: NodeJS.ProcessEnv): { provider: TokenLoginProvider; page:
   if (!anonKey) throw new ConfigError('SUPABASE_URL is set but SUPABASE_ANON_KEY is not: the sign-in page needs the anon (publishable) key (Supabase dashboard → Project settings → API)');
   let provider: TokenLoginProvider & { issuer: string };
   try {
-    provider = supabaseProvider({ url, ...(value(env, 'SUPABASE_JWT_SECRET') && { jwtSecret: value(env, 'SUPABASE_JWT_SECRET') }) });
+    // SUPABASE_URL, and SUPABASE_JWT_SECRET for projects still signing with HS256.
+    provider = supabaseProviderFromEnv({}, env);
   } catch (error) {
     rethrow(error, 'SUPABASE_URL', 'is not usable as the project URL');
   }

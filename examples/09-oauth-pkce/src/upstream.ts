@@ -1,5 +1,5 @@
 import type { UpstreamLoginProvider } from '@keyward/core';
-import { auth0Provider, oidcProvider } from '@keyward/upstream';
+import { auth0ProviderFromEnv, oidcProvider } from '@keyward/upstream';
 import { ConfigError } from './ops.js';
 import { tokenSignIn, type TokenSignInPage } from './sign-in.js';
 
@@ -44,7 +44,7 @@ export function upstreamLogin(env: NodeJS.ProcessEnv, base: string): UpstreamLog
   const warnings: string[] = [];
 
   const auth0 = group(env, ['AUTH0_DOMAIN', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET']);
-  if (auth0) providers.push(auth0Provider({ domain: auth0.AUTH0_DOMAIN!, clientId: auth0.AUTH0_CLIENT_ID!, clientSecret: auth0.AUTH0_CLIENT_SECRET! }));
+  if (auth0) providers.push(auth0ProviderFromEnv({}, env));
 
   const oidc = group(env, ['OIDC_ISSUER', 'OIDC_CLIENT_ID'], ['OIDC_CLIENT_SECRET', 'OIDC_DISPLAY_NAME']);
   if (oidc) {

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { calculatePKCECodeChallenge, randomToken } from '@keyward/core';
+import { calculatePKCECodeChallenge, randomToken } from '@keyward/core/protocol';
 import { createApp } from '../src/app.js';
 import { DEFAULT_SQLITE_FILE } from '../src/store.js';
 

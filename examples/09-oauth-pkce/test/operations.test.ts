@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calculatePKCECodeChallenge } from '@keyward/core';
+import { calculatePKCECodeChallenge } from '@keyward/core/protocol';
 import { describeOperations } from '../../../packages/e2e/src/examples/ops-suite.js';
 import { freePort, runToExit, serveExample, type ExampleProcess } from '../../../packages/e2e/src/examples/processes.js';
 import { inspectorCommand } from '../src/inspect.js';

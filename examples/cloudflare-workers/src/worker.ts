@@ -1,4 +1,4 @@
-import { AuthorizationServer, jsonResponse, timingSafeEqual, type AuthorizationServerOptions, type PasswordAuthenticator } from '@keyward/core';
+import { AuthorizationServer, type AuthorizationServerOptions, type PasswordAuthenticator } from '@keyward/core';
 import { D1Store, type D1DatabaseLike } from '@keyward/store-d1';
 import { handleMcp, scopesForMessage } from './mcp.js';
 
@@ -44,6 +44,18 @@ function demoUser(password: string): PasswordAuthenticator {
 async function digest(value: string): Promise<string> {
   const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value)));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Compares two SHA-256 hex digests (always the same length) without stopping at the first difference. */
+function timingSafeEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** A JSON answer that no cache keeps. */
+function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return Response.json(body, { status: init.status ?? 200, headers: { 'cache-control': 'no-store', ...init.headers } });
 }
 
 /** The authorization server of this isolate, configured from the bindings. Throws on a configuration error. */

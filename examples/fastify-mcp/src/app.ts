@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AuthorizationServer, keyEncryptionFromSecret, randomToken, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { AuthorizationServer, keyEncryptionFromSecret, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { randomToken } from '@keyward/core/protocol';
 import { keyward, requireBearerAuth } from '@keyward/fastify';
 import { localUsers } from '@keyward/upstream';
 import { createMcpHandler, scopesForMessage } from './mcp.js';

@@ -11,7 +11,8 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore } from '@keyward/core/memory';
-import { createMetrics, KeywardConfigError, trustedProxies, type AuthorizationServer, type AuthorizationServerOptions, type CreateGuardOptions, type KeywardEvent, type Store } from '@keyward/core';
+import { createMetrics, KeywardConfigError, type AuthorizationServer, type AuthorizationServerOptions, type CreateGuardOptions, type KeywardEvent, type Store } from '@keyward/core';
+import { trustedProxies } from '@keyward/core/proxy';
 
 /** A start-up problem whose message is one line naming the variable and what is wrong with it. */
 export class ConfigError extends Error {

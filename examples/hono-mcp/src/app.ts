@@ -1,7 +1,8 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
-import { AuthorizationServer, keyEncryptionFromSecret, randomToken, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
-import { bearerAuth, keyward } from '@keyward/hono';
+import { AuthorizationServer, keyEncryptionFromSecret, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
+import { randomToken } from '@keyward/core/protocol';
+import { requireBearerAuth, keyward } from '@keyward/hono';
 import { localUsers } from '@keyward/upstream';
 import { createMcpHandler, jsonRPCBody, scopesForMessage } from './mcp.js';
 import { ConfigError, createOperations, integerFrom, operationsConfig, type Operations } from './ops.js';
@@ -176,7 +177,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     mountOperations(app, operations);
     const { trustProxy } = operations.config;
     app.use(keyward(server, { trustProxy }));
-    const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), {
+    const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), {
       scopesFor: async (c) => scopesForMessage(await jsonRPCBody(c)),
       trustProxy,
     });

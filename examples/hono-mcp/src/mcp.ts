@@ -67,7 +67,7 @@ export function createMcpHandler(): { handle(c: Context<BearerAuthEnv>): Promise
   const stats = () => ({ activeSessions: transports.size, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) });
 
   async function handle(c: Context<BearerAuthEnv>): Promise<Response> {
-    // bearerAuth ran first, so c.get('auth') is the verified token.
+    // requireBearerAuth ran first, so c.get('auth') is the verified token.
     const auth = c.get('auth');
     const body = await jsonRPCBody(c);
     const sessionId = c.req.header('mcp-session-id');

@@ -4,7 +4,8 @@
  * `node --conditions=@keyward/source --import tsx src/micro-core.ts [guard|verify|sign|token|heap|register|static] (heap: node --expose-gc)` from packages/bench.
  */
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { AuthorizationServer, KeyManager, ResourceServerGuard } from '@keyward/core';
+import { AuthorizationServer, ResourceServerGuard } from '@keyward/core';
+import { KeyManager } from '../../core/src/server/keys.js';
 import { MemoryStore } from '@keyward/core/memory';
 import { CORS_HEADERS, rawJSONResponse, withHeaders } from '../../core/src/protocol/http.js';
 

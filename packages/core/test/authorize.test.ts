@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OAuthError, randomToken } from '@keyward/core';
+import { OAuthError } from '@keyward/core';
+import { randomToken } from '../src/protocol/crypto.js';
 import {
   authOf,
   CLIENTS,

@@ -93,7 +93,7 @@ describe('configuration is validated at construction (KeywardConfigError)', () =
       /public/,
     );
     configError(() => new AuthorizationServer(options({ clients: [{ clientId: '' }] })));
-    configError(() => new AuthorizationServer(options({ clients: [{ clientId: 'a', grantTypes: ['password'] }] })));
+    configError(() => new AuthorizationServer(options({ clients: [{ clientId: 'a', grantTypes: ['password' as 'client_credentials'] }] })));
     configError(() => new AuthorizationServer(options({ clients: [{ clientId: 'a', tokenEndpointAuthMethod: 'tls_client_auth' as 'none' }] })));
   });
 
@@ -101,6 +101,11 @@ describe('configuration is validated at construction (KeywardConfigError)', () =
     for (const uri of ['https://a.example/cb#f', 'http://evil.example/cb', 'javascript:alert(1)', 'myapp:/cb', '/cb']) {
       configError(() => new AuthorizationServer(options({ clients: [{ clientId: 'a', redirectUris: [uri] }] })), undefined, /redirect URI/);
     }
+  });
+
+  it('accepts paths that name only some endpoints, as the options type allows', () => {
+    const server = new AuthorizationServer(options({ paths: { token: '/oauth/token' } }));
+    expect(server).toBeInstanceOf(AuthorizationServer);
   });
 
   it('refuses bad resources, paths, lifetimes, signing and schemes', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuthorizationServer, authorizationServerMetadata } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { authorizationServerMetadata } from '../src/protocol/metadata.js';
 import { MemoryStore } from '@keyward/core/memory';
 import { CLIENTS, ISSUER, PATHS, setup } from './support.js';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AuthorizationServer, calculatePKCECodeChallenge, randomToken } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { randomToken } from '../src/protocol/crypto.js';
+import { calculatePKCECodeChallenge } from '../src/protocol/pkce.js';
 import { MemoryStore } from '@keyward/core/memory';
 
 const issuer = 'http://localhost:3009';

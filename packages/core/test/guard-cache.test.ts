@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { ResourceServerGuard, RevocationList, wellKnownURL, type GuardResult } from '@keyward/core';
+import { ResourceServerGuard, type GuardResult } from '@keyward/core';
+import { wellKnownURL } from '../src/protocol/metadata.js';
+import { RevocationList } from '../src/store/revocation-list.js';
 import { VerifiedTokenCache } from '../src/resource-server/verified-token-cache.js';
 import { authOf, CLIENTS, ISSUER, PATHS, RESOURCE, setup, type Harness } from './support.js';
 

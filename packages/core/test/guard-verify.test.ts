@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompactSign, generateKeyPair, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTVerifyGetKey } from 'jose';
-import { ResourceServerGuard, wellKnownURL, type GuardResult } from '@keyward/core';
+import { ResourceServerGuard, type GuardResult } from '@keyward/core';
+import { wellKnownURL } from '@keyward/core/protocol';
 import { nodeVerifyJWT, type JWTChecks } from '../src/resource-server/node-jwt-verify.js';
 import { ISSUER, RESOURCE, RESOURCE_B } from './support.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuthorizationServer, PAGE_SECURITY_HEADERS } from '@keyward/core';
+import { AuthorizationServer } from '@keyward/core';
+import { PAGE_SECURITY_HEADERS } from '../src/protocol/http.js';
 import { MemoryStore } from '@keyward/core/memory';
 
 describe('HTTP hardening', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
-import { AuthorizationServer, ResourceServerGuard, wellKnownURL } from '@keyward/core';
+import { AuthorizationServer, ResourceServerGuard } from '@keyward/core';
+import { wellKnownURL } from '../src/protocol/metadata.js';
 import { authOf, decodeJWT, ISSUER, PATHS, RESOURCE, setup, SUBJECT, type Harness } from './support.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];

@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AuthorizationServer, calculatePKCECodeChallenge, randomToken, timingSafeEqual, type PasswordAuthenticator, type ScopeGrantRequest } from '@keyward/core';
+import { AuthorizationServer, type PasswordAuthenticator, type ScopeGrantRequest } from '@keyward/core';
+import { randomToken, timingSafeEqual } from '../src/protocol/crypto.js';
+import { calculatePKCECodeChallenge } from '../src/protocol/pkce.js';
 import { MemoryStore } from '@keyward/core/memory';
 
 const issuer = 'http://localhost:3009';

@@ -5,7 +5,9 @@
  * Every secret the flow sees is collected, and none may appear in any event or log line.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AuthorizationServer, calculatePKCECodeChallenge, randomToken, timingSafeEqual, type KeywardEvent, type PasswordAuthenticator } from '@keyward/core';
+import { AuthorizationServer, type KeywardEvent, type PasswordAuthenticator } from '@keyward/core';
+import { randomToken, timingSafeEqual } from '../src/protocol/crypto.js';
+import { calculatePKCECodeChallenge } from '../src/protocol/pkce.js';
 import { MemoryStore } from '@keyward/core/memory';
 import { basicHeader } from './support.js';
 

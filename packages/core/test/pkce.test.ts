@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '@keyward/core';
+import { sha256 } from '../src/protocol/crypto.js';
 import { authOf, CLIENTS, expectOAuthError, ISSUER, locationOf, RESOURCE, s256, setup, SUBJECT } from './support.js';
 
 function expectPKCEError(response: Response, base: string): void {

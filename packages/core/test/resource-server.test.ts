@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { ResourceServerGuard, RevocationList, wellKnownURL, type GuardResult } from '@keyward/core';
+import { ResourceServerGuard, type GuardResult } from '@keyward/core';
+import { wellKnownURL } from '../src/protocol/metadata.js';
+import { RevocationList } from '../src/store/revocation-list.js';
 import { decodeJWT, ISSUER, PATHS, RESOURCE, RESOURCE_B, RESOURCE_C, setup, SUBJECT, type Harness } from './support.js';
 
 const PRM_URL = 'http://localhost:3009/.well-known/oauth-protected-resource/mcp';

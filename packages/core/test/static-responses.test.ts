@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CORS_HEADERS, type ResponseInfo } from '@keyward/core';
+import { type ResponseInfo } from '@keyward/core';
+import { CORS_HEADERS } from '../src/protocol/http.js';
 import { PATHS, setup } from './support.js';
 
 // Every answer carries these; HSTS only where the issuer is https (a loopback http issuer must not pin https).

@@ -27,8 +27,13 @@ describe('store outages', () => {
       clients: [{ clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] }],
       onError: (error) => errors.push(error),
     });
+    // With the caller's address the secret check counts attempts in the store, so this request needs it.
+    // (Without one, a configured client's client_credentials grant touches no store at all.)
     const tokenRequest = () =>
-      server.request('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=svc&client_secret=svc-secret-0123456789' });
+      server.fetch(
+        new Request('http://localhost:3009/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=svc&client_secret=svc-secret-0123456789' }),
+        { clientAddress: '192.0.2.7' },
+      );
     expect((await tokenRequest()).status).toBe(200);
     setDown(true);
     const during = await tokenRequest();

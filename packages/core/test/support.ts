@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import {
   AuthorizationServer,
-  randomToken,
   type AuthorizationServerOptions,
   type GrantRecord,
   type GuardResult,
@@ -16,6 +15,7 @@ import {
   type RefreshTokenRecord,
   type StaticClientOptions,
 } from '@keyward/core';
+import { randomToken } from '../src/protocol/crypto.js';
 import { MemoryStore } from '@keyward/core/memory';
 
 export const ISSUER = 'http://localhost:3009';

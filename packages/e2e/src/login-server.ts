@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { AuthorizationServer, type AuthorizationServerOptions } from '@keyward/core';
+import { AuthorizationServer, type AuthorizationServerOptions, type Clock } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward } from '@keyward/express';
-import { localUsers } from '@keyward/upstream';
+import { localUsers, type ScryptCost } from '@keyward/upstream';
 import { closeServer, listenOnLoopback } from './net.js';
 
 /** The parts of an Express app these tests use. */
@@ -26,6 +26,8 @@ export interface KeywardOptions {
   preferredPort?: number;
   /** Routes of the application itself, mounted after `keyward(server)`. */
   routes?(app: ExpressApp, issuer: string): void;
+  /** The time source of the server and its store, so a test moves time on instead of sleeping. */
+  clock?: Clock;
 }
 
 export interface RunningKeyward {
@@ -41,9 +43,9 @@ export async function startKeyward(options: KeywardOptions): Promise<RunningKeyw
   const http = createServer((req, res) => (app ? app(req, res) : res.writeHead(503).end()));
   const port = await listenOnLoopback(http, options.preferredPort);
   const issuer = `http://${options.hostname ?? 'localhost'}:${port}`;
-  const store = new MemoryStore();
+  const store = new MemoryStore({ clock: options.clock });
   try {
-    const server = new AuthorizationServer({ ...options.configure(issuer), issuer, store });
+    const server = new AuthorizationServer({ ...options.configure(issuer), issuer, store, ...(options.clock && { clock: options.clock }) });
     await server.ready();
     const built = express();
     built.disable('x-powered-by');
@@ -56,6 +58,9 @@ export async function startKeyward(options: KeywardOptions): Promise<RunningKeyw
     throw error;
   }
 }
+
+/** A cheap scrypt cost for the test users' passwords: sign-ins stay fast, and these passwords guard nothing. */
+export const TEST_PASSWORD_COST: ScryptCost = { N: 1024, r: 8, p: 1 };
 
 /** Example 09's scopes, client and user, for a stand-in that runs in this process. */
 export const EXAMPLE_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
@@ -75,7 +80,7 @@ export function startExampleLikeServer(input: { password: string; preferredPort?
       resources: [{ resource: `${issuer}/mcp`, resourceName: 'Keyward example MCP server', scopes: ['mcp:tools', 'mcp:resources', 'mcp:admin'] }],
       clients: [{ clientId: PUBLIC_CLIENT_ID, clientName: 'MCP public client', tokenEndpointAuthMethod: 'none', redirectUris: ['http://127.0.0.1/callback'] }],
       introspection: { bearerScope: 'mcp:admin' },
-      login: { users: localUsers([{ username: 'demo', password: input.password, subject: 'demo', claims: DEMO_CLAIMS }]) },
+      login: { users: localUsers([{ username: 'demo', password: input.password, subject: 'demo', claims: DEMO_CLAIMS }], { cost: TEST_PASSWORD_COST }) },
       ...input.extra,
     }),
   });

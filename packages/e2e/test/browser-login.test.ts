@@ -35,11 +35,17 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
   let stopServer: () => Promise<void> = async () => {};
   let context: BrowserContext;
   let page: Page;
+  // The in-process server counts its security events here; example 09 serves its counts at /metrics.
+  const inProcessEvents = new Map<string, number>();
 
   beforeAll(async () => {
     const server =
       TARGET === 'in-process'
-        ? startExampleLikeServer({ password: PASSWORD, preferredPort: PREFERRED_SERVER_PORT })
+        ? startExampleLikeServer({
+            password: PASSWORD,
+            preferredPort: PREFERRED_SERVER_PORT,
+            extra: { onEvent: (event) => void inProcessEvents.set(event.type, (inProcessEvents.get(event.type) ?? 0) + 1) },
+          })
         : startExample09({ OAUTH_DEMO_PASSWORD: PASSWORD }, PREFERRED_SERVER_PORT);
     [browser, callback] = await Promise.all([launchChromium(), startCallbackServer(PREFERRED_CALLBACK_PORT)]);
     const running = await server;
@@ -61,6 +67,20 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
   });
 
   const mcpResource = () => `${issuer}/mcp`;
+
+  /**
+   * How many codes the server has issued and consents it has recorded so far, from its own counters (the
+   * example's Prometheus `keyward_security_events_total`). Read once an answer has arrived, they show that
+   * nothing happened without waiting for it not to.
+   */
+  async function issued(): Promise<{ codes: number; consents: number }> {
+    let count = (type: string) => inProcessEvents.get(type) ?? 0;
+    if (TARGET === 'example-09') {
+      const metrics = await (await fetch(endpoint(issuer, '/metrics'))).text();
+      count = (type) => Number(new RegExp(`^keyward_security_events_total\\{type="${type.replace('.', '\\.')}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    }
+    return { codes: count('code.issued'), consents: count('consent.given') };
+  }
 
   function request(options: { scope?: string; prompt?: string; nonce?: string } = {}): Promise<AuthorizationRequest> {
     return authorizationRequest({
@@ -190,6 +210,7 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
   it('AUTHZ-UI-02: a forged CSRF token in the consent form is refused with a 403 page; the callback receives nothing', async () => {
     const authorization = await request({ prompt: 'consent' });
     await signIn(page, authorization);
+    const before = await issued();
     await page.evaluate(() => {
       const csrf = document.querySelector<HTMLInputElement>('input[name="csrf"]');
       if (!csrf) throw new Error('no csrf field');
@@ -208,7 +229,8 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
     await page.getByRole('heading', { name: 'Sign-in problem' }).waitFor();
     expect(await page.locator('main').innerText()).toContain('The form has expired or was not sent from this site.');
     expect(new URL(page.url()).origin).toBe(new URL(issuer).origin);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The refusal is final: the server issued no code and recorded no consent, so nothing can reach the callback.
+    expect(await issued()).toEqual(before);
     expect(callback.withState(authorization.state)).toEqual([]);
   });
 
@@ -218,6 +240,7 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
     const fields = await page.locator('form input[type="hidden"]').evaluateAll((inputs) => inputs.map((input) => [(input as HTMLInputElement).name, (input as HTMLInputElement).value]));
     expect(fields.map(([name]) => name)).toEqual(['interaction', 'csrf']);
 
+    const before = await issued();
     // The attacker's browser: the victim's interaction id and CSRF token, but not the victim's cookies.
     const attacker = await browser.newContext();
     try {
@@ -233,12 +256,13 @@ describe.runIf(runBrowserSuites)(`browser sign-in through core's login pages (${
     } finally {
       await attacker.close();
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await issued()).toEqual(before);
     expect(callback.withState(authorization.state)).toEqual([]);
 
-    // The refused attempt spent nothing: the user's own Allow still completes.
+    // The refused attempt spent nothing: the user's own Allow still completes, and the counters see it.
     await page.getByRole('button', { name: 'Allow' }).click();
     expect((await callback.waitFor(authorization.state)).searchParams.get('code')).toBeTruthy();
+    expect(await issued()).toEqual({ codes: before.codes + 1, consents: before.consents + 1 });
   });
 
   it('AUTHZ-UI-01: login and consent pages send frame-ancestors none, X-Frame-Options DENY, no-referrer, load nothing off-origin; another origin cannot frame the login page', async () => {

@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { localUsers } from '@keyward/upstream';
 import { startCallbackServer, type CallbackServer } from '../src/callback-server.js';
 import { launchChromium, runBrowserSuites } from '../src/chromium.js';
-import { startKeyward, type RunningKeyward } from '../src/login-server.js';
+import { startKeyward, TEST_PASSWORD_COST, type RunningKeyward } from '../src/login-server.js';
 import {
   authorizationRequest,
   decodeJWT,
@@ -28,6 +28,10 @@ const NO_REFRESH = { clientId: 'e2e-no-refresh', clientSecret: 'e2e-no-refresh-s
 const PUBLIC_CLIENT_ID = 'mcp-public-client';
 const LOOPBACK = 'http://127.0.0.1/callback';
 
+// The server's clock: the wall clock, moved on by the tests that need time to pass (never a sleep).
+let elapsed = 0;
+const clock = () => Date.now() + elapsed;
+
 describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-process Keyward, headless Chromium)', () => {
   let browser: Browser;
   let callback: CallbackServer;
@@ -40,6 +44,7 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
       launchChromium(),
       startCallbackServer(),
       startKeyward({
+        clock,
         configure: () => ({
           scopes: ['mcp:tools', 'openid', 'profile', 'offline_access'],
           clients: [
@@ -47,7 +52,7 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
             { ...CONFIDENTIAL, clientName: 'E2E confidential client', redirectUris: [LOOPBACK] },
             { ...NO_REFRESH, clientName: 'E2E client without refresh', redirectUris: [LOOPBACK], grantTypes: ['authorization_code'] },
           ],
-          login: { users: localUsers(USERS.map((username) => ({ username, password: PASSWORD, claims: { name: `User ${username}` } }))) },
+          login: { users: localUsers(USERS.map((username) => ({ username, password: PASSWORD, claims: { name: `User ${username}` } })), { cost: TEST_PASSWORD_COST }) },
         }),
       }),
     ]);
@@ -201,8 +206,9 @@ describe.runIf(runBrowserSuites)('A6 and A19 rows through the login pages (in-pr
     expect((await callback.waitFor(silentAgain.state)).searchParams.get('code')).toBeTruthy();
     expect(shown).toEqual([]);
 
-    // max_age=0: the session is too old by definition, so the login page comes back.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // max_age=0: the session is too old by definition, so the login page comes back. auth_time counts whole
+    // seconds, so the server's clock moves on one second to tell the new sign-in from the first.
+    elapsed += 1000;
     const fresh = await request(CONFIDENTIAL.clientId, 'openid', { maxAge: 0 });
     await page.goto(fresh.url);
     await signIn('silent');

@@ -12,7 +12,7 @@
 // http://127.0.0.1:<port>, so the IdP's redirect back to Keyward is cross-site, as in production.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { escapeHTML } from '@keyward/core';
+import { escapeHTML } from '@keyward/core/protocol';
 import { firebaseProvider, oidcProvider } from '@keyward/upstream';
 import { startCallbackServer, type CallbackServer } from '../src/callback-server.js';
 import { launchChromium, runBrowserSuites } from '../src/chromium.js';

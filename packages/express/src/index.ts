@@ -1,6 +1,21 @@
 import type { ServerResponse } from 'node:http';
 import type { AuthInfo, AuthorizationServer, RequestContext, ResourceServerGuard } from '@keyward/core';
-import { clientAddressFrom, trustedProxies, type TrustedProxies } from '@keyward/core/proxy';
+import {
+  compileTrustProxy,
+  encodeParsedBody,
+  formBodyHasToken,
+  headerField,
+  nodeRequestContext,
+  pathNeedsParsing,
+  PayloadTooLargeError,
+  readNodeBody,
+  requestPathname,
+  toWebRequest,
+  writeStaticResponse,
+  writeWebResponse,
+  type ClientAddressOptions,
+} from '@keyward/core/node';
+import type { TrustedProxies } from '@keyward/core/proxy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 declare global {
@@ -11,13 +26,6 @@ declare global {
     }
   }
 }
-
-// Token, revocation and introspection bodies are a few hundred bytes; this only bounds what an
-// unauthenticated caller can make the process buffer (body-parser's own default is 100 kB).
-const MAX_BODY_BYTES = 1024 * 1024;
-
-const FORM = /^application\/x-www-form-urlencoded\b/i;
-const FRAMING = /^(?:content-length|transfer-encoding)$/i;
 
 function requestHost(req: Request): string {
   // Express 5's `req.host` rule, which Express 4 lacks (its `req.host` drops the port): X-Forwarded-Host
@@ -38,53 +46,6 @@ function requestURL(req: Request): URL | null {
   }
 }
 
-function requestHeaders(req: Request): Headers {
-  const headers = new Headers();
-  // rawHeaders keeps repeated fields apart, as the client sent them. The body handed on is a copy with its
-  // own length, which the Request computes, so the framing fields stay behind.
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!;
-    if (!name.startsWith(':') && !FRAMING.test(name)) headers.append(name, req.rawHeaders[i + 1]!);
-  }
-  return headers;
-}
-
-function appendFormValue(form: URLSearchParams, name: string, value: unknown): void {
-  // A repeated parameter must stay repeated: OAuth rejects `state=a&state=b`, which `String(['a','b'])` would hide.
-  if (Array.isArray(value)) for (const item of value) appendFormValue(form, name, item);
-  else if (value !== null && typeof value === 'object') {
-    // `extended: true` (qs) turned `a[b]=c` into objects; put the brackets back.
-    for (const [key, item] of Object.entries(value)) appendFormValue(form, `${name}[${key}]`, item);
-  } else if (value !== undefined) form.append(name, String(value));
-}
-
-/** Re-encodes a body that a parser (express.json(), express.urlencoded(), …) has already read. */
-function encodeParsedBody(body: unknown, contentType: string | undefined): BodyInit | null {
-  if (body === undefined) return null;
-  if (typeof body === 'string') return body;
-  // The Request copies the bytes itself.
-  if (Buffer.isBuffer(body)) return body as Uint8Array<ArrayBuffer>;
-  if (FORM.test(contentType ?? '')) {
-    const form = new URLSearchParams();
-    for (const [name, value] of Object.entries(body as object)) appendFormValue(form, name, value);
-    return form.toString();
-  }
-  return JSON.stringify(body);
-}
-
-async function readRawBody(req: Request): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    // Same shape as body-parser's error, so an app's error handler treats both alike.
-    if (size > MAX_BODY_BYTES) throw Object.assign(new Error('request entity too large'), { status: 413, statusCode: 413, expose: true, type: 'entity.too.large' });
-    chunks.push(chunk);
-  }
-  // The Request copies the bytes it is given, so the Buffer goes as it is rather than copied once more here.
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
-
 function hasBody(req: Request): boolean {
   return req.method !== 'GET' && req.method !== 'HEAD';
 }
@@ -94,35 +55,10 @@ function wasParsed(req: Request): boolean {
   return req.readableEnded || Boolean((req as { _body?: unknown })._body);
 }
 
-/** The whole request for `server.fetch`: the raw body when the stream is unread, else the parsed one re-encoded. */
-async function toWebRequest(req: Request, url: URL): Promise<globalThis.Request> {
-  let body: BodyInit | null = null;
-  if (hasBody(req)) body = wasParsed(req) ? encodeParsedBody(req.body, req.get('content-type')) : ((await readRawBody(req)) as Uint8Array<ArrayBuffer>);
-  return new Request(url, { method: req.method, headers: requestHeaders(req), body });
-}
-
-/**
- * A header field as `Headers.get()` gives it: repeated fields joined with ", ". Node's `req.headers` keeps
- * only the first `Authorization`, which would let a request with two pass where the Web path refuses it.
- */
-function headerField(req: Request, name: string): string | null {
-  let value: string | null = null;
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
-  }
-  return value;
-}
-
-/**
- * Whether a form body some parser already read carries a non-empty `access_token` (RFC 6750 §2.2). The
- * stream is never read here, because the route after the guard needs it.
- */
-function formBodyHasToken(req: Request): boolean {
-  if (!hasBody(req) || !wasParsed(req) || !FORM.test(req.get('content-type') ?? '')) return false;
-  const body = encodeParsedBody(req.body, req.get('content-type'));
-  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
-  return new URLSearchParams(text).getAll('access_token').some((value) => value !== '');
+/** The body for `server.fetch`: the raw bytes when the stream is unread (within the server's limit), else the parsed body re-encoded. */
+async function requestBody(req: Request): Promise<string | Uint8Array | null> {
+  if (!hasBody(req)) return null;
+  return wasParsed(req) ? encodeParsedBody(req.body, req.get('content-type')) : readNodeBody(req);
 }
 
 /**
@@ -131,26 +67,20 @@ function formBodyHasToken(req: Request): boolean {
  * @example
  * ```ts
  * app.use(keyward(server, { trustProxy: ['10.0.0.0/8'] }));
+ * // or, where something in front has already worked out the client:
+ * app.use(keyward(server, { clientAddress: (req) => req.get('cf-connecting-ip') }));
  * ```
  * @see [RFC 7239 §5.2](https://www.rfc-editor.org/rfc/rfc7239#section-5.2)
  */
-export interface KeywardMiddlewareOptions {
-  /**
-   * Addresses and CIDR ranges of your reverse proxies (or `loopback`, `uniquelocal`). X-Forwarded-For and
-   * X-Forwarded-Proto then count, but only from those peers; otherwise the socket is the client. Without
-   * it Express's own `trust proxy` setting decides (`req.ip`, `req.protocol`).
-   */
-  trustProxy?: string[];
-}
+export interface KeywardMiddlewareOptions extends ClientAddressOptions<Request> {}
 
-/** The client's address and scheme: by `trustProxy` when given, else by Express's `trust proxy`. */
-function connectionOf(req: Request, trusted: TrustedProxies | undefined): RequestContext {
-  if (!trusted) return { clientAddress: req.ip ?? req.socket.remoteAddress, protocol: req.protocol === 'https' ? 'https' : 'http' };
-  const { address, protocol } = clientAddressFrom(
-    { peer: req.socket.remoteAddress, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, forwardedFor: req.get('x-forwarded-for'), forwardedProto: req.get('x-forwarded-proto') },
-    trusted,
-  );
-  return { clientAddress: address, protocol };
+/**
+ * The client's address and scheme: by `trustProxy` when given (the peer being `clientAddress(req)` or the
+ * socket), else `clientAddress(req)` or Express's own `trust proxy` decision (`req.ip`, `req.protocol`).
+ */
+function connectionOf(req: Request, options: ClientAddressOptions<Request>, trusted: TrustedProxies | undefined): RequestContext {
+  if (!trusted) return { clientAddress: options.clientAddress ? options.clientAddress(req) : (req.ip ?? req.socket.remoteAddress), protocol: req.protocol === 'https' ? 'https' : 'http' };
+  return nodeRequestContext(req, { peer: options.clientAddress ? options.clientAddress(req) : req.socket.remoteAddress, trusted });
 }
 
 /**
@@ -167,15 +97,13 @@ function connectionOf(req: Request, trusted: TrustedProxies | undefined): Reques
  * ```
  * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
  */
-export async function sendWebResponse(res: ServerResponse, response: globalThis.Response): Promise<void> {
-  res.statusCode = response.status;
-  for (const [name, value] of response.headers) {
-    // Headers joins repeated fields with ", ", which is only wrong for Set-Cookie (RFC 6265 §3).
-    if (name !== 'set-cookie') res.setHeader(name, value);
-  }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) res.setHeader('set-cookie', cookies);
-  res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+export function sendWebResponse(res: ServerResponse, response: globalThis.Response): Promise<void> {
+  return writeWebResponse(res, response);
+}
+
+/** Answers the 413 of an oversized body; anything else goes to Express's error handling. */
+function answerError(res: ServerResponse, next: NextFunction): (error: unknown) => void {
+  return (error) => (error instanceof PayloadTooLargeError ? void writeWebResponse(res, error.toResponse()).catch(next) : next(error));
 }
 
 /**
@@ -199,24 +127,22 @@ export async function sendWebResponse(res: ServerResponse, response: globalThis.
  * @see [Express behind proxies](https://expressjs.com/en/guide/behind-proxies.html)
  */
 export function keyward(server: AuthorizationServer, options: KeywardMiddlewareOptions = {}): RequestHandler {
-  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
+  const trusted = compileTrustProxy(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
+    const pathname = requestPathname(req.originalUrl);
+    // Most requests are for the app's own routes: those go on without a URL, a context or a Web Request.
+    if (pathname === undefined || (!pathNeedsParsing(pathname) && !server.handles(pathname))) return next();
     // Metadata, JWKS and preflights: precomputed bytes, written without building a URL or a Web Request.
     // The connection goes along so that enforceHTTPS still refuses them over plain http.
-    const context = connectionOf(req, trusted);
-    const query = req.originalUrl.indexOf('?');
-    const answer = server.staticResponse(req.method, query < 0 ? req.originalUrl : req.originalUrl.slice(0, query), context);
-    if (answer) {
-      res.writeHead(answer.status, answer.headers);
-      res.end(answer.body ?? undefined);
-      return;
-    }
+    const context = connectionOf(req, options, trusted);
+    const answer = server.staticResponse(req.method, pathname, context);
+    if (answer) return writeStaticResponse(res, answer);
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
-    toWebRequest(req, url)
-      .then((request) => server.fetch(request, context))
-      .then((response) => sendWebResponse(res, response))
-      .catch(next);
+    requestBody(req)
+      .then((body) => server.fetch(toWebRequest(req, url, body), context))
+      .then((response) => writeWebResponse(res, response))
+      .catch(answerError(res, next));
   };
 }
 
@@ -238,7 +164,9 @@ export interface RequireBearerAuthOptions {
    */
   scopesFor?: (req: Request) => readonly string[] | Promise<readonly string[]>;
   /** Your reverse proxies, as for {@link keyward}: the guard's rate limit counts per client address. */
-  trustProxy?: string[];
+  trustProxy?: readonly string[];
+  /** The peer's address, as for {@link keyward}. */
+  clientAddress?: (req: Request) => string | undefined;
 }
 
 /**
@@ -266,22 +194,23 @@ export interface RequireBearerAuthOptions {
  * @see [MCP authorization: scope challenge handling](https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#scope-challenge-handling)
  */
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): RequestHandler {
-  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
+  const trusted = compileTrustProxy(options.trustProxy);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const { clientAddress } = connectionOf(req, trusted);
+    const { clientAddress } = connectionOf(req, options, trusted);
     Promise.resolve()
       .then(() => options.scopesFor?.(req))
       // The Authorization field alone, without a Web Request per guarded call.
       .then((extra) =>
-        guard.authenticateHeader(headerField(req, 'authorization'), {
+        guard.authenticateHeader(headerField(req.rawHeaders, 'authorization'), {
           scopes: [...(options.scopes ?? []), ...(extra ?? [])],
-          bodyToken: formBodyHasToken(req),
+          // RFC 6750 §2.2: a form body some parser already read may carry the token too; the stream is never read here.
+          bodyToken: hasBody(req) && wasParsed(req) && formBodyHasToken(req.get('content-type'), req.body),
           method: req.method,
           clientAddress,
         }),
       )
       .then((result) => {
-        if (!result.ok) return sendWebResponse(res, result.response);
+        if (!result.ok) return writeWebResponse(res, result.response);
         req.auth = result.auth;
         next();
       })

@@ -1,6 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import { KeywardConfigError, type AuthInfo, type AuthorizationServer, type RequestContext, type ResourceServerGuard } from '@keyward/core';
-import { clientAddressFrom, trustedProxies, type TrustedProxies } from '@keyward/core/proxy';
+import {
+  compileTrustProxy,
+  encodeParsedBody,
+  formBodyHasToken,
+  headerField,
+  nodeRequestContext,
+  PayloadTooLargeError,
+  readNodeBody,
+  requestPathname,
+  responseParts,
+  toWebRequest,
+  type ClientAddressOptions,
+} from '@keyward/core/node';
+import type { TrustedProxies } from '@keyward/core/proxy';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, preHandlerAsyncHookHandler } from 'fastify';
 
 declare module 'fastify' {
@@ -10,8 +23,6 @@ declare module 'fastify' {
   }
 }
 
-const FORM = /^application\/x-www-form-urlencoded\b/i;
-const FRAMING = /^(?:content-length|transfer-encoding)$/i;
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /** The absolute URL of the request as the client addressed it (`trustProxy` decides about X-Forwarded-*). */
@@ -23,52 +34,8 @@ function requestURL(request: FastifyRequest): URL | null {
   }
 }
 
-function requestHeaders(request: FastifyRequest): Headers {
-  const headers = new Headers();
-  // rawHeaders keeps repeated fields apart, as the client sent them; HTTP/2 pseudo-headers are not fields.
-  // The body handed on is a copy with its own length, which the Request computes, so the framing fields stay behind.
-  const raw = request.raw.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) if (!raw[i]!.startsWith(':') && !FRAMING.test(raw[i]!)) headers.append(raw[i]!, raw[i + 1]!);
-  return headers;
-}
-
-/**
- * The body bytes for a Web Request. This plugin's own parser keeps them as a Buffer; an object means a
- * parser or hook outside it got there first, so it is encoded back by content type.
- */
-function encodeBody(body: unknown, contentType: string | undefined): BodyInit | null {
-  if (body === undefined || body === null) return null;
-  if (typeof body === 'string') return body;
-  // The Request copies the bytes itself.
-  if (Buffer.isBuffer(body)) return body as Uint8Array<ArrayBuffer>;
-  if (!FORM.test(contentType ?? '')) return JSON.stringify(body);
-  const form = new URLSearchParams();
-  // @fastify/formbody turns `scope=a&scope=b` into an array; it must stay repeated, since OAuth rejects it.
-  for (const [name, value] of Object.entries(body)) for (const item of [value].flat()) form.append(name, String(item));
-  return form.toString();
-}
-
-/**
- * A header field as `Headers.get()` gives it: repeated fields joined with ", ". Node's `headers` object keeps
- * only the first `Authorization`, which would let a request with two pass where the Web path refuses it.
- */
-function headerField(raw: string[], name: string): string | null {
-  let value: string | null = null;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
-  }
-  return value;
-}
-
-/** Whether form bytes carry a non-empty `access_token`, as the guard's own check of a Web Request decides. */
-function formHasToken(body: BodyInit | null): boolean {
-  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : '';
-  return new URLSearchParams(text).getAll('access_token').some((value) => value !== '');
-}
-
-function toWebRequest(request: FastifyRequest, url: URL, body: BodyInit | null): Request {
-  return new Request(url, { method: request.method, headers: requestHeaders(request), body });
-}
+/** The bytes this plugin's parser read, by request: kept even when a hook replaces `request.body` later. */
+const rawBodies = new WeakMap<FastifyRequest, Buffer | PayloadTooLargeError>();
 
 /**
  * Writes a Web `Response` with a Fastify reply: status, every header (each `Set-Cookie` kept apart) and
@@ -85,10 +52,8 @@ function toWebRequest(request: FastifyRequest, url: URL, body: BodyInit | null):
  * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
  */
 export async function sendWebResponse(reply: FastifyReply, response: Response): Promise<FastifyReply> {
-  reply.code(response.status);
-  // Headers yields every Set-Cookie on its own, and reply.header() appends Set-Cookie values (RFC 6265 §3).
-  for (const [name, value] of response.headers) reply.header(name, value);
-  return reply.send(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+  const { status, headers, body } = await responseParts(response);
+  return reply.code(status).headers(headers).send(body);
 }
 
 /**
@@ -100,23 +65,17 @@ export async function sendWebResponse(reply: FastifyReply, response: Response): 
  * ```
  * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
  */
-export interface KeywardPluginOptions {
+export interface KeywardPluginOptions extends ClientAddressOptions<FastifyRequest> {
   server: AuthorizationServer;
-  /**
-   * Addresses and CIDR ranges of your reverse proxies (or `loopback`, `uniquelocal`). X-Forwarded-For and
-   * X-Forwarded-Proto then count, but only from those peers; otherwise the socket is the client. Without
-   * it Fastify's own `trustProxy` decides (`request.ip`, `request.protocol`).
-   */
-  trustProxy?: string[];
 }
 
-/** The client's address and scheme: by `trustProxy` when given, else by Fastify's `trustProxy`. */
-function connectionOf(request: FastifyRequest, trusted: TrustedProxies | undefined): RequestContext {
-  if (!trusted) return { clientAddress: request.ip, protocol: request.protocol };
-  const header = (name: string) => [request.headers[name] ?? ''].flat().join(',');
-  const socket = request.raw.socket as { remoteAddress?: string; encrypted?: boolean };
-  const { address, protocol } = clientAddressFrom({ peer: socket.remoteAddress, encrypted: socket.encrypted === true, forwardedFor: header('x-forwarded-for'), forwardedProto: header('x-forwarded-proto') }, trusted);
-  return { clientAddress: address, protocol };
+/**
+ * The client's address and scheme: by `trustProxy` when given (the peer being `clientAddress(request)` or
+ * the socket), else `clientAddress(request)` or Fastify's own `trustProxy` (`request.ip`, `request.protocol`).
+ */
+function connectionOf(request: FastifyRequest, options: ClientAddressOptions<FastifyRequest>, trusted: TrustedProxies | undefined): RequestContext {
+  if (!trusted) return { clientAddress: options.clientAddress ? options.clientAddress(request) : request.ip, protocol: request.protocol };
+  return nodeRequestContext(request.raw, { peer: options.clientAddress ? options.clientAddress(request) : request.raw.socket.remoteAddress, trusted });
 }
 
 function routePaths(server: AuthorizationServer): string[] {
@@ -133,8 +92,9 @@ function routePaths(server: AuthorizationServer): string[] {
  * authorize, token, JWKS, userinfo, registration, revocation, introspection, login pages), each handed to
  * `server.fetch` with `request.ip` as the client address. Register it at the root: its paths come from the
  * server's issuer, so a `prefix` is refused. Its routes read bodies with their own parser, so the server
- * gets the exact bytes whether or not the app registered `@fastify/formbody`; a body some hook already
- * turned into an object is encoded back.
+ * gets the exact bytes whether or not the app registered `@fastify/formbody`, even when a hook later
+ * replaced `request.body`. Bodies are limited to the server's 64 KiB: a larger one is read to its end and
+ * answered with an RFC-shaped 413.
  *
  * @example
  * ```ts
@@ -145,28 +105,37 @@ function routePaths(server: AuthorizationServer): string[] {
  * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
  * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
  */
-export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify, { server, trustProxy }) => {
-  const trusted = trustProxy && trustedProxies(trustProxy);
+export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify, options) => {
+  const { server } = options;
+  const trusted = compileTrustProxy(options.trustProxy);
   if (fastify.prefix) throw new KeywardConfigError(`register keyward without a prefix (got ${fastify.prefix}); its paths come from the issuer`);
   // This plugin is encapsulated, so the parser below serves its routes only and the app's parsers stay as they are.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // The server's own limit (64 KiB), not Fastify's 1 MiB; an oversized body is read to its end before the 413.
+  fastify.addContentTypeParser('*', (request, payload, done) => {
+    readNodeBody(payload).then(
+      (bytes) => (rawBodies.set(request, bytes), done(null, bytes)),
+      (error: unknown) => (error instanceof PayloadTooLargeError ? (rawBodies.set(request, error), done(null, undefined)) : done(error as Error)),
+    );
+  });
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     // Metadata, JWKS and preflights: precomputed bytes, sent without building a URL or a Web Request.
     // The connection goes along so that enforceHTTPS still refuses them over plain http.
-    const context = connectionOf(request, trusted);
-    const query = request.url.indexOf('?');
-    const answer = server.staticResponse(request.method, query < 0 ? request.url : request.url.slice(0, query), context);
+    const context = connectionOf(request, options, trusted);
+    const answer = server.staticResponse(request.method, requestPathname(request.url) ?? '', context);
     if (answer) return reply.code(answer.status).headers(answer.headers).send(answer.body ?? undefined);
+    const raw = rawBodies.get(request);
+    if (raw instanceof PayloadTooLargeError) return sendWebResponse(reply, raw.toResponse());
     const url = requestURL(request);
     // A route pattern can match more than the server answers (a `/` inside a client id, say).
     if (!url || !server.handles(url.pathname)) {
       reply.callNotFound();
       return reply;
     }
-    const body = encodeBody(request.body, request.headers['content-type']);
-    return sendWebResponse(reply, await server.fetch(toWebRequest(request, url, body), context));
+    // The exact bytes this plugin read; a body some hook replaced with an object is encoded back otherwise.
+    const body = raw ?? encodeParsedBody(request.body, request.headers['content-type']);
+    return sendWebResponse(reply, await server.fetch(toWebRequest(request.raw, url, body), context));
   };
   for (const url of routePaths(server)) fastify.route({ method: METHODS, url, exposeHeadRoute: false, handler });
 };
@@ -190,7 +159,9 @@ export interface RequireBearerAuthOptions {
    */
   scopesFor?: (request: FastifyRequest) => readonly string[] | Promise<readonly string[]>;
   /** Your reverse proxies, as for {@link keyward}: the guard's rate limit counts per client address. */
-  trustProxy?: string[];
+  trustProxy?: readonly string[];
+  /** The peer's address, as for {@link keyward}. */
+  clientAddress?: (request: FastifyRequest) => string | undefined;
 }
 
 /**
@@ -212,18 +183,17 @@ export interface RequireBearerAuthOptions {
  * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
  */
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): preHandlerAsyncHookHandler {
-  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
+  const trusted = compileTrustProxy(options.trustProxy);
   return async (request, reply) => {
-    const contentType = request.headers['content-type'];
     // RFC 6750 §2.2: the guard looks for a token in a form body too, so one sent twice is refused.
-    const bodyToken = FORM.test(contentType ?? '') && formHasToken(encodeBody(request.body, contentType));
+    const bodyToken = formBodyHasToken(request.headers['content-type'], request.body);
     const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(request)) ?? [])];
     // The Authorization field alone, without a Web Request per guarded call.
     const result = await guard.authenticateHeader(headerField(request.raw.rawHeaders, 'authorization'), {
       scopes,
       bodyToken,
       method: request.method,
-      clientAddress: connectionOf(request, trusted).clientAddress,
+      clientAddress: connectionOf(request, options, trusted).clientAddress,
     });
     if (!result.ok) return sendWebResponse(reply, result.response);
     request.auth = result.auth;

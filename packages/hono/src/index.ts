@@ -1,5 +1,17 @@
 import type { AuthInfo, AuthorizationServer, RequestContext, ResourceServerGuard } from '@keyward/core';
-import { clientAddressFrom, trustedProxies, type TrustedProxies } from '@keyward/core/proxy';
+import type { IncomingMessage } from 'node:http';
+import {
+  compileTrustProxy,
+  formBodyHasToken,
+  headerField,
+  nodeRequestContext,
+  pathNeedsParsing,
+  PayloadTooLargeError,
+  readNodeBody,
+  toWebRequest,
+  type ClientAddressOptions,
+} from '@keyward/core/node';
+import { clientAddressFrom, type TrustedProxies } from '@keyward/core/proxy';
 import type { Context, MiddlewareHandler } from 'hono';
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
@@ -23,6 +35,18 @@ async function cachedBody(c: Context): Promise<BodyInit> {
 }
 
 /** `c.req.raw`, or, when a middleware has consumed its body, a copy rebuilt from Hono's body cache. */
+/**
+ * Whether a form body carries an `access_token` too (RFC 6750 §2.2), so a token sent two ways is refused.
+ * The route still gets the body: it is read from a copy, or from Hono's cache when a middleware read it.
+ */
+async function formBodyToken(c: Context): Promise<boolean> {
+  const contentType = header(c, 'content-type');
+  if (!FORM.test(contentType ?? '') || c.req.method === 'GET' || c.req.method === 'HEAD') return false;
+  const raw = c.req.raw;
+  const text = raw.bodyUsed ? await new Response(await cachedBody(c)).text() : await raw.clone().text();
+  return formBodyHasToken(contentType, text);
+}
+
 async function replayableRequest(c: Context): Promise<Request> {
   const raw = c.req.raw;
   if (!raw.bodyUsed) return raw;
@@ -40,15 +64,34 @@ function rawPathname(url: string): string {
   return query < 0 ? url.slice(start) : url.slice(start, query);
 }
 
-/** @hono/node-server keeps the Node request in `c.env.incoming` (its `HttpBindings`). */
-function nodeSocketAddress(c: Context): string | undefined {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress;
+/** Under `@hono/node-server` the Node request, which it keeps in `c.env.incoming` (its `HttpBindings`). */
+function nodeIncoming(c: Context): IncomingMessage | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming && Array.isArray(incoming.rawHeaders) ? incoming : undefined;
 }
 
-/** The client's address and scheme; forwarded headers count only from a trusted peer. */
-function connectionOf(c: Context, peerOf: (c: Context) => string | undefined, trusted: TrustedProxies | undefined): RequestContext {
-  const peer = peerOf(c);
+/**
+ * True when no one has begun to read the Node request's body: neither a middleware through `c.req` (Hono's
+ * body cache) nor the Web `Request` @hono/node-server builds on first use, which starts the stream flowing.
+ */
+function bodyUntouched(c: Context, incoming: IncomingMessage): boolean {
+  return incoming.readableFlowing === null && !incoming.readableDidRead && !incoming.readableEnded && Object.keys(c.req.bodyCache).length === 0;
+}
+
+/** A request header, from Node's raw headers when there are some (no Web `Headers` built per call). */
+function header(c: Context, name: string): string | undefined {
+  const incoming = nodeIncoming(c);
+  return (incoming ? headerField(incoming.rawHeaders, name) : c.req.raw.headers.get(name)) ?? undefined;
+}
+
+/**
+ * The client's address and scheme; forwarded headers count only from a trusted peer. The peer is
+ * `clientAddress(c)` when given, else the socket's address under `@hono/node-server`.
+ */
+function connectionOf(c: Context, options: ClientAddressOptions<Context>, trusted: TrustedProxies | undefined): RequestContext {
+  const incoming = nodeIncoming(c);
+  if (incoming) return nodeRequestContext(incoming, { peer: options.clientAddress ? options.clientAddress(c) : incoming.socket?.remoteAddress, trusted });
+  const peer = options.clientAddress?.(c);
   // A Request's URL is serialised with a lower-case scheme, so no parse is needed to read it.
   const encrypted = c.req.url.startsWith('https:');
   if (!trusted) return { clientAddress: peer, protocol: encrypted ? 'https' : 'http' };
@@ -66,23 +109,16 @@ function connectionOf(c: Context, peerOf: (c: Context) => string | undefined, tr
  * ```
  * @see [Hono ConnInfo helper](https://hono.dev/docs/helpers/conninfo)
  */
-export interface KeywardOptions {
-  /**
-   * The client's network address, for the server's per-source rate limits. Default: the socket address
-   * under `@hono/node-server`; on other runtimes pass their `getConnInfo(c).remote.address`.
-   */
-  clientAddress?: (c: Context) => string | undefined;
-  /**
-   * Addresses and CIDR ranges of your reverse proxies (or `loopback`, `uniquelocal`). X-Forwarded-For and
-   * X-Forwarded-Proto then count, but only when the peer ({@link clientAddress}) is one of them.
-   */
-  trustProxy?: string[];
-}
+export interface KeywardOptions extends ClientAddressOptions<Context> {}
 
 /**
  * Middleware that serves a Keyward {@link AuthorizationServer} in a Hono app: requests for the server's
  * endpoints (and CORS preflights for them) go to `server.fetch(c.req.raw)`; everything else goes on to
- * your routes. A body an earlier middleware already read is rebuilt from Hono's body cache.
+ * your routes. A body an earlier middleware already read is rebuilt from Hono's body cache. Under
+ * `@hono/node-server` the client's address is the socket's (or `clientAddress(c)`), and an unread body is
+ * read from the Node request as the Express and Fastify adapters read it: at most 64 KiB, a larger one
+ * drained and answered with an RFC-shaped 413. On other runtimes pass `clientAddress`
+ * (`getConnInfo(c).remote.address`).
  *
  * @example
  * ```ts
@@ -94,23 +130,36 @@ export interface KeywardOptions {
  * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
  */
 export function keyward(server: AuthorizationServer, options: KeywardOptions = {}): MiddlewareHandler {
-  const clientAddress = options.clientAddress ?? nodeSocketAddress;
-  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
+  const trusted = compileTrustProxy(options.trustProxy);
   return async (c, next) => {
+    const pathname = rawPathname(c.req.url);
+    // Most requests are for the app's own routes: those go on without a URL parse or a context.
+    if (!pathNeedsParsing(pathname) && !server.handles(pathname)) return next();
     // Metadata, JWKS and preflights: precomputed bytes, answered without parsing the URL or reading the body.
     // The connection goes along so that enforceHTTPS still refuses them over plain http.
-    const context = connectionOf(c, clientAddress, trusted);
-    const answer = server.staticResponse(c.req.method, rawPathname(c.req.url), context);
+    const context = connectionOf(c, options, trusted);
+    const answer = server.staticResponse(c.req.method, pathname, context);
     // A copy: @hono/node-server's Response keeps the object and adds Content-Length to it.
     if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     // c.req.path may be percent-decoded; the server routes by the URL's pathname, exactly as sent.
     if (!server.handles(new URL(c.req.url).pathname)) return next();
-    return server.fetch(await replayableRequest(c), context);
+    const incoming = nodeIncoming(c);
+    if (!incoming || !bodyUntouched(c, incoming)) return server.fetch(await replayableRequest(c), context);
+    let body: Buffer | null = null;
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      try {
+        body = await readNodeBody(incoming);
+      } catch (error) {
+        if (error instanceof PayloadTooLargeError) return error.toResponse();
+        throw error;
+      }
+    }
+    return server.fetch(toWebRequest(incoming, c.req.url, body), context);
   };
 }
 
 /**
- * The Hono environment {@link bearerAuth} sets: `c.get('auth')` is the verified token.
+ * The Hono environment {@link requireBearerAuth} sets: `c.get('auth')` is the verified token.
  *
  * @example
  * ```ts
@@ -123,15 +172,15 @@ export interface BearerAuthEnv {
 }
 
 /**
- * Options of {@link bearerAuth}.
+ * Options of {@link requireBearerAuth}.
  *
  * @example
  * ```ts
- * const options: BearerAuthOptions = { scopesFor: async (c) => (isAdminCall(await c.req.json()) ? ['mcp:admin'] : []) };
+ * const options: RequireBearerAuthOptions = { scopesFor: async (c) => (isAdminCall(await c.req.json()) ? ['mcp:admin'] : []) };
  * ```
  * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
  */
-export interface BearerAuthOptions {
+export interface RequireBearerAuthOptions {
   /** Scopes this route needs beyond the guard's own. */
   scopes?: readonly string[];
   /**
@@ -143,8 +192,19 @@ export interface BearerAuthOptions {
   /** The client's network address, as for {@link keyward}; the guard's rate limit counts per address. */
   clientAddress?: (c: Context) => string | undefined;
   /** Your reverse proxies, as for {@link keyward}. */
-  trustProxy?: string[];
+  trustProxy?: readonly string[];
 }
+
+/**
+ * The former name of {@link RequireBearerAuthOptions}.
+ *
+ * @deprecated Use {@link RequireBearerAuthOptions}; this name goes in the next major version.
+ * @example
+ * ```ts
+ * const options: RequireBearerAuthOptions = { scopes: ['mcp:tools'] };
+ * ```
+ */
+export type BearerAuthOptions = RequireBearerAuthOptions;
 
 /**
  * Protects routes with RFC 6750 bearer tokens verified by a {@link ResourceServerGuard} (typically
@@ -156,23 +216,39 @@ export interface BearerAuthOptions {
  * @example
  * ```ts
  * const adminTool = async (c: Context) => ((await c.req.json()).params?.name === 'admin_stats' ? ['mcp:admin'] : []);
- * app.post('/mcp', bearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: adminTool }), async (c) =>
+ * app.post('/mcp', requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), { scopesFor: adminTool }), async (c) =>
  *   transport.handleRequest(c.req.raw, { authInfo: c.get('auth'), parsedBody: await c.req.json() }),
  * );
  * ```
  * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
  * @see [RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)
  */
-export function bearerAuth(guard: ResourceServerGuard, options: BearerAuthOptions = {}): MiddlewareHandler<BearerAuthEnv> {
-  const peerOf = options.clientAddress ?? nodeSocketAddress;
-  const trusted = options.trustProxy && trustedProxies(options.trustProxy);
+export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): MiddlewareHandler<BearerAuthEnv> {
+  const trusted = compileTrustProxy(options.trustProxy);
   return async (c, next) => {
-    const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(c)) ?? [])];
-    const { clientAddress } = connectionOf(c, peerOf, trusted);
-    // RFC 6750 §2.2: the guard also looks for a token in a form body (reading a clone), so one sent twice is refused.
-    const result = await guard.authenticate(await replayableRequest(c), { scopes, clientAddress });
+    const scopes = options.scopesFor ? [...(options.scopes ?? []), ...(await options.scopesFor(c))] : options.scopes;
+    // The Authorization field alone, without a Web Request (or, under @hono/node-server, Web Headers) per call.
+    const result = await guard.authenticateHeader(header(c, 'authorization'), {
+      scopes,
+      bodyToken: await formBodyToken(c),
+      method: c.req.method,
+      clientAddress: connectionOf(c, options, trusted).clientAddress,
+    });
     if (!result.ok) return result.response;
     c.set('auth', result.auth);
     await next();
   };
 }
+
+/**
+ * The former name of {@link requireBearerAuth}, which Hono's own `hono/bearer-auth` middleware shares.
+ *
+ * @deprecated Use {@link requireBearerAuth}, the name the Express and Fastify adapters use too; this one
+ * goes in the next major version.
+ * @example
+ * ```ts
+ * app.post('/mcp', requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] })), (c) => c.text('ok'));
+ * ```
+ * @see [RFC 6750 §2.1, §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)
+ */
+export const bearerAuth: typeof requireBearerAuth = requireBearerAuth;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationServer } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
-import { bearerAuth, keyward } from '../src/index.js';
+import { requireBearerAuth, keyward } from '../src/index.js';
 
 /** Serves `app` with @hono/node-server on a free loopback port. */
 async function listen(app: Hono): Promise<{ base: string; close: () => Promise<void> }> {
@@ -170,7 +170,7 @@ describe('keyward(server)', () => {
   });
 });
 
-describe('bearerAuth(guard)', () => {
+describe('requireBearerAuth(guard)', () => {
   const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
   const adminCall = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'admin_stats', arguments: {} } });
 
@@ -179,7 +179,7 @@ describe('bearerAuth(guard)', () => {
     return serveApp((app, server) => {
       app.use(keyward(server));
       if (before) app.use(before);
-      const guard = bearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), {
+      const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'] }), {
         scopesFor: async (c) => {
           const message = c.req.header('content-type')?.startsWith('application/json') ? await c.req.json().catch(() => undefined) : undefined;
           return message?.params?.name === 'admin_stats' ? ['mcp:admin'] : [];

@@ -2,12 +2,12 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { proxyScenarios } from '../../core/test/proxy-scenarios.js';
-import { bearerAuth, keyward } from '../src/index.js';
+import { requireBearerAuth, keyward } from '../src/index.js';
 
 proxyScenarios('hono', async (server, guard, trustProxy) => {
   const app = new Hono();
   app.use(keyward(server, { trustProxy }));
-  app.post('/mcp', bearerAuth(guard, { trustProxy }), (c) => c.text('ok'));
+  app.post('/mcp', requireBearerAuth(guard, { trustProxy }), (c) => c.text('ok'));
   let http!: ServerType;
   const port = await new Promise<number>((resolve) => {
     http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(info.port));

@@ -80,10 +80,13 @@ export const describe: ((name: string, body: () => void) => void) & { skip: (nam
  * it('serves metadata', async () => { expect(1).toBe(1); });
  * ```
  */
-export const it: ((name: string, fn: Hook) => void) & { skip: (name: string, fn?: Hook) => void } = Object.assign(
-  (name: string, fn: Hook) => void current.children.push({ name, fn }),
-  { skip: (name: string) => void current.children.push({ name, fn: undefined }) },
-);
+type TestFunction = (name: string, fn: Hook) => void;
+const add: TestFunction = (name, fn) => void current.children.push({ name, fn });
+const skipTest = (name: string): void => void current.children.push({ name, fn: undefined });
+export const it: TestFunction & { skip: (name: string, fn?: Hook) => void; skipIf: (condition: unknown) => TestFunction } = Object.assign(add, {
+  skip: skipTest,
+  skipIf: (condition: unknown): TestFunction => (condition ? skipTest : add),
+});
 /** vitest's `test`, the same as {@link it}. */
 export const test = it;
 

@@ -30,7 +30,7 @@ export function runtimeName(): string {
   return 'unknown';
 }
 
-testStore({ name: 'memory', create: (clock) => new MemoryStore({ clock }) });
+testStore({ name: 'memory', create: (clock) => new MemoryStore({ clock }), rawDump: (store) => (store as MemoryStore).dump() });
 
 testHTTPConformance({
   name: `server.fetch on ${runtimeName()}`,

@@ -1,5 +1,4 @@
 import { KeywardConfigError } from '@keyward/core';
-import { envVar } from './config.js';
 import { oidcProvider } from './oidc.js';
 import type { OIDCLoginProvider, OIDCProviderOptions } from './oidc.js';
 
@@ -13,11 +12,11 @@ import type { OIDCLoginProvider, OIDCProviderOptions } from './oidc.js';
  * @see [Auth0: OpenID Connect protocol](https://auth0.com/docs/authenticate/protocols/openid-connect-protocol)
  */
 export interface Auth0ProviderOptions extends Omit<OIDCProviderOptions, 'issuer' | 'clientId'> {
-  /** Tenant or custom domain, e.g. `my-tenant.us.auth0.com`. Defaults to `AUTH0_DOMAIN`. */
+  /** Tenant or custom domain, e.g. `my-tenant.us.auth0.com`. Required ({@link auth0ProviderFromEnv} reads `AUTH0_DOMAIN`). */
   domain?: string;
-  /** Defaults to `AUTH0_CLIENT_ID`. */
+  /** Required ({@link auth0ProviderFromEnv} reads `AUTH0_CLIENT_ID`). */
   clientId?: string;
-  /** Defaults to `AUTH0_CLIENT_SECRET`. */
+  /** For a confidential client ({@link auth0ProviderFromEnv} reads `AUTH0_CLIENT_SECRET`). */
   clientSecret?: string;
   /** Overrides `https://<domain>/`, e.g. to test against a local provider. */
   issuer?: string;
@@ -32,21 +31,20 @@ export interface Auth0ProviderOptions extends Omit<OIDCProviderOptions, 'issuer'
  *
  * @example
  * ```ts
- * // AUTH0_DOMAIN=my-tenant.us.auth0.com AUTH0_CLIENT_ID=… AUTH0_CLIENT_SECRET=…
- * const auth0 = auth0Provider();
+ * const auth0 = auth0Provider({ domain: 'my-tenant.us.auth0.com', clientId, clientSecret });
  * ```
  * @see [Auth0: OpenID Connect protocol](https://auth0.com/docs/authenticate/protocols/openid-connect-protocol)
  * @see [OIDC Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
  */
 export function auth0Provider(options: Auth0ProviderOptions = {}): OIDCLoginProvider {
-  const { domain = envVar('AUTH0_DOMAIN'), audience, ...rest } = options;
+  const { domain, audience, ...rest } = options;
   // A domain pasted with its scheme or a trailing slash would otherwise produce `https://https://…`.
   const host = domain?.replace(/^https?:\/\//, '').replace(/\/+$/, '');
   const issuer = options.issuer ?? (host ? `https://${host}/` : undefined);
-  if (!issuer) throw new KeywardConfigError('auth0Provider: set AUTH0_DOMAIN or pass { domain }');
-  const clientId = options.clientId ?? envVar('AUTH0_CLIENT_ID');
-  if (!clientId) throw new KeywardConfigError('auth0Provider: set AUTH0_CLIENT_ID or pass { clientId }');
-  const clientSecret = options.clientSecret ?? envVar('AUTH0_CLIENT_SECRET');
+  if (!issuer) throw new KeywardConfigError('auth0Provider: pass { domain } (or use auth0ProviderFromEnv)');
+  const clientId = options.clientId;
+  if (!clientId) throw new KeywardConfigError('auth0Provider: pass { clientId } (or use auth0ProviderFromEnv)');
+  const clientSecret = options.clientSecret;
 
   return oidcProvider({
     id: 'auth0',

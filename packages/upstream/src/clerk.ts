@@ -1,7 +1,7 @@
 import { KeywardConfigError } from '@keyward/core';
 import type { UpstreamIdentity } from '@keyward/core';
 import { firstString } from './claims.js';
-import { configURL, envVar } from './config.js';
+import { configURL } from './config.js';
 import { UpstreamLoginError } from './errors.js';
 import { remoteKeySet, timeRules, verifyJWT } from './jwt.js';
 import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from './jwt.js';
@@ -21,10 +21,10 @@ export interface ClerkInstanceOptions {
   /**
    * Frontend API URL, e.g. `https://clerk.example.com` or `https://<slug>.clerk.accounts.dev`; a bare host
    * gets `https://`. Also the issuer of the instance's tokens. Defaults to the one named by the
-   * publishable key, then to `CLERK_FRONTEND_API`.
+   * publishable key.
    */
   frontendApi?: string;
-  /** `pk_test_…` or `pk_live_…`; it encodes the Frontend API host. Defaults to `CLERK_PUBLISHABLE_KEY`. */
+  /** `pk_test_…` or `pk_live_…`; it encodes the Frontend API host ({@link clerkProviderFromEnv} reads `CLERK_PUBLISHABLE_KEY`). */
   publishableKey?: string;
 }
 
@@ -51,7 +51,7 @@ export interface ClerkProviderOptions extends ClerkInstanceOptions, TokenVerifie
    * only ids. Needs `secretKey`; token verification itself never does.
    */
   fetchUserDetails?: boolean;
-  /** `sk_…`, used only by `fetchUserDetails`. Defaults to `CLERK_SECRET_KEY`. */
+  /** `sk_…`, used only by `fetchUserDetails` ({@link clerkProviderFromEnv} reads `CLERK_SECRET_KEY`). */
   secretKey?: string;
   /** Backend API base URL. Defaults to `https://api.clerk.com`. */
   apiUrl?: string;
@@ -76,13 +76,12 @@ const BACKEND_API_TIMEOUT_MS = 5_000;
 /**
  * Verifies Clerk session tokens (what `getToken()` returns in the browser) against the instance's JWK Set:
  * RS256, `iss` equal to the Frontend API URL, `exp` and `nbf`, and `azp` when `authorizedParties` is set.
- * The subject is `clerk:<user id>`. `CLERK_SECRET_KEY` is not needed for this; it is read only when
+ * The subject is `clerk:<user id>`. The secret key is not needed for this; it is used only when
  * `fetchUserDetails` asks the Backend API for the user's profile.
  *
  * @example
  * ```ts
- * // CLERK_PUBLISHABLE_KEY=pk_live_…
- * const clerk = clerkProvider({ authorizedParties: ['https://app.example.com'] });
+ * const clerk = clerkProvider({ publishableKey: 'pk_live_…', authorizedParties: ['https://app.example.com'] });
  * const { subject } = await clerk.verifyToken(sessionToken);
  * ```
  * @see [Clerk: manual JWT verification](https://clerk.com/docs/backend-requests/manual-jwt)
@@ -136,8 +135,8 @@ export function clerkOIDCProvider(options: ClerkOIDCProviderOptions): OIDCLoginP
 function clerkFrontendApi(options: ClerkInstanceOptions, caller: string): string {
   const fromKey = (key: string | undefined): string | undefined => (key === undefined ? undefined : frontendApiOfKey(key, caller));
   const value =
-    options.frontendApi ?? fromKey(options.publishableKey) ?? fromKey(envVar('CLERK_PUBLISHABLE_KEY')) ?? envVar('CLERK_FRONTEND_API');
-  if (!value) throw new KeywardConfigError(`${caller}: set CLERK_PUBLISHABLE_KEY or CLERK_FRONTEND_API, or pass { frontendApi }`);
+    options.frontendApi ?? fromKey(options.publishableKey);
+  if (!value) throw new KeywardConfigError(`${caller}: pass { publishableKey } or { frontendApi } (or use clerkProviderFromEnv)`);
   // Clerk's `iss` is the bare origin: no trailing slash.
   const url = (/^https?:\/\//.test(value) ? value : `https://${value}`).replace(/\/+$/, '');
   configURL(url, `${caller} frontendApi`);
@@ -164,8 +163,8 @@ interface ClerkUser {
 }
 
 function backendUsers(options: ClerkProviderOptions): (userId: string) => Promise<Record<string, unknown>> {
-  const secretKey = options.secretKey ?? envVar('CLERK_SECRET_KEY');
-  if (!secretKey) throw new KeywardConfigError('clerkProvider: fetchUserDetails needs CLERK_SECRET_KEY or { secretKey }');
+  const secretKey = options.secretKey;
+  if (!secretKey) throw new KeywardConfigError('clerkProvider: fetchUserDetails needs { secretKey }');
   const base = configURL(options.apiUrl ?? CLERK_API_URL, 'clerkProvider apiUrl').href.replace(/\/+$/, '');
 
   return async (userId) => {

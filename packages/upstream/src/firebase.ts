@@ -3,7 +3,7 @@ import { KeywardConfigError } from '@keyward/core';
 import type { UpstreamIdentity } from '@keyward/core';
 import { pickClaims } from './claims.js';
 import { UpstreamLoginError } from './errors.js';
-import { configURL, envVar } from './config.js';
+import { configURL } from './config.js';
 import { isInPast, remoteKeySet, timeRules, verifyJWT } from './jwt.js';
 import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from './jwt.js';
 
@@ -28,10 +28,10 @@ export const FIREBASE_JWKS_URI = 'https://www.googleapis.com/service_accounts/v1
  * @see [Firebase: verify ID tokens](https://firebase.google.com/docs/auth/admin/verify-id-tokens)
  */
 export interface FirebaseProviderOptions extends TokenVerifierOptions {
-  /** Firebase project id. Defaults to `FIREBASE_PROJECT_ID`, then to the service account's `project_id`. */
+  /** Firebase project id. Defaults to the service account's `project_id` ({@link firebaseProviderFromEnv} reads `FIREBASE_PROJECT_ID`). */
   projectId?: string;
   /**
-   * A service-account key, as JSON text or a path to its file. Defaults to `FIREBASE_SERVICE_ACCOUNT_KEY`. Read
+   * A service-account key, as JSON text or a path to its file ({@link firebaseProviderFromEnv} reads `FIREBASE_SERVICE_ACCOUNT_KEY`). Read
    * only for its `project_id` when no project id is given: verifying ID tokens needs no credentials.
    */
   serviceAccount?: string;
@@ -55,17 +55,16 @@ const MAX_UID_LENGTH = 128;
  *
  * @example
  * ```ts
- * // FIREBASE_PROJECT_ID=my-project
- * const firebase = firebaseProvider();
+ * const firebase = firebaseProvider({ projectId: 'my-project' });
  * const { subject, claims } = await firebase.verifyToken(idTokenFromBrowser);
  * ```
  * @see [Firebase: verify ID tokens using a third-party JWT library](https://firebase.google.com/docs/auth/admin/verify-id-tokens#verify_id_tokens_using_a_third-party_jwt_library)
  * @see [RFC 7519 §7.2](https://www.rfc-editor.org/rfc/rfc7519#section-7.2)
  */
 export function firebaseProvider(options: FirebaseProviderOptions = {}): IssuerTokenLoginProvider {
-  const projectId = options.projectId ?? envVar('FIREBASE_PROJECT_ID') ?? projectIdOf(options.serviceAccount ?? envVar('FIREBASE_SERVICE_ACCOUNT_KEY'));
+  const projectId = options.projectId ?? projectIdOf(options.serviceAccount);
   if (!projectId) {
-    throw new KeywardConfigError('firebaseProvider: set FIREBASE_PROJECT_ID (or FIREBASE_SERVICE_ACCOUNT_KEY), or pass { projectId }');
+    throw new KeywardConfigError('firebaseProvider: pass { projectId } or { serviceAccount } (or use firebaseProviderFromEnv)');
   }
   const issuer = `https://securetoken.google.com/${projectId}`;
   const rules: JWTRules = {
@@ -101,7 +100,7 @@ function projectIdOf(serviceAccount: string | undefined): string | undefined {
     key = JSON.parse(text);
   } catch {
     // The key holds a private key: say what is wrong without echoing any of it.
-    throw new KeywardConfigError('firebaseProvider: FIREBASE_SERVICE_ACCOUNT_KEY is neither service-account JSON nor a readable JSON file');
+    throw new KeywardConfigError('firebaseProvider: the service account key is neither service-account JSON nor a readable JSON file');
   }
   const projectId = (key as { project_id?: unknown } | null)?.project_id;
   return typeof projectId === 'string' && projectId !== '' ? projectId : undefined;

@@ -2,7 +2,7 @@ import { KeywardConfigError } from '@keyward/core';
 import type { UpstreamIdentity } from '@keyward/core';
 import type { JWTVerifyGetKey } from 'jose';
 import { firstString, pickClaims } from './claims.js';
-import { configURL, envVar } from './config.js';
+import { configURL } from './config.js';
 import { UpstreamLoginError } from './errors.js';
 import { remoteKeySet, timeRules, verifyJWT } from './jwt.js';
 import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from './jwt.js';
@@ -17,10 +17,11 @@ import type { IssuerTokenLoginProvider, JWTRules, TokenVerifierOptions } from '.
  * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
  */
 export interface SupabaseProviderOptions extends TokenVerifierOptions {
-  /** Project URL, e.g. `https://abcd.supabase.co`. Defaults to `SUPABASE_URL`. */
+  /** Project URL, e.g. `https://abcd.supabase.co`. Required ({@link supabaseProviderFromEnv} reads `SUPABASE_URL`). */
   url?: string;
   /**
-   * The legacy shared JWT secret, for projects that still sign with HS256. Defaults to `SUPABASE_JWT_SECRET`.
+   * The legacy shared JWT secret, for projects that still sign with HS256 ({@link supabaseProviderFromEnv} reads
+   * `SUPABASE_JWT_SECRET`).
    * Tokens signed with the project's asymmetric keys are still accepted alongside it, so a project can move
    * to signing keys without a window of failed logins.
    */
@@ -46,8 +47,7 @@ const ASYMMETRIC_ALGORITHMS = ['ES256', 'RS256'];
  *
  * @example
  * ```ts
- * // SUPABASE_URL=https://abcd.supabase.co
- * const supabase = supabaseProvider();
+ * const supabase = supabaseProvider({ url: 'https://abcd.supabase.co' });
  * const { subject } = await supabase.verifyToken(session.access_token);
  * ```
  * @see [Supabase: JWT signing keys](https://supabase.com/docs/guides/auth/signing-keys)
@@ -55,12 +55,12 @@ const ASYMMETRIC_ALGORITHMS = ['ES256', 'RS256'];
  * @see [RFC 7519 §7.2](https://www.rfc-editor.org/rfc/rfc7519#section-7.2)
  */
 export function supabaseProvider(options: SupabaseProviderOptions = {}): IssuerTokenLoginProvider {
-  const url = (options.url ?? envVar('SUPABASE_URL'))?.replace(/\/+$/, '');
-  if (!url) throw new KeywardConfigError('supabaseProvider: set SUPABASE_URL or pass { url }');
+  const url = options.url?.replace(/\/+$/, '');
+  if (!url) throw new KeywardConfigError('supabaseProvider: pass { url } (or use supabaseProviderFromEnv)');
   configURL(url, 'supabaseProvider url');
   // Supabase Auth puts the project URL, as configured, in front of /auth/v1: built by string, not by URL.
   const issuer = `${url}/auth/v1`;
-  const jwtSecret = options.jwtSecret ?? envVar('SUPABASE_JWT_SECRET');
+  const jwtSecret = options.jwtSecret;
   const keySet = remoteKeySet(configURL(options.jwksUri ?? `${issuer}/.well-known/jwks.json`, 'supabaseProvider jwksUri'));
   const secret = jwtSecret === undefined ? undefined : new TextEncoder().encode(jwtSecret);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeywardConfigError } from '@keyward/core';
-import { clerkProvider } from '../src/index.js';
+import { clerkProvider, clerkProviderFromEnv } from '../src/index.js';
 import type { ClerkProviderOptions } from '../src/index.js';
 import { expectRejected, rejectsForgedTokens } from './forged-tokens.js';
 import { now, sendJSON, sign, signingKey, startJWKSServer, startServer } from './support.js';
@@ -95,25 +95,26 @@ describe('clerkProvider', () => {
   describe('configuration', () => {
     const pk = (host: string, kind = 'test') => `pk_${kind}_${Buffer.from(`${host}$`).toString('base64')}`;
 
-    it('derives the Frontend API from the publishable key', () => {
+    it('derives the Frontend API from the publishable key, given or read by clerkProviderFromEnv', () => {
       expect(clerkProvider({ publishableKey: pk('clerk.example.com', 'live') }).issuer).toBe('https://clerk.example.com');
-      vi.stubEnv('CLERK_PUBLISHABLE_KEY', pk('happy-hen-12.clerk.accounts.dev'));
-      try {
-        expect(clerkProvider()).toMatchObject({ id: 'clerk', issuer: 'https://happy-hen-12.clerk.accounts.dev' });
-      } finally {
-        vi.unstubAllEnvs();
-      }
+      const env = { CLERK_PUBLISHABLE_KEY: pk('happy-hen-12.clerk.accounts.dev') };
+      expect(clerkProviderFromEnv({}, env)).toMatchObject({ id: 'clerk', issuer: 'https://happy-hen-12.clerk.accounts.dev' });
+      expect(clerkProviderFromEnv({ publishableKey: pk('clerk.example.com') }, env).issuer).toBe('https://clerk.example.com');
+      expect(() => clerkProviderFromEnv({}, { CLERK_PUBLISHABLE_KEY: '' })).toThrow(/CLERK_PUBLISHABLE_KEY/);
     });
 
-    it('falls back to CLERK_FRONTEND_API, a host or a URL', () => {
-      vi.stubEnv('CLERK_PUBLISHABLE_KEY', '');
+    it('takes the Frontend API as a host or a URL', () => {
+      expect(clerkProvider({ frontendApi: 'clerk.example.com' }).issuer).toBe('https://clerk.example.com');
+      expect(clerkProvider({ frontendApi: 'https://clerk.example.com/' }).issuer).toBe('https://clerk.example.com');
+    });
+
+    it('UPS-ENV-01: clerkProvider reads nothing from process.env, secrets included', () => {
+      vi.stubEnv('CLERK_PUBLISHABLE_KEY', pk('happy-hen-12.clerk.accounts.dev'));
+      vi.stubEnv('CLERK_FRONTEND_API', 'clerk.example.com');
+      vi.stubEnv('CLERK_SECRET_KEY', 'sk_test_from_process_env');
       try {
-        vi.stubEnv('CLERK_FRONTEND_API', 'clerk.example.com');
-        expect(clerkProvider().issuer).toBe('https://clerk.example.com');
-        vi.stubEnv('CLERK_FRONTEND_API', 'https://clerk.example.com/');
-        expect(clerkProvider().issuer).toBe('https://clerk.example.com');
-        vi.stubEnv('CLERK_FRONTEND_API', '');
         expect(() => clerkProvider()).toThrow(KeywardConfigError);
+        expect(() => clerkProvider({ frontendApi: 'clerk.example.com', fetchUserDetails: true })).toThrow(/secretKey/);
       } finally {
         vi.unstubAllEnvs();
       }
@@ -122,12 +123,9 @@ describe('clerkProvider', () => {
     it('rejects a malformed publishable key and fetchUserDetails without a secret key', () => {
       expect(() => clerkProvider({ publishableKey: 'pk_test_bm90LWEta2V5' })).toThrow(KeywardConfigError);
       expect(() => clerkProvider({ publishableKey: 'sk_test_abc' })).toThrow(KeywardConfigError);
-      vi.stubEnv('CLERK_SECRET_KEY', '');
-      try {
-        expect(() => clerkProvider({ frontendApi: 'clerk.example.com', fetchUserDetails: true })).toThrow(KeywardConfigError);
-      } finally {
-        vi.unstubAllEnvs();
-      }
+      expect(() => clerkProvider({ frontendApi: 'clerk.example.com', fetchUserDetails: true })).toThrow(KeywardConfigError);
+      // With CLERK_SECRET_KEY, clerkProviderFromEnv turns fetchUserDetails on and passes the key along.
+      expect(() => clerkProviderFromEnv({}, { CLERK_PUBLISHABLE_KEY: pk('clerk.example.com'), CLERK_SECRET_KEY: 'sk_test_abc' })).not.toThrow();
     });
   });
 });

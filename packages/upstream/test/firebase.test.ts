@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeywardConfigError } from '@keyward/core';
-import { FIREBASE_JWKS_URI, firebaseProvider } from '../src/index.js';
+import { FIREBASE_JWKS_URI, firebaseProvider, firebaseProviderFromEnv } from '../src/index.js';
 import { expectRejected, rejectsForgedTokens } from './forged-tokens.js';
 import { now, sign, signingKey, startJWKSServer } from './support.js';
 import type { SigningKey } from './support.js';
@@ -92,44 +92,33 @@ describe('firebaseProvider', () => {
   });
 
   describe('configuration', () => {
-    it('defaults to Google\u2019s key set and FIREBASE_PROJECT_ID', () => {
-      vi.stubEnv('FIREBASE_PROJECT_ID', 'from-env');
-      try {
-        expect(firebaseProvider()).toMatchObject({ id: 'firebase', issuer: 'https://securetoken.google.com/from-env' });
-        expect(FIREBASE_JWKS_URI).toBe('https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com');
-      } finally {
-        vi.unstubAllEnvs();
-      }
+    it('defaults to Google\u2019s key set; firebaseProviderFromEnv reads FIREBASE_PROJECT_ID', () => {
+      expect(firebaseProviderFromEnv({}, { FIREBASE_PROJECT_ID: 'from-env' })).toMatchObject({ id: 'firebase', issuer: 'https://securetoken.google.com/from-env' });
+      expect(FIREBASE_JWKS_URI).toBe('https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com');
     });
 
-    it('takes the project id from FIREBASE_SERVICE_ACCOUNT_KEY, as JSON or as a path', () => {
+    it('takes the project id from a service-account key (FIREBASE_SERVICE_ACCOUNT_KEY), as JSON or as a path', () => {
       const json = JSON.stringify({ type: 'service_account', project_id: 'from-key', private_key: 'secret' });
       const file = join(mkdtempSync(join(tmpdir(), 'keyward-')), 'sa.json');
       writeFileSync(file, json);
-      vi.stubEnv('FIREBASE_PROJECT_ID', '');
-      try {
-        for (const value of [json, file]) {
-          vi.stubEnv('FIREBASE_SERVICE_ACCOUNT_KEY', value);
-          expect(firebaseProvider().issuer).toBe('https://securetoken.google.com/from-key');
-        }
-        vi.stubEnv('FIREBASE_SERVICE_ACCOUNT_KEY', '{"private_key": "secret"');
-        const error = (() => {
-          try {
-            firebaseProvider();
-          } catch (e) {
-            return e as Error;
-          }
-        })();
-        expect(error).toBeInstanceOf(KeywardConfigError);
-        expect(error?.message).not.toContain('secret');
-      } finally {
-        vi.unstubAllEnvs();
+      for (const value of [json, file]) {
+        expect(firebaseProvider({ serviceAccount: value }).issuer).toBe('https://securetoken.google.com/from-key');
+        expect(firebaseProviderFromEnv({}, { FIREBASE_SERVICE_ACCOUNT_KEY: value }).issuer).toBe('https://securetoken.google.com/from-key');
       }
+      const error = (() => {
+        try {
+          firebaseProviderFromEnv({}, { FIREBASE_SERVICE_ACCOUNT_KEY: '{"private_key": "secret"' });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(KeywardConfigError);
+      expect(error?.message).not.toContain('secret');
     });
 
-    it('refuses to start without a project id', () => {
-      vi.stubEnv('FIREBASE_PROJECT_ID', '');
-      vi.stubEnv('FIREBASE_SERVICE_ACCOUNT_KEY', '');
+    it('refuses to start without a project id, and never takes one from process.env', () => {
+      expect(() => firebaseProviderFromEnv({}, {})).toThrow(/FIREBASE_PROJECT_ID/);
+      vi.stubEnv('FIREBASE_PROJECT_ID', 'from-process-env');
       try {
         expect(() => firebaseProvider()).toThrow(KeywardConfigError);
       } finally {

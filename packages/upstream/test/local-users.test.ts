@@ -1,15 +1,20 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { KeywardConfigError } from '@keyward/core';
-import { hashPassword, localUsers } from '../src/index.js';
+import { DEFAULT_SCRYPT_COST, hashPassword, localUsers, type ScryptCost } from '../src/index.js';
 
 const PASSWORD = 'correct horse battery staple';
+// Cheap hashing for the tests that are not about the cost; the default is tested on its own below.
+const TEST_COST: ScryptCost = { N: 1024, r: 8, p: 1 };
 
 describe('localUsers', () => {
-  const users = localUsers([
-    { username: 'demo', password: PASSWORD, claims: { name: 'Demo User', email: 'demo@example.test' } },
-    { username: 'ops', password: 'another one', subject: 'staff:7' },
-  ]);
+  const users = localUsers(
+    [
+      { username: 'demo', password: PASSWORD, claims: { name: 'Demo User', email: 'demo@example.test' } },
+      { username: 'ops', password: 'another one', subject: 'staff:7' },
+    ],
+    { cost: TEST_COST },
+  );
 
   it('returns the identity for the right password', async () => {
     await expect(users.verify('demo', PASSWORD)).resolves.toEqual({
@@ -36,6 +41,8 @@ describe('localUsers', () => {
   });
 
   it('spends one scrypt run on an unknown user too, so timing does not reveal who exists', async () => {
+    // At the default cost, where a scrypt run is what a check costs.
+    const users = localUsers([{ username: 'demo', password: PASSWORD }]);
     await users.verify('nobody', 'warm-up'); // the first unknown user also makes the dummy hash
     const time = async (username: string) => {
       const start = performance.now();
@@ -48,7 +55,7 @@ describe('localUsers', () => {
   });
 
   it('accepts operator-made hashes, and normalizes Unicode before hashing', async () => {
-    const passwordHash = await hashPassword('caf\u00e9');
+    const passwordHash = await hashPassword('caf\u00e9', { cost: TEST_COST });
     const prehashed = localUsers([{ username: 'ana', passwordHash }], { subjectPrefix: 'corp' });
     await expect(prehashed.verify('ana', 'cafe\u0301')).resolves.toMatchObject({ subject: 'corp:ana' });
     await expect(prehashed.verify('ana', 'cafe')).resolves.toBeNull();
@@ -66,6 +73,16 @@ describe('localUsers', () => {
     ];
     for (const users of bad) expect(() => localUsers(users), JSON.stringify(users)).toThrow(KeywardConfigError);
   });
+
+  it('RFC 7914 §2: hashes plain passwords and the unknown-user stand-in at the cost given, and refuses a cost out of bounds', async () => {
+    const cheap = localUsers([{ username: 'demo', password: PASSWORD }], { cost: { N: 2, r: 1, p: 1 } });
+    await expect(cheap.verify('demo', PASSWORD)).resolves.toMatchObject({ subject: 'local:demo' });
+    await expect(cheap.verify('nobody', PASSWORD)).resolves.toBeNull();
+    for (const cost of [{ N: 1000, r: 8, p: 1 }, { N: 1, r: 8, p: 1 }, { N: 2 ** 21, r: 8, p: 1 }, { N: 1024, r: 0, p: 1 }, { N: 1024, r: 8, p: 17 }]) {
+      expect(() => localUsers([], { cost }), JSON.stringify(cost)).toThrow(KeywardConfigError);
+      await expect(hashPassword('pw', { cost }), JSON.stringify(cost)).rejects.toThrow(KeywardConfigError);
+    }
+  });
 });
 
 describe('hashPassword', () => {
@@ -78,6 +95,11 @@ describe('hashPassword', () => {
     expect(first).not.toBe(second);
     expect(first).not.toContain(PASSWORD);
     expect(first).not.toContain(Buffer.from(PASSWORD).toString('base64url'));
+  });
+
+  it('RFC 7914 §2: writes the cost it is given into the hash, and defaults to DEFAULT_SCRYPT_COST', async () => {
+    expect(DEFAULT_SCRYPT_COST).toEqual({ N: 32768, r: 8, p: 1 });
+    expect(await hashPassword(PASSWORD, { cost: TEST_COST })).toMatch(/^scrypt\$1024\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
   });
 
   it('verifies hashes made with other parameters, as their strings record them', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeywardConfigError } from '@keyward/core';
-import { UpstreamLoginError, auth0Provider, clerkOIDCProvider, oidcProvider } from '../src/index.js';
+import { UpstreamLoginError, auth0Provider, auth0ProviderFromEnv, clerkOIDCProvider, oidcProvider } from '../src/index.js';
 import type { OIDCProviderOptions } from '../src/index.js';
 import { CALLBACK_URL, CLIENT_ID, CLIENT_SECRET, browserLogin, profileOf, startIdP } from './idp.js';
 import type { TestIdP } from './idp.js';
@@ -169,14 +169,21 @@ describe('oidcProvider against oidc-provider', () => {
 });
 
 describe('auth0Provider', () => {
-  it('builds the issuer https://<domain>/ from AUTH0_DOMAIN, trailing slash included', () => {
+  it('builds the issuer https://<domain>/ from AUTH0_DOMAIN (auth0ProviderFromEnv), trailing slash included', () => {
     const env = { AUTH0_DOMAIN: 'tenant.us.auth0.com', AUTH0_CLIENT_ID: 'abc', AUTH0_CLIENT_SECRET: 's' };
-    withEnv(env, () => {
-      const auth0 = auth0Provider();
-      expect(auth0).toMatchObject({ id: 'auth0', displayName: 'Auth0', issuer: 'https://tenant.us.auth0.com/' });
-      expect(auth0Provider({ domain: 'https://login.example.com/' }).issuer).toBe('https://login.example.com/');
+    const auth0 = auth0ProviderFromEnv({}, env);
+    expect(auth0).toMatchObject({ id: 'auth0', displayName: 'Auth0', issuer: 'https://tenant.us.auth0.com/' });
+    expect(auth0ProviderFromEnv({ domain: 'https://login.example.com/' }, env).issuer).toBe('https://login.example.com/');
+    expect(auth0Provider({ domain: 'https://login.example.com/', clientId: 'abc' }).issuer).toBe('https://login.example.com/');
+    expect(() => auth0ProviderFromEnv({}, {})).toThrow(/AUTH0_DOMAIN/);
+    expect(() => auth0ProviderFromEnv({}, { AUTH0_DOMAIN: 'tenant.us.auth0.com' })).toThrow(/AUTH0_CLIENT_ID/);
+  });
+
+  it('UPS-ENV-01: auth0Provider reads nothing from process.env', () => {
+    withEnv({ AUTH0_DOMAIN: 'tenant.us.auth0.com', AUTH0_CLIENT_ID: 'abc', AUTH0_CLIENT_SECRET: 's' }, () => {
+      expect(() => auth0Provider()).toThrow(KeywardConfigError);
+      expect(() => auth0Provider({ domain: 'tenant.us.auth0.com' })).toThrow(KeywardConfigError);
     });
-    withEnv({}, () => expect(() => auth0Provider()).toThrow(KeywardConfigError));
   });
 
   it('logs in through an issuer that ends in a slash, as Auth0\u2019s does', async () => {

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeywardConfigError } from '@keyward/core';
-import { supabaseProvider } from '../src/index.js';
+import { supabaseProvider, supabaseProviderFromEnv } from '../src/index.js';
 import type { SupabaseProviderOptions } from '../src/index.js';
 import { expectRejected, rejectsForgedTokens } from './forged-tokens.js';
 import { now, sign, signingKey, startJWKSServer } from './support.js';
@@ -80,13 +80,16 @@ describe('supabaseProvider', () => {
   });
 
   describe('configuration', () => {
-    it('reads SUPABASE_URL and SUPABASE_JWT_SECRET', async () => {
-      vi.stubEnv('SUPABASE_URL', `${project.url}/`);
+    it('supabaseProviderFromEnv reads SUPABASE_URL and SUPABASE_JWT_SECRET', async () => {
+      const fromEnv = supabaseProviderFromEnv({}, { SUPABASE_URL: `${project.url}/`, SUPABASE_JWT_SECRET: JWT_SECRET });
+      expect(fromEnv).toMatchObject({ id: 'supabase', issuer: `${project.url}/auth/v1` });
+      await expect(fromEnv.verifyToken(await hs256(validPayload()))).resolves.toBeDefined();
+    });
+
+    it('UPS-ENV-01: supabaseProvider takes no secret from process.env', async () => {
       vi.stubEnv('SUPABASE_JWT_SECRET', JWT_SECRET);
       try {
-        const fromEnv = supabaseProvider();
-        expect(fromEnv).toMatchObject({ id: 'supabase', issuer: `${project.url}/auth/v1` });
-        await expect(fromEnv.verifyToken(await hs256(validPayload()))).resolves.toBeDefined();
+        await expectRejected(supabaseProvider({ url: project.url }), await hs256(validPayload()), 'algorithm not allowed');
       } finally {
         vi.unstubAllEnvs();
       }
@@ -103,12 +106,8 @@ describe('supabaseProvider', () => {
     });
 
     it('refuses to start without a project URL', () => {
-      vi.stubEnv('SUPABASE_URL', '');
-      try {
-        expect(() => supabaseProvider()).toThrow(KeywardConfigError);
-      } finally {
-        vi.unstubAllEnvs();
-      }
+      expect(() => supabaseProvider()).toThrow(KeywardConfigError);
+      expect(() => supabaseProviderFromEnv({}, { SUPABASE_URL: '' })).toThrow(/SUPABASE_URL/);
     });
   });
 });

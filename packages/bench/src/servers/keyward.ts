@@ -10,7 +10,7 @@ import { AuthorizationServer } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward as expressKeyward, requireBearerAuth as expressBearer } from '@keyward/express';
 import { keyward as fastifyKeyward, requireBearerAuth as fastifyBearer } from '@keyward/fastify';
-import { bearerAuth as honoBearer, keyward as honoKeyward } from '@keyward/hono';
+import { keyward as honoKeyward, requireBearerAuth as honoBearer } from '@keyward/hono';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';

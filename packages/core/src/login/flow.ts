@@ -1,5 +1,5 @@
 import { CompactEncrypt } from 'jose';
-import type { InteractionResult, PendingAuthorization, ServerContext } from '../server/context.js';
+import type { InteractionResult, LoginHost, PendingAuthorization } from './interaction.js';
 import { randomToken, sha256, timingSafeEqual } from '../protocol/crypto.js';
 import { KeywardConfigError } from '../protocol/errors.js';
 import { escapeHTML, htmlResponse, readBodyText, RequestParams } from '../protocol/http.js';
@@ -102,7 +102,7 @@ function readCookies(request: Request): Map<string, string> {
  * @see [RFC 9700 §4.16](https://www.rfc-editor.org/rfc/rfc9700#section-4.16)
  */
 export class LoginFlow {
-  readonly #ctx: ServerContext;
+  readonly #ctx: LoginHost;
   /** The store's login group (sessions, consents), which the server checked it has. */
   readonly #login: LoginStore;
   readonly #options: LoginOptions;
@@ -116,7 +116,7 @@ export class LoginFlow {
   readonly #limits: Required<SignInAttemptLimits>;
   #encryptionKey: Promise<Uint8Array> | undefined;
 
-  constructor(ctx: ServerContext, options: LoginOptions, hooks: LoginFlowHooks, base: string, login: LoginStore) {
+  constructor(ctx: LoginHost, options: LoginOptions, hooks: LoginFlowHooks, base: string, login: LoginStore) {
     this.#ctx = ctx;
     this.#login = login;
     this.#options = options;
@@ -140,14 +140,14 @@ export class LoginFlow {
   }
 
   /** The pathnames this flow answers, and their handlers. */
-  routes(): Map<string, (request: Request, clientAddress: string) => Promise<Response>> {
-    const routes = new Map<string, (request: Request, clientAddress: string) => Promise<Response>>([
+  routes(): Map<string, (request: Request, clientAddress: string | undefined) => Promise<Response>> {
+    const routes = new Map<string, (request: Request, clientAddress: string | undefined) => Promise<Response>>([
       [this.#paths.login, (request, address) => (request.method === 'POST' ? this.#postLogin(request, address) : this.#getLogin(request))],
-      [this.#paths.consent, (request) => (request.method === 'POST' ? this.#postConsent(request) : this.#getConsent(request))],
+      [this.#paths.consent, (request, address) => (request.method === 'POST' ? this.#postConsent(request, address) : this.#getConsent(request))],
       [this.#paths.tokenLogin, (request, address) => this.#postTokenLogin(request, address)],
     ]);
     for (const provider of this.#options.providers ?? []) {
-      if (provider.kind === 'redirect') routes.set(`${this.#paths.callback}/${provider.id}`, (request) => this.#callback(request, provider.id));
+      if (provider.kind === 'redirect') routes.set(`${this.#paths.callback}/${provider.id}`, (request, address) => this.#callback(request, provider.id, address));
     }
     return routes;
   }
@@ -234,7 +234,7 @@ export class LoginFlow {
     return htmlResponse(html, status);
   }
 
-  async #postLogin(request: Request, clientAddress: string): Promise<Response> {
+  async #postLogin(request: Request, clientAddress: string | undefined): Promise<Response> {
     const params = await this.#form(request);
     if (params instanceof Response) return params;
     const checked = await this.#checkInteraction(request, params, true);
@@ -257,7 +257,7 @@ export class LoginFlow {
     if (!users) return rerender('Password sign-in is not available.');
     const reserved = await this.#reservePasswordAttempt(username, clientAddress);
     if (!Array.isArray(reserved)) {
-      this.#ctx.emit?.({ type: 'signin.throttled', method: 'password', clientId: interaction.clientId }, request);
+      this.#ctx.emit?.({ type: 'signin.throttled', method: 'password', clientId: interaction.clientId, sourceAddress: clientAddress }, request);
       const page = await rerender('Too many failed sign-in attempts. Wait a few minutes and try again.', username, 429);
       page.headers.set('retry-after', String(reserved.retryAfter));
       return page;
@@ -266,11 +266,11 @@ export class LoginFlow {
     // A failure keeps its reserved attempt: that is what counts it.
     // One message for an unknown user and a wrong password, so the form does not reveal who has an account.
     if (!identity) {
-      this.#ctx.emit?.({ type: 'signin.failed', method: 'password', clientId: interaction.clientId }, request);
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'password', clientId: interaction.clientId, sourceAddress: clientAddress }, request);
       return rerender('The username or password is incorrect.', username, 401);
     }
     await this.#throttle.refund(reserved);
-    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'password', clientId: interaction.clientId, subject: identity.subject }, request);
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'password', clientId: interaction.clientId, subject: identity.subject, sourceAddress: clientAddress }, request);
     return this.#signIn(interaction, identity);
   }
 
@@ -279,10 +279,13 @@ export class LoginFlow {
    * username and source and per source; across sources, a username with many failures only slows down the
    * sources that have failed for it, so a guesser elsewhere cannot lock the owner out.
    */
-  async #reservePasswordAttempt(username: string, clientAddress: string): Promise<ThrottleCount[] | { retryAfter: number }> {
+  async #reservePasswordAttempt(username: string, clientAddress: string | undefined): Promise<ThrottleCount[] | { retryAfter: number }> {
     const limits = this.#limits;
     // Hashed: what people type into the username field is sometimes their password.
     const user = await sha256(username.toLowerCase());
+    // Without the client's address there is no source to count per, and these limits are not applied
+    // (docs/decisions.md): one bucket shared by every such request would let any one caller lock out all.
+    if (clientAddress === undefined) return [];
     const source = throttleSource(clientAddress);
     const keys: ThrottleKey[] = [
       { key: `login:user-source:${user}:${source}`, limit: limits.perUserAndSource, windowMs: ATTEMPT_WINDOW_MS },
@@ -300,7 +303,7 @@ export class LoginFlow {
     return retryAfter === null ? reserved : { retryAfter };
   }
 
-  async #postTokenLogin(request: Request, clientAddress: string): Promise<Response> {
+  async #postTokenLogin(request: Request, clientAddress: string | undefined): Promise<Response> {
     if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
     const params = await this.#form(request);
     if (params instanceof Response) return params;
@@ -310,10 +313,11 @@ export class LoginFlow {
     const token = params.get('token');
     if (!provider || provider.kind !== 'token' || !token) return this.#error('Unknown sign-in method or missing token.');
     // Counted before the upstream check, like a password; a failure keeps its attempt.
-    const reserved = await this.#throttle.reserve([{ key: `login:source:${throttleSource(clientAddress)}`, limit: this.#limits.perSource, windowMs: ATTEMPT_WINDOW_MS }]);
+    const reserved =
+      clientAddress === undefined ? [] : await this.#throttle.reserve([{ key: `login:source:${throttleSource(clientAddress)}`, limit: this.#limits.perSource, windowMs: ATTEMPT_WINDOW_MS }]);
     const retryAfter = this.#throttle.retryAfter(reserved);
     if (retryAfter !== null) {
-      this.#ctx.emit?.({ type: 'signin.throttled', method: 'token', clientId: checked.interaction.clientId }, request);
+      this.#ctx.emit?.({ type: 'signin.throttled', method: 'token', clientId: checked.interaction.clientId, sourceAddress: clientAddress }, request);
       const page = this.#error('Too many failed sign-in attempts.', 429);
       page.headers.set('retry-after', String(retryAfter));
       return page;
@@ -322,15 +326,15 @@ export class LoginFlow {
     try {
       identity = await provider.verifyToken(token);
     } catch {
-      this.#ctx.emit?.({ type: 'signin.failed', method: 'token', provider: provider.id, clientId: checked.interaction.clientId }, request);
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'token', provider: provider.id, clientId: checked.interaction.clientId, sourceAddress: clientAddress }, request);
       return this.#error(`Sign-in with ${provider.displayName} failed.`, 401);
     }
     await this.#throttle.refund(reserved);
-    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'token', provider: provider.id, clientId: checked.interaction.clientId, subject: identity.subject }, request);
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'token', provider: provider.id, clientId: checked.interaction.clientId, subject: identity.subject, sourceAddress: clientAddress }, request);
     return this.#signIn(checked.interaction, identity);
   }
 
-  async #callback(request: Request, providerId: string): Promise<Response> {
+  async #callback(request: Request, providerId: string, clientAddress: string | undefined): Promise<Response> {
     const interactionId = readCookies(request).get(this.#cookies.upstream);
     const interaction = interactionId ? await this.#ctx.store.getInteraction(interactionId) : null;
     if (!interaction || !(await this.#boundToBrowser(request, interaction))) return this.#error('This sign-in request has expired. Start again from the application.');
@@ -343,12 +347,12 @@ export class LoginFlow {
     try {
       identity = await provider.finish({ callbackUrl: `${this.#urls.callback}/${provider.id}`, currentUrl: new URL(request.url), state: loginState.state });
     } catch {
-      this.#ctx.emit?.({ type: 'signin.failed', method: 'redirect', provider: provider.id, clientId: interaction.clientId }, request);
+      this.#ctx.emit?.({ type: 'signin.failed', method: 'redirect', provider: provider.id, clientId: interaction.clientId, sourceAddress: clientAddress }, request);
       return this.#error(`Sign-in with ${provider.displayName} failed. Start again from the application.`, 401);
     }
     // The upstream state is single-use: drop it before going on.
     await this.#ctx.store.saveInteraction({ ...interaction, loginState: undefined });
-    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'redirect', provider: provider.id, clientId: interaction.clientId, subject: identity.subject }, request);
+    this.#ctx.emit?.({ type: 'signin.succeeded', method: 'redirect', provider: provider.id, clientId: interaction.clientId, subject: identity.subject, sourceAddress: clientAddress }, request);
     return this.#signIn(interaction, identity, [this.#cookie(this.#cookies.upstream, '', 0)]);
   }
 
@@ -408,7 +412,7 @@ export class LoginFlow {
     return htmlResponse(html);
   }
 
-  async #postConsent(request: Request): Promise<Response> {
+  async #postConsent(request: Request, clientAddress: string | undefined): Promise<Response> {
     const params = await this.#form(request);
     if (params instanceof Response) return params;
     const checked = await this.#checkInteraction(request, params, true);
@@ -429,7 +433,7 @@ export class LoginFlow {
       createdAt: now,
       expiresAt: now + (this.#options.consentLifetime ?? 30 * 24 * 3600) * 1000,
     });
-    this.#ctx.emit?.({ type: 'consent.given', clientId: interaction.clientId, subject: session.subject, scopes }, request);
+    this.#ctx.emit?.({ type: 'consent.given', clientId: interaction.clientId, subject: session.subject, scopes, sourceAddress: clientAddress }, request);
     return this.#hooks.complete(interaction.interactionId, this.#result(session, scopes), 'POST');
   }
 

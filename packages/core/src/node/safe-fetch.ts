@@ -111,8 +111,8 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
   });
 }
 
-/** @internal The chunks of a body as one array of `size` bytes. */
-export function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
+/** The chunks of a body as one array of `size` bytes. */
+function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

@@ -69,7 +69,9 @@ export type KeywardEvent =
   | (KeywardEventBase & { type: 'client.updated' })
   | (KeywardEventBase & { type: 'client.deleted' })
   | (KeywardEventBase & { type: 'rate_limited'; limit: number; windowMs: number })
-  | (KeywardEventBase & { type: 'store.unavailable'; operation?: string | undefined });
+  | (KeywardEventBase & { type: 'store.unavailable'; operation?: string | undefined })
+  /** Once per server: a request came without a client address, so per-address limits are not applied to such requests. */
+  | (KeywardEventBase & { type: 'client_address.missing' });
 
 /**
  * Every event type, for exhaustive handling and metrics labels.

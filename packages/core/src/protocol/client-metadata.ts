@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { OAuthError } from './errors.js';
 import { checkRedirectUriForRegistration } from './redirect-uri.js';
 import { parseScope } from './scope.js';
-import type { TokenEndpointAuthMethod } from '../store/store.js';
+
+/** How a client authenticates at the token endpoint (RFC 7591 §2). */
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 /** Grant types a client can be registered for. */
 export const SUPPORTED_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { decodeBase64url, nodeCrypto } from '../protocol/crypto.js';
 
@@ -18,7 +19,6 @@ export interface JWTChecks {
 /** The outcome: the verified claims, a refusal, or `undefined` for a token only jose may judge. */
 export type FastVerifyResult = { ok: true; payload: JWTPayload } | { ok: false } | undefined;
 
-type KeyObject = import('node:crypto').KeyObject;
 
 interface NodeAlgorithm {
   digest: string | null;

@@ -3,7 +3,7 @@ import type { ServerContext } from './context.js';
 import { sha256, timingSafeEqual } from '../protocol/crypto.js';
 import { OAuthError } from '../protocol/errors.js';
 import type { RequestParams } from '../protocol/http.js';
-import { OutboundFetchError, outboundFetchFailure } from '../node/safe-fetch.js';
+import { OutboundFetchError, outboundFetchFailure } from '../protocol/outbound.js';
 import type { ClientRecord, TokenEndpointAuthMethod } from '../store/store.js';
 import { AttemptThrottle, throttleSource } from '../operations/throttle.js';
 
@@ -153,8 +153,11 @@ async function checkSecret(
   const expiresAt = client?.clientSecretExpiresAt ?? 0;
   const matches = timingSafeEqual(await sha256(secret), client?.clientSecretHash ?? NO_SECRET_HASH);
   const valid = client !== null && matches && ctx.allowsAuthMethod(client, method) && (expiresAt === 0 || expiresAt > ctx.clock());
+  // Without the client's address there is no source to count per; such requests are not throttled here
+  // rather than all sharing one bucket that any one caller could fill (docs/decisions.md).
+  if (ctx.clientAddress === undefined) return valid ? client : null;
   const throttle = new AttemptThrottle(ctx.store, ctx.clock);
-  const source = throttleSource(ctx.clientAddress(request));
+  const source = throttleSource(ctx.clientAddress);
   // The id hashed: it is whatever the caller sent, of any length.
   const keys = [
     { key: `client-auth:${await sha256(clientId)}:${source}`, limit: FAILED_SECRETS_PER_CLIENT_AND_SOURCE, windowMs: FAILED_SECRET_WINDOW_MS },
@@ -177,20 +180,20 @@ const ASYMMETRIC_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'R
 // Per server: a key set remembers the fetcher it was created with, and that fetcher carries one server's
 // SSRF rules (allowPrivateHosts, ca). A process-wide cache let a second server reuse the first one's
 // fetcher, reaching hosts its own configuration forbids (CIMD §6.5 / RFC 6890 apply to jwks_uri too).
-const remoteKeySets = new WeakMap<ServerContext, Map<string, JWTVerifyGetKey>>();
+const remoteKeySets = new WeakMap<ServerContext['outboundFetch'], Map<string, JWTVerifyGetKey>>();
 
 function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey | null {
   const { jwks, jwks_uri: jwksUri } = client.metadata as { jwks?: { keys: Record<string, unknown>[] }; jwks_uri?: string };
   if (jwks) return createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
   if (typeof jwksUri !== 'string') return null;
-  let serverKeySets = remoteKeySets.get(ctx);
-  if (!serverKeySets) remoteKeySets.set(ctx, (serverKeySets = new Map()));
+  let serverKeySets = remoteKeySets.get(ctx.outboundFetch);
+  if (!serverKeySets) remoteKeySets.set(ctx.outboundFetch, (serverKeySets = new Map()));
   let keys = serverKeySets.get(jwksUri);
   if (!keys) {
     // A registered jwks_uri is client-supplied: fetch it with the same SSRF protections as metadata documents.
     keys = createRemoteJWKSet(new URL(jwksUri), {
       [customFetch]: async (url: string) => {
-        const response = await ctx.safeFetch(url);
+        const response = await ctx.outboundFetch(url);
         // Like a metadata document, a key set is only a 200; any other answer is logged, not shown.
         if (response.status !== 200) throw new OutboundFetchError(url, `answered HTTP ${response.status}`);
         return new Response(response.body, { status: response.status, headers: { 'content-type': 'application/json' } });

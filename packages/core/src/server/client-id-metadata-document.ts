@@ -2,23 +2,10 @@ import { parseClientMetadata } from '../protocol/client-metadata.js';
 import type { Clock } from '../protocol/clock.js';
 import { OAuthError } from '../protocol/errors.js';
 import { duplicateNote, parseJSONBody } from '../protocol/http.js';
-import { OutboundFetchError, safeFetch, type SafeFetchOptions } from '../node/safe-fetch.js';
+import { OutboundFetchError, type OutboundFetch } from '../protocol/outbound.js';
+import type { ClientIdMetadataDocumentOptions } from './options.js';
 import { parseScope } from '../protocol/scope.js';
 import type { ClientRecord } from '../store/store.js';
-
-/** Client ID metadata document settings. */
-export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
-  /** Cache lifetime when the document's response sets none, in seconds; default 300. */
-  defaultCacheSeconds?: number;
-  /** Upper bound on any cache lifetime, in seconds; default 86400. */
-  maxCacheSeconds?: number;
-  /**
-   * Replaces the fetcher of metadata documents and `jwks_uri` key sets (tests, non-Node runtimes); it must
-   * keep the SSRF protections of {@link safeFetch} (`specialPurposeRange` checks an address). Throw an
-   * {@link OutboundFetchError} to have the failure logged through `onError`.
-   */
-  fetch?: (url: string) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
-}
 
 /** @internal What the server tells the resolver about itself. */
 export interface ResolverContext {
@@ -27,6 +14,8 @@ export interface ResolverContext {
   allowedScopes?: string[] | undefined;
   allowedSchemes: readonly string[];
   clock: Clock;
+  /** The server's fetcher of client-supplied URLs. */
+  fetch: OutboundFetch;
 }
 
 /**
@@ -99,9 +88,9 @@ export class ClientIdMetadataDocumentResolver {
     const unreachable = (cause: OutboundFetchError) =>
       new OAuthError('invalid_client', { description: 'client metadata document could not be fetched', cause });
 
-    let response: Awaited<ReturnType<NonNullable<ClientIdMetadataDocumentOptions['fetch']>>>;
+    let response: Awaited<ReturnType<OutboundFetch>>;
     try {
-      response = await (this.#options.fetch ?? ((url) => safeFetch(url, this.#options)))(clientId);
+      response = await this.#options.fetch(clientId);
     } catch (error) {
       throw unreachable(error instanceof OutboundFetchError ? error : new OutboundFetchError(clientId, String((error as Error)?.message ?? error), { cause: error }));
     }

@@ -1,7 +1,9 @@
 import type { Clock } from '../protocol/clock.js';
 import type { KeyManager, SigningAlgorithm } from './keys.js';
 import type { PendingEvent } from '../operations/events.js';
+import type { InteractionHandler, InteractionResult } from '../login/interaction.js';
 import type { EndpointURLs } from './options.js';
+import type { OutboundFetch } from '../protocol/outbound.js';
 import type { RevocationList } from '../store/revocation-list.js';
 import type { ClientRecord, InteractionRecord, Store, TokenEndpointAuthMethod } from '../store/store.js';
 
@@ -13,41 +15,6 @@ export interface ResolvedResource {
   /** Absolute URL of its RFC 9728 metadata. */
   metadataUrl: string;
 }
-
-/** What the login and consent step learns about the user. */
-export interface InteractionResult {
-  /** A stable identifier of the user (for upstream providers: provider plus upstream id). */
-  subject: string;
-  /** Claims for userinfo and the ID token: name, email, … */
-  claims?: Record<string, unknown>;
-  /**
-   * The scopes the user approved, a subset of those requested; default all of them. The server's
-   * `grantableScopes` then keeps only those this user may grant.
-   */
-  scopes?: string[];
-  /** Epoch milliseconds of the authentication; default now. */
-  authTime?: number;
-  /** The upstream provider's tokens, already encrypted (compact JWE); kept on the grant, never sent out. */
-  upstreamTokens?: string;
-}
-
-/**
- * A validated authorization request waiting for login and consent, as the interaction hook sees it.
- */
-export interface PendingAuthorization {
-  interactionId: string;
-  client: { clientId: string; clientName?: string | undefined; redirectUri: string };
-  scopes: string[];
-  resources: string[];
-  prompt?: string | undefined;
-  maxAge?: number | undefined;
-}
-
-/**
- * Renders login and consent (or redirects to the application's own pages). Whatever it does, the flow ends
- * with `server.completeInteraction(interactionId, result)` or `server.denyInteraction(interactionId)`.
- */
-export type InteractionHandler = (pending: PendingAuthorization, request: Request) => Response | Promise<Response>;
 
 /** @internal Shared state of one AuthorizationServer, handed to every endpoint handler. */
 export interface ServerContext {
@@ -64,12 +31,16 @@ export interface ServerContext {
   ttl: { accessToken: number; refreshToken: number; authorizationCode: number; interaction: number };
   refreshReuseGraceMs: number;
   endpoints: EndpointURLs;
-  /** The client's network address as the adapter reported it (`unknown` when it did not). */
-  clientAddress(request: Request): string;
+  /**
+   * The client's network address as the adapter reported it in the `RequestContext` of the request being
+   * answered (handlers receive a per-request view of the context), or undefined when it reported none:
+   * then per-address limits are not applied (docs/decisions.md).
+   */
+  clientAddress?: string | undefined;
   /** Renews the expiry of a registered client that was just used (unused clients expire). */
   touchClient(client: ClientRecord): Promise<void>;
-  /** Fetches a client-supplied URL with the SSRF protections (metadata documents, jwks_uri). */
-  safeFetch(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
+  /** Fetches a client-supplied URL (metadata documents, jwks_uri): the `fetch` option or the safe default. */
+  outboundFetch: OutboundFetch;
   interaction: InteractionHandler | undefined;
   /** Answers `prompt=none` from an existing session and consent, or with an error redirect; never a page. */
   silentInteraction?: ((interaction: InteractionRecord, request: Request) => Promise<Response>) | undefined;
@@ -103,3 +74,5 @@ export interface ServerContext {
   /** Turns an approved interaction into a redirect carrying the code. */
   approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response>;
 }
+
+export type { InteractionHandler, InteractionResult, PendingAuthorization } from '../login/interaction.js';

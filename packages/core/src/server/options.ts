@@ -6,11 +6,9 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../protocol/clock.js';
-import type { InteractionHandler, InteractionResult } from './context.js';
+import type { InteractionHandler, InteractionResult } from '../login/interaction.js';
 import { KeywardConfigError } from '../protocol/errors.js';
-import type { IntrospectionOptions } from './handlers/introspect.js';
-import type { RegistrationOptions } from './handlers/register.js';
-import type { ClientIdMetadataDocumentOptions } from './client-id-metadata-document.js';
+import type { ClientMetadata } from '../protocol/client-metadata.js';
 import type { LoginOptions } from '../login/flow.js';
 import type { SigningAlgorithm } from './keys.js';
 import { checkRedirectUriForRegistration } from '../protocol/redirect-uri.js';
@@ -19,6 +17,60 @@ import type { KeywardEvent, KeywardLogger, ResponseInfo } from '../operations/ev
 import type { RateLimit, RateLimitedEndpoint } from '../operations/rate-limit.js';
 import type { KeyEncryption } from '../store/key-encryption.js';
 import { hasLoginStore } from '../store/store.js';
+import type { OutboundFetch, SafeFetchOptions } from '../protocol/outbound.js';
+
+/**
+ * Decides whether an anonymous registration is accepted: return `true`, or `false`/a reason to refuse it
+ * with `invalid_client_metadata`.
+ */
+export type RegistrationPolicy = (metadata: ClientMetadata, request: Request) => boolean | string | Promise<boolean | string>;
+
+/** Dynamic client registration settings. */
+export interface RegistrationOptions {
+  /** Registrations per source address per window; `false` turns the limit off. Default 20 a minute. */
+  rateLimit?: { max: number; windowSeconds: number } | false;
+  policy?: RegistrationPolicy;
+  /**
+   * Initial access tokens (RFC 7591 §3). A registration that presents one may obtain client_credentials;
+   * anonymous ones may not.
+   */
+  initialAccessTokens?: string[];
+  /** Refuse registrations without an initial access token. */
+  requireInitialAccessToken?: boolean;
+  /** Lifetime of issued client secrets in seconds; 0 (default) means they do not expire. */
+  clientSecretLifetime?: number;
+  /** A registered client unused for this many seconds is forgotten; each use renews it. Default 30 days; 0 keeps clients forever. */
+  unusedClientLifetime?: number;
+  /**
+   * The scopes a self-registered client may ever request; default every scope the server supports. Keep
+   * administrative scopes out, so that they need a client configured in code.
+   */
+  allowedScopes?: string[];
+}
+
+/** Introspection settings. */
+export interface IntrospectionOptions {
+  /**
+   * A scope that lets a bearer access token of this server introspect any token (an administrator's
+   * `Authorization: Bearer <admin token>`), e.g. `mcp:admin`. Off by default.
+   */
+  bearerScope?: string;
+}
+
+/** Client ID metadata document settings. */
+export interface ClientIdMetadataDocumentOptions extends SafeFetchOptions {
+  /** Cache lifetime when the document's response sets none, in seconds; default 300. */
+  defaultCacheSeconds?: number;
+  /** Upper bound on any cache lifetime, in seconds; default 86400. */
+  maxCacheSeconds?: number;
+  /**
+   * Replaces the fetcher of metadata documents and `jwks_uri` key sets.
+   *
+   * @deprecated Use the server's `fetch` option, which serves every outbound request; this one is used
+   * only when that is absent.
+   */
+  fetch?: OutboundFetch;
+}
 
 /** Where each endpoint is served, relative to the issuer. Defaults live under `/oauth/`. */
 export interface EndpointPaths {
@@ -64,10 +116,10 @@ export interface StaticClientOptions {
    * Default `client_secret_basic` with a secret, `none` without. A configured client may accept several
    * methods (the first is the one its metadata reports).
    */
-  tokenEndpointAuthMethod?: TokenEndpointAuthMethod | TokenEndpointAuthMethod[];
+  tokenEndpointAuthMethod?: StaticClientAuthMethod | StaticClientAuthMethod[];
   redirectUris?: string[];
   /** Default `['authorization_code', 'refresh_token']`. */
-  grantTypes?: string[];
+  grantTypes?: ('authorization_code' | 'refresh_token' | 'client_credentials')[];
   /** Scopes the client may request; default all. */
   scopes?: string[];
   clientName?: string;
@@ -140,6 +192,17 @@ export interface ScopeGrantRequest {
  * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
  */
 export type GrantableScopes = (request: ScopeGrantRequest) => readonly string[] | Promise<readonly string[]>;
+
+/**
+ * How a static client authenticates at the token endpoint. `private_key_jwt` is for registered clients, which
+ * carry their keys (RFC 7523 §2.2); a static client has none.
+ *
+ * @example
+ * ```ts
+ * const clients: StaticClientOptions[] = [{ clientId: 'cli', clientSecret, tokenEndpointAuthMethod: 'client_secret_basic' }];
+ * ```
+ */
+export type StaticClientAuthMethod = Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>;
 
 /** Options of {@link AuthorizationServer}. */
 export interface AuthorizationServerOptions {
@@ -218,6 +281,26 @@ export interface AuthorizationServerOptions {
    * `false` turns it off.
    */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions | false;
+  /**
+   * The fetcher of every request the server itself sends: client ID metadata documents and the `jwks_uri`
+   * key sets of `private_key_jwt` clients (both URLs a client chose). The default, on a runtime with Node's
+   * networking built-ins, is the DNS-pinning `safeFetch` of `@keyward/core/node`: https only, every resolved
+   * address checked against the special-purpose registries at connection time, no redirects, 5 KB and 5 s
+   * limits. Elsewhere (Workers, Deno Deploy) it is the runtime's `fetch` with the same URL checks and
+   * limits, but it cannot see what a host name resolves to, so a name pointing at a private address is
+   * reached: give a fetcher that goes through an egress proxy there, or run where private networks are not
+   * reachable. `clientIdMetadataDocuments` limits (`allowPrivateHosts`, `ca`, `timeoutMs`, `maxBytes`)
+   * apply to the default fetcher only.
+   *
+   * @example
+   * ```ts
+   * import { safeFetch } from '@keyward/core/node';
+   * new AuthorizationServer({ issuer, store, fetch: (url) => safeFetch(url, { timeoutMs: 2000 }) });
+   * ```
+   * @see [OAuth Client ID Metadata Document §6.5](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+   * @see [RFC 7523 §3](https://www.rfc-editor.org/rfc/rfc7523#section-3)
+   */
+  fetch?: OutboundFetch;
   clock?: Clock;
   /**
    * Called with every unexpected error (the client gets a generic `server_error`), and with an
@@ -259,7 +342,8 @@ const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a va
 const positiveSeconds = z.number().int().positive();
 const authMethod = z.enum(['none', 'client_secret_basic', 'client_secret_post']);
 
-const optionsSchema = z.object({
+/** @internal The runtime check of {@link AuthorizationServerOptions}; a type test keeps the two in step. */
+export const optionsSchema = z.object({
   issuer: urlString
     .refine((value) => !value.includes('?') && !value.includes('#'), 'must not have a query or fragment')
     // RFC 8414 §2: the issuer is an https URL; plain http is tolerated on loopback hosts for development.
@@ -285,7 +369,7 @@ const optionsSchema = z.object({
       }),
     )
     .optional(),
-  paths: z.record(z.enum(['authorization', 'token', 'jwks', 'userinfo', 'registration', 'revocation', 'introspection']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
+  paths: z.partialRecord(z.enum(['authorization', 'token', 'jwks', 'userinfo', 'registration', 'revocation', 'introspection']), z.string().regex(/^\/[^?#]*$/, 'must be a path starting with /')).optional(),
   ttl: z
     .object({ accessToken: positiveSeconds, refreshToken: positiveSeconds, authorizationCode: positiveSeconds, interaction: positiveSeconds })
     .partial()
@@ -330,6 +414,7 @@ const optionsSchema = z.object({
   revocation: z.boolean().optional(),
   introspection: z.union([z.literal(false), z.object({ bearerScope: scopeToken.optional() })]).optional(),
   clientIdMetadataDocuments: z.union([z.literal(false), z.object({}).passthrough()]).optional(),
+  fetch: z.function().optional(),
   clock: z.function().optional(),
   onError: z.function().optional(),
   onEvent: z.function().optional(),

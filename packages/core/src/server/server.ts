@@ -1,15 +1,17 @@
 import { systemClock } from '../protocol/clock.js';
 import type { InteractionResult, ResolvedResource, ServerContext } from './context.js';
-import { randomToken, sha256 } from '../protocol/crypto.js';
+import { sha256 } from '../protocol/crypto.js';
 import { isOAuthError, KeywardConfigError, OAuthError } from '../protocol/errors.js';
-import { handleAuthorize, interactionErrorPage, redirectError, redirectResponse, targetFromInteraction } from './handlers/authorize.js';
-import { handleToken, revokeGrant } from './handlers/token.js';
+import { handleAuthorize, interactionErrorPage, redirectError, targetFromInteraction } from './handlers/authorize.js';
+import { handleToken } from './handlers/token.js';
+import { approveInteraction, revokeGrant } from './grants.js';
 import { handleIntrospect } from './handlers/introspect.js';
 import { handleClientConfiguration, handleRegister, type ResolvedRegistration } from './handlers/register.js';
 import { handleRevoke } from './handlers/revoke.js';
 import { handleUserinfo } from './handlers/userinfo.js';
 import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL } from './client-id-metadata-document.js';
-import { outboundFetchFailure, safeFetch } from '../node/safe-fetch.js';
+import { outboundFetchFailure } from '../protocol/outbound.js';
+import { defaultOutboundFetch } from './outbound-fetch.js';
 import { LoginFlow } from '../login/flow.js';
 import { DEFAULT_PATHS, isLoopbackHTTP, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
 import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from '../protocol/http.js';
@@ -71,6 +73,8 @@ export interface CreateGuardOptions {
 // loopback development issuer it would pin the browser to https for a host that does not offer it.
 const BASE_SECURITY_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 const HSTS = 'max-age=31536000; includeSubDomains';
+/** The OpenID Connect scopes: the default scope list, and never advertised as a resource's own scopes. */
+const OIDC_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access'];
 const HTML_ENDPOINTS = new Set(['authorize', 'login', 'consent']);
 
 /** A 429: an HTML page where a person is looking (authorization and sign-in), the RFC JSON shape elsewhere. */
@@ -83,7 +87,8 @@ function tooManyRequests(endpoint: string, headers: Record<string, string>): Res
   return new OAuthError(endpoint === 'register' ? 'invalid_request' : 'slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }).toResponse();
 }
 
-type Route = { handler: (request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
+/** A route's handler gets the request-scoped view of the server context (its `clientAddress`) and the request. */
+type Route = { handler: (ctx: ServerContext, request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
 
 /**
  * A response the server can give without looking at the request beyond its method and path: the status,
@@ -143,8 +148,8 @@ const JWKS_CACHE = 'public, max-age=300';
  */
 export class AuthorizationServer {
   readonly #ctx: ServerContext;
-  // What the adapter said about each request in flight; weak, so finished requests leave nothing behind.
-  readonly #addresses = new WeakMap<Request, string>();
+  /** Whether the one-time "no client address" warning has been given. */
+  #warnedNoAddress = false;
   readonly #routes = new Map<string, Route>();
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
@@ -179,7 +184,7 @@ export class AuthorizationServer {
     const issuer = options.issuer;
     const base = issuer.replace(/\/$/, '');
     const paths = { ...DEFAULT_PATHS, ...options.paths };
-    const scopesSupported = options.scopes ?? ['openid', 'profile', 'email', 'offline_access'];
+    const scopesSupported = options.scopes ?? [...OIDC_SCOPES];
     const defaultScopes = options.defaultScopes ?? [];
     if (!isScopeSubset(defaultScopes, scopesSupported)) throw new KeywardConfigError('defaultScopes must be a subset of scopes');
 
@@ -195,7 +200,7 @@ export class AuthorizationServer {
         scopes:
           resolved.scopes ??
           scopesSupported.filter(
-            (scope) => !['openid', 'profile', 'email', 'offline_access'].includes(scope) && (!options.registration || !options.registration.allowedScopes || options.registration.allowedScopes.includes(scope)),
+            (scope) => !OIDC_SCOPES.includes(scope) && (!options.registration || !options.registration.allowedScopes || options.registration.allowedScopes.includes(scope)),
           ),
         resourceName: resolved.resourceName,
         metadataUrl: wellKnownURL(resolved.resource, 'oauth-protected-resource'),
@@ -241,6 +246,9 @@ export class AuthorizationServer {
     });
     const endpoint = (path: string) => base + path;
     const cimdOptions = options.clientIdMetadataDocuments ?? {};
+    // One fetcher for every outbound request (documents and jwks_uri key sets); the documents' own `fetch`
+    // is the older spelling of the same thing.
+    const outboundFetch = options.fetch ?? (cimdOptions ? cimdOptions.fetch : undefined) ?? defaultOutboundFetch(cimdOptions || {});
     if (cimdOptions) {
       this.#documents = new ClientIdMetadataDocumentResolver({
         ...cimdOptions,
@@ -248,6 +256,7 @@ export class AuthorizationServer {
         allowedScopes: options.registration ? options.registration.allowedScopes : undefined,
         allowedSchemes: schemes,
         clock,
+        fetch: outboundFetch,
       });
     }
     const registration = options.registration ?? {};
@@ -287,8 +296,7 @@ export class AuthorizationServer {
         revocation: endpoint(paths.revocation),
         introspection: endpoint(paths.introspection),
       },
-      // A replacement fetcher (a non-Node runtime, tests) serves jwks_uri key sets too, not only documents.
-      safeFetch: (url) => (cimdOptions && cimdOptions.fetch ? cimdOptions.fetch(url) : safeFetch(url, cimdOptions || {})),
+      outboundFetch,
       interaction: options.interaction,
       devLogin: options.devLogin,
       getClient: async (clientId) => {
@@ -300,7 +308,6 @@ export class AuthorizationServer {
         if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
         return store.getClient(clientId);
       },
-      clientAddress: (request) => this.#addresses.get(request) ?? 'unknown',
       touchClient: async (client) => {
         const lifetime = this.#registration ? this.#registration.unusedClientLifetime * 1000 : 0;
         const now = clock();
@@ -322,7 +329,7 @@ export class AuthorizationServer {
         return scopes.filter((scope) => grantable.has(scope));
       },
       introspectionAccess: (clientId) => this.#introspectionAccess.get(clientId),
-      approve: (interaction, result, method) => this.#approve(interaction, result, method),
+      approve: (interaction, result, method) => approveInteraction(this.#ctx, interaction, result, method),
       onError: (error, request) => this.#onError(error, request),
       emit: options.onEvent && this.#emitter(eventEmitter(options.onEvent, clock)),
       log: options.logger && safeLogger(options.logger),
@@ -352,7 +359,7 @@ export class AuthorizationServer {
       this.#ctx.interaction = flow.interaction;
       this.#ctx.silentInteraction = flow.silent;
       for (const [path, handler] of flow.routes()) {
-        this.#routes.set(path, { cors: false, handler: (request, context) => handler(request, context.clientAddress ?? 'unknown') });
+        this.#routes.set(path, { cors: false, handler: (_ctx, request, context) => handler(request, context.clientAddress) });
       }
     }
     this.#nameEndpoints(base);
@@ -388,7 +395,7 @@ export class AuthorizationServer {
   #emitter(emit: (event: PendingEvent) => void): (event: PendingEvent, request?: Request) => void {
     return (event, request) => {
       if (!request) return emit(event);
-      const sourceAddress = event.sourceAddress ?? this.#addresses.get(request);
+      const sourceAddress = event.sourceAddress;
       let endpoint = event.endpoint ?? this.#requestEndpoints.get(request);
       if (endpoint === undefined) {
         const pathname = new URL(request.url).pathname;
@@ -398,9 +405,9 @@ export class AuthorizationServer {
     };
   }
 
-  #onError(error: unknown, request: Request): void {
+  #onError(error: unknown, request: Request, sourceAddress?: string): void {
     if (error instanceof StoreUnavailableError) {
-      this.#ctx.emit?.({ type: 'store.unavailable', operation: error.operation }, request);
+      this.#ctx.emit?.({ type: 'store.unavailable', operation: error.operation, sourceAddress }, request);
       this.#ctx.log?.('oauth:store', 'store call failed', { operation: error.operation });
     }
     this.#options.onError?.(error, request);
@@ -413,7 +420,7 @@ export class AuthorizationServer {
     const cached = (json: string) => {
       const document = staticDocument(json, DOCUMENT_CACHE, this.#securityHeaders);
       return Object.assign(
-        async (request: Request) =>
+        async (_ctx: ServerContext, request: Request) =>
           request.method === 'GET' || request.method === 'HEAD'
             ? rawJSONResponse(json, { cache: DOCUMENT_CACHE })
             : new Response(null, { status: 405, headers: { allow: 'GET' } }),
@@ -473,23 +480,21 @@ export class AuthorizationServer {
       if (first && !this.#routes.has('/.well-known/oauth-protected-resource')) addDocument('/.well-known/oauth-protected-resource', document);
       first = false;
     }
-    add(pathOf(ctx.endpoints.authorization), false, (request) => handleAuthorize(ctx, request));
-    add(pathOf(ctx.endpoints.token), true, (request) => handleToken(ctx, request));
+    add(pathOf(ctx.endpoints.authorization), false, (scoped, request) => handleAuthorize(scoped, request));
+    add(pathOf(ctx.endpoints.token), true, (scoped, request) => handleToken(scoped, request));
     if (ctx.scopesSupported.includes('openid')) {
-      add(pathOf(ctx.endpoints.userinfo), true, (request) => handleUserinfo(ctx, request, this.#internalGuard));
+      add(pathOf(ctx.endpoints.userinfo), true, (scoped, request) => handleUserinfo(scoped, request, this.#internalGuard));
     }
     const registration = this.#registration;
     if (registration) {
       this.#registrationPrefix = `${pathOf(ctx.endpoints.registration)}/`;
-      add(pathOf(ctx.endpoints.registration), true, (request, context) =>
-        handleRegister(ctx, registration, request, context.clientAddress ?? 'unknown'),
-      );
+      add(pathOf(ctx.endpoints.registration), true, (scoped, request) => handleRegister(scoped, registration, request));
     }
-    if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (request) => handleRevoke(ctx, request));
+    if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (scoped, request) => handleRevoke(scoped, request));
     const introspection = this.#options.introspection ?? {};
-    if (introspection) add(pathOf(ctx.endpoints.introspection), true, (request) => handleIntrospect(ctx, introspection, request));
+    if (introspection) add(pathOf(ctx.endpoints.introspection), true, (scoped, request) => handleIntrospect(scoped, introspection, request));
     this.#jwksPath = pathOf(ctx.endpoints.jwks);
-    add(this.#jwksPath, true, async (request) =>
+    add(this.#jwksPath, true, async (_ctx, request) =>
       request.method === 'GET' || request.method === 'HEAD'
         ? rawJSONResponse(await ctx.keys.jwksJSON(), { cache: JWKS_CACHE })
         : new Response(null, { status: 405, headers: { allow: 'GET' } }),
@@ -570,7 +575,7 @@ export class AuthorizationServer {
       return undefined;
     }
     return clientId && !clientId.includes('/')
-      ? { cors: true, handler: (request) => handleClientConfiguration(this.#ctx, registration, request, clientId) }
+      ? { cors: true, handler: (scoped, request) => handleClientConfiguration(scoped, registration, request, clientId) }
       : undefined;
   }
 
@@ -599,7 +604,6 @@ export class AuthorizationServer {
   }
 
   async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response> {
-    if (context.clientAddress) this.#addresses.set(request, context.clientAddress);
     if (this.#ctx.emit) this.#requestEndpoints.set(request, endpoint);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
@@ -617,10 +621,10 @@ export class AuthorizationServer {
       const decision = limit && (await this.#count(`ratelimit:${endpoint === 'consent' ? 'login' : endpoint}:${context.clientAddress}`, limit));
       limitHeaders = decision ? decision.headers : undefined;
       if (decision && !decision.allowed) {
-        this.#ctx.emit?.({ type: 'rate_limited', limit: limit!.max, windowMs: limit!.windowMs, endpoint }, request);
+        this.#ctx.emit?.({ type: 'rate_limited', limit: limit!.max, windowMs: limit!.windowMs, endpoint, sourceAddress: context.clientAddress }, request);
         response = tooManyRequests(endpoint, decision.headers);
       } else {
-        response = await route.handler(request, context);
+        response = await route.handler(this.#scoped(context, request), request, context);
       }
     } catch (error) {
       if (isOAuthError(error)) {
@@ -631,7 +635,7 @@ export class AuthorizationServer {
         this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
         response = error.toResponse();
       } else if (error instanceof StoreUnavailableError) {
-        this.#onError(error, request);
+        this.#onError(error, request, context.clientAddress);
         response = new OAuthError('temporarily_unavailable', {
           description: 'the authorization server cannot reach its database; retry shortly',
           headers: { 'retry-after': '5' },
@@ -647,6 +651,36 @@ export class AuthorizationServer {
     // A stricter limit inside the handler (registration's own) reports itself instead.
     if (limitHeaders && !response.headers.has('ratelimit')) withHeaders(response, limitHeaders);
     return route.cors ? withHeaders(response, CORS_HEADERS) : response;
+  }
+
+  /**
+   * The server context as one request's handlers see it: the client address of its `RequestContext`, and
+   * events that name that address. The only way the address reaches a handler.
+   */
+  #scoped(context: RequestContext, request: Request): ServerContext {
+    const base = this.#ctx;
+    const address = context.clientAddress;
+    if (address === undefined) {
+      this.#warnNoAddress(request);
+      return base;
+    }
+    const scoped: ServerContext = Object.create(base);
+    scoped.clientAddress = address;
+    if (base.emit) scoped.emit = (event, from) => base.emit!(event.sourceAddress === undefined ? { ...event, sourceAddress: address } : event, from);
+    scoped.onError = (error, from) => this.#onError(error, from, address);
+    return scoped;
+  }
+
+  /**
+   * Says once per server, as an event and in the log, that a request came without a client address: the
+   * per-address limits (request rate, failed client secrets, sign-in attempts, registrations) are then not
+   * applied to such requests, rather than all of them sharing one bucket that any one caller could fill.
+   */
+  #warnNoAddress(request: Request): void {
+    if (this.#warnedNoAddress) return;
+    this.#warnedNoAddress = true;
+    this.#ctx.emit?.({ type: 'client_address.missing' }, request);
+    this.#ctx.log?.('oauth:config', 'a request came without a client address: per-address limits are not applied to such requests; pass RequestContext.clientAddress (the adapters do)', {});
   }
 
   /**
@@ -697,58 +731,6 @@ export class AuthorizationServer {
     return this.fetch(new Request(new URL(path, this.#ctx.issuer), init), context);
   }
 
-  async #approve(interaction: InteractionRecord, result: InteractionResult, method: string): Promise<Response> {
-    const ctx = this.#ctx;
-    const target = targetFromInteraction(interaction);
-    const approved = result.scopes ?? interaction.scopes;
-    if (!isScopeSubset(approved, interaction.scopes)) throw new KeywardConfigError('approved scopes must be a subset of the requested ones');
-    // Every way to approve (login pages, devLogin, a custom interaction hook) passes here, so the user's own
-    // entitlements hold whichever one it was.
-    const scopes = await ctx.grantableScopes({
-      client: interaction.clientId,
-      subject: result.subject,
-      claims: result.claims,
-      scopes: approved,
-      resources: interaction.resources,
-      stage: 'authorization',
-    });
-    if (approved.length && !scopes.length) {
-      return redirectError(ctx, target, new OAuthError('invalid_scope', { description: 'none of the requested scopes can be granted by this user' }), method);
-    }
-    const now = ctx.clock();
-    const grantId = randomToken(16);
-    await ctx.store.saveGrant({
-      grantId,
-      clientId: interaction.clientId,
-      subject: result.subject,
-      scopes,
-      resources: interaction.resources,
-      authTime: result.authTime ?? now,
-      claims: result.claims,
-      upstreamTokens: result.upstreamTokens,
-      createdAt: now,
-      expiresAt: now + ctx.ttl.refreshToken * 1000,
-    });
-    const code = randomToken();
-    await ctx.store.saveAuthorizationCode({
-      codeHash: await sha256(code),
-      grantId,
-      clientId: interaction.clientId,
-      subject: result.subject,
-      redirectUri: interaction.redirectUri,
-      codeChallenge: interaction.codeChallenge,
-      codeChallengeMethod: interaction.codeChallengeMethod,
-      scopes,
-      resources: interaction.resources,
-      nonce: interaction.nonce,
-      authTime: result.authTime ?? now,
-      createdAt: now,
-      expiresAt: now + ctx.ttl.authorizationCode * 1000,
-    });
-    ctx.emit?.({ type: 'code.issued', clientId: interaction.clientId, subject: result.subject, grantId, scopes, endpoint: 'authorize' });
-    return redirectResponse(ctx, target, { code }, method);
-  }
-
   /**
    * Finishes a pending authorization after login and consent: issues the code and answers the redirect to
    * the client (303 after a POST). An unknown, expired or already finished interaction gets an error page.
@@ -762,7 +744,7 @@ export class AuthorizationServer {
   async completeInteraction(interactionId: string, result: InteractionResult, method = 'POST'): Promise<Response> {
     const interaction = await this.#ctx.store.consumeInteraction(interactionId);
     if (!interaction || interaction.expiresAt <= this.#ctx.clock()) return interactionErrorPage('this sign-in request has expired or was already used');
-    return this.#approve(interaction, result, method);
+    return approveInteraction(this.#ctx, interaction, result, method);
   }
 
   /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { base64url } from '../protocol/crypto.js';
+import { base64url, decodeBase64url } from '../protocol/crypto.js';
 
 /**
  * Seals and opens the private signing keys the server keeps in its store. The server calls `encrypt` with
@@ -58,7 +58,8 @@ async function derive(secret: string): Promise<DerivedKey> {
 }
 
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = Buffer.from(text, 'base64url');
+  // A sealed value that is not base64url decodes to nothing, and AES-GCM then refuses it as it would a forgery.
+  const bytes = decodeBase64url(text) ?? new Uint8Array(0);
   const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength));
   copy.set(bytes);
   return copy;

@@ -9,8 +9,9 @@
  * @module
  */
 
-/** How a client authenticates at the token endpoint (RFC 7591 §2). */
-export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+import type { TokenEndpointAuthMethod } from '../protocol/client-metadata.js';
+
+export type { TokenEndpointAuthMethod };
 
 /**
  * A registered client.

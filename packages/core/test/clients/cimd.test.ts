@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair } from 'jose';
 import { clientAssertion, createHarness, expectJSON, expectOAuthError, type Harness } from './harness.js';
 import { startDocumentServer, type DocumentServer } from './https-server.js';
-import { OutboundFetchError } from '@keyward/core';
+import { OutboundFetchError } from '../../src/node/safe-fetch.js';
 
 const REDIRECT = 'http://127.0.0.1/cb';
 let docs: DocumentServer;

@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyInput } from 'jose';
-import { sha256 } from '@keyward/core';
+import type { OutboundFetch } from '@keyward/core';
+import { sha256 } from '../../src/protocol/crypto.js';
+import { safeFetch } from '@keyward/core/node';
 import {
   authOf,
   basicHeader,
@@ -381,6 +383,42 @@ describe('A8 private_key_jwt with a jwks_uri on a local HTTPS server (AUTHZ-CAUT
     const strict = createHarness({ clientIdMetadataDocuments: { ca: docs.ca } });
     const b = await strict.machineClient({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: docs.url('/keys/c.json') });
     await expectOAuthError(await strict.token({ grant_type: 'client_credentials' }, { assertion: await clientAssertion(keys.privateKey, b.client_id, strict.now) }), 'invalid_client', 401);
+  });
+
+  it('OUTBOUND-FETCH-01: the server-level fetch option serves every outbound request: metadata documents and jwks_uri', async () => {
+    const seen: string[] = [];
+    // An application's fetcher (an egress proxy, say): here it records and goes to the network through safeFetch.
+    const fetch: OutboundFetch = (url) => {
+      seen.push(url);
+      return safeFetch(url, { allowPrivateHosts: [docs.host], ca: docs.ca });
+    };
+    const h = createHarness({ fetch });
+    const keys = await keyPair('outbound-1');
+    const url = docs.url('/clients/outbound-client.json');
+    docs.route('/keys/outbound.json', { body: { keys: [keys.publicJwk] } });
+    docs.route('/clients/outbound-client.json', {
+      body: { client_id: url, redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: docs.url('/keys/outbound.json') },
+    });
+    const { code, verifier } = await h.code(url, 'http://127.0.0.1/cb');
+    await expectJSON(await h.token({ grant_type: 'authorization_code', code, code_verifier: verifier }, { assertion: await clientAssertion(keys.privateKey, url, h.now) }));
+    expect(seen).toEqual([url, docs.url('/keys/outbound.json')]);
+    // Without allowPrivateHosts of its own, the server would refuse 127.0.0.1: the supplied fetch decided.
+  });
+
+  it('OUTBOUND-FETCH-02: with metadata documents turned off, a registered jwks_uri still goes through the server fetch', async () => {
+    const seen: string[] = [];
+    const h = createHarness({
+      clientIdMetadataDocuments: false,
+      fetch: (url) => {
+        seen.push(url);
+        return safeFetch(url, { allowPrivateHosts: [docs.host], ca: docs.ca });
+      },
+    });
+    const keys = await keyPair('outbound-2');
+    docs.route('/keys/outbound-2.json', { body: { keys: [keys.publicJwk] } });
+    const client = await h.machineClient({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: docs.url('/keys/outbound-2.json') });
+    await h.machineToken({ assertion: await clientAssertion(keys.privateKey, client.client_id, h.now) });
+    expect(seen).toEqual([docs.url('/keys/outbound-2.json')]);
   });
 
   it('AUTHZ-CAUTH-07: a document client (CIMD) may use private_key_jwt with its jwks_uri', async () => {

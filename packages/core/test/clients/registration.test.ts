@@ -3,7 +3,7 @@
  * `server.request`, plus the project decisions of docs/decisions.md "Clients".
  */
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '@keyward/core';
+import { sha256 } from '../../src/protocol/crypto.js';
 import { authOf, createHarness, expectJSON, expectOAuthError, IAT, ISSUER, PATHS, type ClientInformation } from './harness.js';
 
 const DAY = 24 * 3600;

@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboundFetchError } from '@keyward/core';
+import { OutboundFetchError } from '../../src/node/safe-fetch.js';
 import { clientAssertion, createHarness, expectOAuthError } from './harness.js';
 import { startDocumentServer, type DocumentServer } from './https-server.js';
 

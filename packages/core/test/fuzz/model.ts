@@ -16,7 +16,11 @@
  * fetcher (`fetchStub`), which throws if anything else is asked of it.
  */
 import fc from 'fast-check';
-import { AuthorizationServer, calculatePKCECodeChallenge, OutboundFetchError, redirectUriMatches, timingSafeEqual, type AuthorizationServerOptions, type OAuthErrorCode } from '@keyward/core';
+import { AuthorizationServer, type AuthorizationServerOptions, type OAuthErrorCode } from '@keyward/core';
+import { OutboundFetchError } from '../../src/node/safe-fetch.js';
+import { timingSafeEqual } from '../../src/protocol/crypto.js';
+import { calculatePKCECodeChallenge } from '../../src/protocol/pkce.js';
+import { redirectUriMatches } from '../../src/protocol/redirect-uri.js';
 import { MemoryStore } from '@keyward/core/memory';
 
 export const ISSUER = 'http://localhost:3009';

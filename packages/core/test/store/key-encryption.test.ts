@@ -1,12 +1,12 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { AuthorizationServer, keyEncryptionFromSecret, type KeyEncryption, type Store } from '@keyward/core';
+import { AuthorizationServer, keyEncryptionFromSecret, type KeyEncryption, type StaticClientOptions, type Store } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 
 const SECRET = 'a-key-encryption-secret-of-32-characters-or-more';
 const NEXT_SECRET = 'the-next-key-encryption-secret-of-32-characters';
 const ISSUER = 'http://localhost:3009';
-const CLIENT = { clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post' as const, grantTypes: ['client_credentials'] };
+const CLIENT = { clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] } satisfies StaticClientOptions;
 
 function serverOn(store: Store, keyEncryption?: KeyEncryption) {
   return new AuthorizationServer({ issuer: ISSUER, store, scopes: ['mcp:tools'], clients: [CLIENT], signing: { keyEncryption } });

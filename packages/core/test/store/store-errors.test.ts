@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AuthorizationServer, isTransientStoreError, StoreUnavailableError, type Store } from '@keyward/core';
+import { AuthorizationServer, isTransientStoreError, StoreUnavailableError, type StaticClientOptions, type Store } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 
-const CLIENT = { clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post' as const, grantTypes: ['client_credentials'] };
+const CLIENT = { clientId: 'svc', clientSecret: 'svc-secret-0123456789', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['client_credentials'] } satisfies StaticClientOptions;
 
 /** A memory store whose every call fails with `failure()` once `failing` is set. */
 function failingStore(failure: () => unknown, extra: Partial<Store> = {}) {

@@ -6,14 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AuthorizationServer,
-  calculatePKCECodeChallenge,
-  randomToken,
-  timingSafeEqual,
   type AuthorizationServerOptions,
   type LoginOptions,
   type PasswordAuthenticator,
   type Store,
 } from '@keyward/core';
+import { randomToken, timingSafeEqual } from '../../src/protocol/crypto.js';
+import { calculatePKCECodeChallenge } from '../../src/protocol/pkce.js';
 
 export interface ThrottleBurstOptions {
   /** Display name, e.g. 'memory', 'postgres'. */

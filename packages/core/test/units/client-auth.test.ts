@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBasicCredentials } from '@keyward/core';
+import { parseBasicCredentials } from '../../src/server/client-auth.js';
 
 const basic = (raw: string) => `Basic ${Buffer.from(raw, 'utf8').toString('base64')}`;
 

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  bearerChallenge,
-  checkResourceIndicator,
-  escapeHTML,
-  OAuthError,
-  protectedResourceMetadata,
-  randomToken,
-  readBodyParams,
-  RequestParams,
-  sanitizeErrorDescription,
-  sha256,
-  timingSafeEqual,
-  wellKnownURL,
-} from '@keyward/core';
+import { OAuthError } from '@keyward/core';
+import { randomToken, sha256, timingSafeEqual } from '../../src/protocol/crypto.js';
+import { sanitizeErrorDescription } from '../../src/protocol/errors.js';
+import { escapeHTML, readBodyParams, RequestParams } from '../../src/protocol/http.js';
+import { protectedResourceMetadata, wellKnownURL } from '../../src/protocol/metadata.js';
+import { checkResourceIndicator } from '../../src/protocol/resource.js';
+import { bearerChallenge } from '../../src/protocol/www-authenticate.js';
 
 describe('wellKnownURL', () => {
   it('AUTHZ-DISC-01 / AUTHZ-RS-04: inserts the well-known segment before the path', () => {

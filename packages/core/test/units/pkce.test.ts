@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calculatePKCECodeChallenge, isValidPKCEValue, verifyPKCE } from '@keyward/core';
+import { calculatePKCECodeChallenge, isValidPKCEValue, verifyPKCE } from '../../src/protocol/pkce.js';
 
 describe('pkce.ts', () => {
   it('AUTHZ-PKCE-05: the grammar is 43-128 characters of [A-Za-z0-9-._~]', () => {

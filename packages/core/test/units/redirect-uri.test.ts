@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendQuery, checkRedirectUriForRegistration, redirectUriMatches } from '@keyward/core';
+import { appendQuery, checkRedirectUriForRegistration, redirectUriMatches } from '../../src/protocol/redirect-uri.js';
 
 describe('redirectUriMatches', () => {
   it('AUTHZ-RURI-02: exact simple string comparison, no normalisation', () => {

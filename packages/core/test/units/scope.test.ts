@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatScope, isScopeSubset, parseScope } from '@keyward/core';
+import { formatScope, isScopeSubset, parseScope } from '../../src/protocol/scope.js';
 
 describe('scope.ts', () => {
   it('parses space-delimited scope tokens, in order, without duplicates or empty tokens', () => {

@@ -4,7 +4,7 @@
  * allowed where they are public unicast (a neighbour that is itself special or reserved is listed as such).
  */
 import { describe, expect, it } from 'vitest';
-import { specialPurposeRange } from '@keyward/core';
+import { specialPurposeRange } from '../../src/node/safe-fetch.js';
 
 interface Row {
   block: string;

@@ -2,14 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseBasicCredentials, readBodyText, safeFetch as mainSafeFetch, sha256 } from '@keyward/core';
+import { safeFetch as mainSafeFetch } from '../../src/node/safe-fetch.js';
+import { sha256 } from '../../src/protocol/crypto.js';
+import { readBodyText } from '../../src/protocol/http.js';
+import { parseBasicCredentials } from '../../src/server/client-auth.js';
 import { OutboundFetchError, safeFetch } from '@keyward/core/node';
 import { sha256Sync } from '../../src/testing/sha256-sync.js';
+import { webOutboundFetch } from '../../src/server/outbound-fetch.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
-// Owned by the signing-performance work, which removes their Buffer use with its own differential test.
-const BUFFER_PENDING = new Set(['protocol/crypto.ts', 'server/jwt-signer.ts']);
 
 /** Every source file reachable from `entry` through relative value imports and re-exports. */
 function graphOf(entry: string): Set<string> {
@@ -43,7 +45,7 @@ describe('RUNTIME-WEB: the main entry runs on any runtime with Web Crypto and fe
   });
 
   it('RUNTIME-WEB-02: no module reachable from the main entry uses Node Buffer', () => {
-    const offenders = mainGraph.map((file) => relative(SRC, file)).filter((file) => !BUFFER_PENDING.has(file) && /\bBuffer\b/.test(code(join(SRC, file))));
+    const offenders = mainGraph.map((file) => relative(SRC, file)).filter((file) => /\bBuffer\b/.test(code(join(SRC, file))));
     expect(offenders).toEqual([]);
   });
 
@@ -87,5 +89,12 @@ describe('RUNTIME-WEB: the main entry runs on any runtime with Web Crypto and fe
   it('RUNTIME-NODE-01: @keyward/core/node offers the DNS-pinning safe fetch (the same function as the main entry)', async () => {
     expect(safeFetch).toBe(mainSafeFetch);
     await expect(safeFetch('https://127.0.0.1/metadata.json')).rejects.toBeInstanceOf(OutboundFetchError);
+  });
+
+  it('RUNTIME-WEB-07: off Node, the default fetcher still refuses plain http, user information and special-purpose IP literals before any request', async () => {
+    const fetcher = webOutboundFetch();
+    for (const url of ['http://client.example/a.json', 'https://user:pw@client.example/a.json', 'https://127.0.0.1/a.json', 'https://[::1]/a.json', 'https://169.254.169.254/latest']) {
+      await expect(fetcher(url), url).rejects.toBeInstanceOf(OutboundFetchError);
+    }
   });
 });

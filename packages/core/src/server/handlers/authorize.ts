@@ -8,7 +8,7 @@ import { checkResourceIndicator } from '../../protocol/resource.js';
 import { parseScope } from '../../protocol/scope.js';
 import type { ClientRecord, InteractionRecord } from '../../store/store.js';
 import { StoreUnavailableError } from '../../store/store-errors.js';
-import { outboundFetchFailure } from '../../node/safe-fetch.js';
+import { outboundFetchFailure } from '../../protocol/outbound.js';
 
 const targetBrand: unique symbol = Symbol('validated redirect target');
 
@@ -32,7 +32,7 @@ class LocalAuthorizationError extends Error {
 
 /** RFC 9207 §2: `iss` on every authorization response, success or error. */
 export function redirectResponse(
-  ctx: ServerContext,
+  ctx: Pick<ServerContext, 'issuer'>,
   target: RedirectTarget,
   params: Record<string, string | undefined>,
   method: string,
@@ -42,7 +42,7 @@ export function redirectResponse(
   return new Response(null, { status: method === 'POST' ? 303 : 302, headers: { location, 'cache-control': 'no-store' } });
 }
 
-export function redirectError(ctx: ServerContext, target: RedirectTarget, error: OAuthError, method: string): Response {
+export function redirectError(ctx: Pick<ServerContext, 'issuer'>, target: RedirectTarget, error: OAuthError, method: string): Response {
   return redirectResponse(ctx, target, { error: error.code, error_description: error.description }, method);
 }
 

@@ -1,5 +1,6 @@
 import { authenticateClient } from '../client-auth.js';
 import type { ServerContext } from '../context.js';
+import type { IntrospectionOptions } from '../options.js';
 import { sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
 import { jsonResponse, readBodyParams } from '../../protocol/http.js';
@@ -8,15 +9,6 @@ import { verifyOwnAccessToken } from '../tokens.js';
 import { bearerChallenge } from '../../protocol/www-authenticate.js';
 
 const INACTIVE = '{"active":false}';
-
-/** Introspection settings. */
-export interface IntrospectionOptions {
-  /**
-   * A scope that lets a bearer access token of this server introspect any token (an administrator's
-   * `Authorization: Bearer <admin token>`), e.g. `mcp:admin`. Off by default.
-   */
-  bearerScope?: string;
-}
 
 function inactive(): Response {
   return new Response(INACTIVE, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });

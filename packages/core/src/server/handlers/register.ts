@@ -1,5 +1,6 @@
 import { parseClientMetadata, usesClientSecret, type ClientMetadata } from '../../protocol/client-metadata.js';
 import type { ServerContext } from '../context.js';
+import type { RegistrationPolicy } from '../options.js';
 import { randomToken, sha256, timingSafeEqual } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
 import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../../protocol/http.js';
@@ -7,35 +8,6 @@ import { countRequest } from '../../operations/rate-limit.js';
 import { parseScope } from '../../protocol/scope.js';
 import { clientRevocationKey, type ClientRecord } from '../../store/store.js';
 import { bearerChallenge } from '../../protocol/www-authenticate.js';
-
-/**
- * Decides whether an anonymous registration is accepted: return `true`, or `false`/a reason to refuse it
- * with `invalid_client_metadata`.
- */
-export type RegistrationPolicy = (metadata: ClientMetadata, request: Request) => boolean | string | Promise<boolean | string>;
-
-/** Dynamic client registration settings. */
-export interface RegistrationOptions {
-  /** Registrations per source address per window; `false` turns the limit off. Default 20 a minute. */
-  rateLimit?: { max: number; windowSeconds: number } | false;
-  policy?: RegistrationPolicy;
-  /**
-   * Initial access tokens (RFC 7591 §3). A registration that presents one may obtain client_credentials;
-   * anonymous ones may not.
-   */
-  initialAccessTokens?: string[];
-  /** Refuse registrations without an initial access token. */
-  requireInitialAccessToken?: boolean;
-  /** Lifetime of issued client secrets in seconds; 0 (default) means they do not expire. */
-  clientSecretLifetime?: number;
-  /** A registered client unused for this many seconds is forgotten; each use renews it. Default 30 days; 0 keeps clients forever. */
-  unusedClientLifetime?: number;
-  /**
-   * The scopes a self-registered client may ever request; default every scope the server supports. Keep
-   * administrative scopes out, so that they need a client configured in code.
-   */
-  allowedScopes?: string[];
-}
 
 /** @internal Registration settings with defaults applied. */
 export interface ResolvedRegistration {
@@ -139,9 +111,11 @@ async function applyPolicy(registration: ResolvedRegistration, metadata: ClientM
  *
  * @see [RFC 7591 §3](https://www.rfc-editor.org/rfc/rfc7591#section-3)
  */
-export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request, source: string): Promise<Response> {
+export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request): Promise<Response> {
   if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
-  if (registration.rateLimit) {
+  const source = ctx.clientAddress;
+  // Counted per source address; without one the limit is not applied (docs/decisions.md).
+  if (registration.rateLimit && source !== undefined) {
     const { max, windowSeconds } = registration.rateLimit;
     const decision = await countRequest(ctx.store, ctx.clock, `register:${source}`, { max, windowMs: windowSeconds * 1000 });
     if (!decision.allowed) {

@@ -4,7 +4,7 @@ import { sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
 import { readBodyParams } from '../../protocol/http.js';
 import { verifyOwnAccessToken } from '../tokens.js';
-import { revokeGrant } from './token.js';
+import { revokeGrant } from '../grants.js';
 import { accessTokenRevocationKey } from '../../store/store.js';
 
 /**

@@ -1,12 +1,13 @@
 import { authenticateClient } from '../client-auth.js';
 import type { ServerContext } from '../context.js';
+import { revokeGrant } from '../grants.js';
 import { randomToken, sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
 import { jsonResponse, readBodyParams, type RequestParams } from '../../protocol/http.js';
 import { isValidPKCEValue, verifyPKCE } from '../../protocol/pkce.js';
 import { checkResourceIndicator } from '../../protocol/resource.js';
 import { formatScope, isScopeSubset, parseScope } from '../../protocol/scope.js';
-import { grantRevocationKey, type ClientRecord, type GrantRecord, type RefreshTokenRecord } from '../../store/store.js';
+import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../../store/store.js';
 import { issueAccessToken, issueIDToken } from '../tokens.js';
 import { claimsForScopes } from './userinfo.js';
 
@@ -44,16 +45,6 @@ async function activeGrant(ctx: ServerContext, grantId: string): Promise<GrantRe
 function assertActive(ctx: ServerContext, grant: GrantRecord | null): GrantRecord {
   if (!grant || grant.revokedAt !== undefined || grant.expiresAt <= ctx.clock()) throw invalidGrant('the grant has been revoked or has expired');
   return grant;
-}
-
-/** Revokes a grant everywhere: the store refuses its refresh tokens, the guard its access tokens. */
-export async function revokeGrant(ctx: ServerContext, grantId: string): Promise<void> {
-  const now = ctx.clock();
-  // Access tokens of the grant stay verifiable until they expire, so the revocation must outlive them.
-  const expiresAt = now + ctx.ttl.accessToken * 1000 + 60_000;
-  await ctx.store.revokeGrant(grantId, now);
-  await ctx.store.addRevocation({ key: grantRevocationKey(grantId), revokedAt: now, expiresAt });
-  ctx.revocations.add(grantRevocationKey(grantId), expiresAt);
 }
 
 async function newRefreshToken(ctx: ServerContext, from: Omit<RefreshTokenRecord, 'tokenHash' | 'createdAt' | 'expiresAt' | 'rotatedAt'>, grant: GrantRecord) {
