@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'express', 'fastify', 'hono', 'upstream', 'stores/sqlite', 'stores/postgres', 'stores/redis'];
+const PACKAGES = ['core', 'express', 'fastify', 'hono', 'upstream', 'stores/sqlite', 'stores/postgres', 'stores/mysql', 'stores/redis'];
 /** What the READMEs tell users to install beside Keyward, at the versions a new project gets today. */
 const REGISTRY_DEPENDENCIES = ['express@^5', 'fastify@^5', 'hono@^4', '@hono/node-server@^1', 'vitest@^4'];
 const REGISTRY_DEV_DEPENDENCIES = ['typescript@~5.9.3', '@types/node@^20.19', '@types/express@^5'];

@@ -3,7 +3,7 @@
 # applies publishConfig, so the checked package.json is the published one). Needs `pnpm build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(core express fastify hono upstream stores/sqlite stores/postgres stores/redis)
+PACKAGES=(core express fastify hono upstream stores/sqlite stores/postgres stores/mysql stores/redis)
 bin=docs/node_modules/.bin
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
