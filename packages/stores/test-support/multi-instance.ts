@@ -1,4 +1,4 @@
-import type { AuthorizationServer, Store } from '../../core/src/index.js';
+import type { AuthorizationServer, AuthorizationServerOptions, Store } from '../../core/src/index.js';
 
 // The class comes from the test file: this folder has no dependency of its own to resolve @keyward/core.
 type ServerClass = typeof AuthorizationServer;
@@ -21,8 +21,8 @@ export function withoutPush(store: Store): Store {
 }
 
 /** One Keyward instance: its server, and the guard its MCP endpoint would use. */
-export function instance(Server: ServerClass, store: Store, clock: () => number) {
-  const server = new Server({ issuer: ISSUER, store, clock, scopes: ['mcp:tools'], resources: [RESOURCE], clients: [CLIENT] });
+export function instance(Server: ServerClass, store: Store, clock: () => number, options: Partial<AuthorizationServerOptions> = {}) {
+  const server = new Server({ issuer: ISSUER, store, clock, scopes: ['mcp:tools'], resources: [RESOURCE], clients: [CLIENT], ...options });
   const guard = server.createGuard();
   return {
     server,
