@@ -4,10 +4,12 @@ import type { AuthorizationServer, AuthorizationServerOptions, Store } from '../
 type ServerClass = typeof AuthorizationServer;
 
 /** Two instances behind one load balancer: what the MULTI tests of the shared stores drive. */
-export const ISSUER = 'https://auth.multi.example.com';
+export const ISSUER = 'http://localhost:3019';
 export const RESOURCE = 'https://mcp.multi.example.com/mcp';
 const CLIENT = { clientId: 'multi-machine', clientSecret: 'multi-machine-secret-0123456789abcdef', grantTypes: ['client_credentials'] };
 const BASIC = `Basic ${btoa(`${CLIENT.clientId}:${CLIENT.clientSecret}`)}`;
+const APP = { clientId: 'multi-app', redirectUris: ['https://app.multi.example.com/cb'], grantTypes: ['authorization_code', 'refresh_token'] };
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 /** The store with `subscribeRevocations` hidden, so the revocation list has to poll. */
 export function withoutPush(store: Store): Store {
@@ -22,7 +24,7 @@ export function withoutPush(store: Store): Store {
 
 /** One Keyward instance: its server, and the guard its MCP endpoint would use. */
 export function instance(Server: ServerClass, store: Store, clock: () => number, options: Partial<AuthorizationServerOptions> = {}) {
-  const server = new Server({ issuer: ISSUER, store, clock, scopes: ['mcp:tools'], resources: [RESOURCE], clients: [CLIENT], ...options });
+  const server = new Server({ issuer: ISSUER, store, clock, scopes: ['mcp:tools'], resources: [RESOURCE], clients: [CLIENT, APP], devLogin: { subject: 'multi-user' }, ...options });
   const guard = server.createGuard();
   return {
     server,
@@ -37,6 +39,38 @@ export function instance(Server: ServerClass, store: Store, clock: () => number,
       const body = new URLSearchParams({ token, token_type_hint: 'access_token' });
       const response = await server.fetch(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' }, body }));
       if (response.status !== 200) throw new Error(`revocation endpoint answered ${response.status}`);
+    },
+    /** The code flow of a public client (signed in at once by devLogin): an access and a refresh token. */
+    async login(clientId = APP.clientId): Promise<{ access_token: string; refresh_token: string }> {
+      const verifier = 'multi-verifier-0123456789abcdef0123456789abcdef';
+      const challenge = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)))))
+        .replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+      const query = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: APP.redirectUris[0]!, code_challenge: challenge, code_challenge_method: 'S256', scope: 'mcp:tools', state: 's', resource: RESOURCE });
+      const redirect = await server.fetch(new Request(`${ISSUER}/oauth/authorize?${query}`));
+      const code = new URL(redirect.headers.get('location') ?? '').searchParams.get('code');
+      if (!code) throw new Error(`authorization answered ${redirect.status} ${redirect.headers.get('location')}`);
+      return this.tokenRequest({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: clientId, redirect_uri: APP.redirectUris[0]! });
+    },
+    /** A token request of the public client; throws unless it answers 200. */
+    async tokenRequest(params: Record<string, string>): Promise<{ access_token: string; refresh_token: string }> {
+      const response = await server.fetch(new Request(`${ISSUER}/oauth/token`, { method: 'POST', headers: FORM, body: new URLSearchParams(params) }));
+      if (response.status !== 200) throw new Error(`token endpoint answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as { access_token: string; refresh_token: string };
+    },
+    /** Presents a refresh token; the status the token endpoint answered. */
+    async refresh(refreshToken: string): Promise<number> {
+      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: APP.clientId });
+      return (await server.fetch(new Request(`${ISSUER}/oauth/token`, { method: 'POST', headers: FORM, body }))).status;
+    },
+    /** Registers a public client dynamically, signs in through it, and returns how to delete it. */
+    async registerAndMint(): Promise<{ token: string; remove: () => Promise<number> }> {
+      const metadata = { redirect_uris: APP.redirectUris, grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none', scope: 'mcp:tools' };
+      const registration = await server.fetch(new Request(`${ISSUER}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) }));
+      if (registration.status !== 201) throw new Error(`registration answered ${registration.status}: ${await registration.text()}`);
+      const client = (await registration.json()) as { client_id: string; registration_access_token: string; registration_client_uri: string };
+      const { access_token: token } = await this.login(client.client_id);
+      const remove = async () => (await server.fetch(new Request(client.registration_client_uri, { method: 'DELETE', headers: { authorization: `Bearer ${client.registration_access_token}` } }))).status;
+      return { token, remove };
     },
     async accepts(token: string): Promise<boolean> {
       return (await guard.verify(token)).ok;

@@ -93,4 +93,32 @@ describe.skipIf(skip)('several instances on one PostgreSQL', () => {
     expect(kids.size).toBe(2);
     expect(refused).toEqual([]);
   }, 30_000);
+
+  it('MULTI-08 with push, a grant revoked on A by refresh-token reuse is refused on B at once, cache warm', async () => {
+    const clockA = { now: Date.UTC(2030, 0, 1, 12) };
+    const clockB = { now: clockA.now };
+    const a = instanceOf(AuthorizationServer, store(() => clockA.now), () => clockA.now);
+    const b = instanceOf(AuthorizationServer, store(() => clockB.now), () => clockB.now);
+    const { access_token: access, refresh_token: refresh } = await a.login();
+    expect(await b.accepts(access)).toBe(true);
+    expect(await b.accepts(access)).toBe(true);
+    expect(await a.refresh(refresh)).toBe(200);
+    // Past the grace period for a client's concurrent retry on A only; B's clock stands still.
+    clockA.now += 10_000;
+    expect(await a.refresh(refresh)).toBe(400);
+    expect(await a.accepts(access)).toBe(false);
+    await expect.poll(() => b.accepts(access), { timeout: 2_000, interval: 5 }).toBe(false);
+  });
+
+  it('MULTI-09 with push, a client deleted on A (RFC 7592) has its tokens refused on B at once, cache warm', async () => {
+    const clock = { now: Date.UTC(2030, 0, 1, 12) };
+    const now = () => clock.now;
+    const a = instanceOf(AuthorizationServer, store(now), now);
+    const b = instanceOf(AuthorizationServer, store(now), now);
+    const { token, remove } = await a.registerAndMint();
+    expect(await b.accepts(token)).toBe(true);
+    expect(await b.accepts(token)).toBe(true);
+    expect(await remove()).toBe(204);
+    await expect.poll(() => b.accepts(token), { timeout: 2_000, interval: 5 }).toBe(false);
+  });
 });
