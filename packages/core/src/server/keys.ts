@@ -51,8 +51,9 @@ export interface JSONWebKeySet {
 }
 
 // After an unknown `kid`, another instance may have rotated; re-reading the store more often than this
-// would let anyone with a forged header make us hammer the database.
-const RELOAD_INTERVAL_MS = 5_000;
+// would let anyone with a forged header make us hammer the database. A token that arrives sooner waits for
+// the next permitted read instead of being refused: its key may have been created a moment ago.
+const RELOAD_INTERVAL_MS = 1_000;
 
 /**
  * Owns the server's signing keys: generates them on first start, persists them through the Store so a
@@ -78,6 +79,7 @@ export class KeyManager {
   #imported = new Map<string, { sign: CryptoKey | Uint8Array; verify: CryptoKey | Uint8Array; alg: string; signer: JWTSigner }>();
   #jwks = '{"keys":[]}';
   #lastReload = 0;
+  #reloadingForKid: Promise<void> | undefined;
   #loaded = false;
   #hmac: ActiveSigningKey | undefined;
   /** One rotation at a time per algorithm, so concurrent signers do not each mint a key. */
@@ -225,13 +227,27 @@ export class KeyManager {
     if (this.#hmac && (kid === this.#hmac.kid || (kid === undefined && alg === 'HS256'))) return this.#hmac.key;
     if (kid === undefined) return null;
     let found = this.#imported.get(kid);
-    if (!found && this.#options.clock() - this.#lastReload > RELOAD_INTERVAL_MS) {
-      await this.#reload();
+    if (!found) {
+      await this.#reloadForUnknownKid();
       found = this.#imported.get(kid);
     }
     if (!found || found.alg !== alg) return null;
     const record = this.#records.find((r) => r.kid === kid);
     return record ? found.verify : null;
+  }
+
+  /** One store read for every unknown `kid` that arrives meanwhile, at most once per {@link RELOAD_INTERVAL_MS}. */
+  #reloadForUnknownKid(): Promise<void> {
+    this.#reloadingForKid ??= (async () => {
+      try {
+        const wait = this.#lastReload + RELOAD_INTERVAL_MS - this.#options.clock();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, RELOAD_INTERVAL_MS)));
+        await this.#reload();
+      } finally {
+        this.#reloadingForKid = undefined;
+      }
+    })();
+    return this.#reloadingForKid;
   }
 
   /**

@@ -7,12 +7,17 @@ export interface RevocationListOptions {
   clock: Clock;
   /** How stale the list may get before a request waits for a refresh from the store, in ms (default 2000). */
   refreshIntervalMs?: number;
+  /**
+   * Whether to take pushed revocations from a store that offers `subscribeRevocations` (default true): then
+   * another instance's revocation arrives as it is written rather than within `refreshIntervalMs`.
+   */
+  push?: boolean;
 }
 
 /**
  * Revoked grants and access-token ids, held in memory so the resource-server guard pays one Set lookup
- * per request. Another instance's revocations arrive within `refreshIntervalMs`; this instance's own
- * arrive at once through {@link add}.
+ * per request. Another instance's revocations arrive within `refreshIntervalMs`, or as they are written when
+ * the store pushes them (`subscribeRevocations`); this instance's own arrive at once through {@link add}.
  *
  * @example
  * ```ts
@@ -27,9 +32,17 @@ export class RevocationList {
   #syncedUntil = 0;
   #lastSync = Number.NEGATIVE_INFINITY;
   #syncing: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #subscribed = false;
 
   constructor(options: RevocationListOptions) {
     this.#options = options;
+  }
+
+  /** Stops listening to the store's pushed revocations (polling goes on while the list is used). */
+  close(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   /** Records a revocation locally (the caller has written it to the store). */
@@ -40,6 +53,11 @@ export class RevocationList {
   /** True when the token `jti`, its grant, or its client (deleted registration) has been revoked. */
   async isRevoked(jti: string, grantId: string | undefined, clientId?: string): Promise<boolean> {
     const now = this.#options.clock();
+    // Subscribed on first use, so a list that is never consulted holds no listening connection.
+    if (!this.#subscribed && this.#options.push !== false && this.#options.store.subscribeRevocations) {
+      this.#subscribed = true;
+      this.#unsubscribe = this.#options.store.subscribeRevocations((record) => this.add(record.key, record.expiresAt));
+    }
     if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) await this.#sync(now);
     return (
       this.#has(accessTokenRevocationKey(jti), now) ||

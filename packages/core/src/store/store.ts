@@ -347,6 +347,19 @@ export interface Store extends Partial<LoginStore> {
   addRevocation(revocation: RevocationRecord): Promise<void>;
   /** Revocations recorded at or after `since` (epoch ms), for the resource server's revocation list. */
   listRevocations(since: number): Promise<RevocationRecord[]>;
+  /**
+   * Optional push channel: calls `listener` with each revocation any instance records through
+   * `addRevocation`, as it is written (PostgreSQL LISTEN/NOTIFY, Redis pub/sub), and returns the function that
+   * stops listening. A store without it is polled through `listRevocations`; a store with it is still polled,
+   * so a message lost while the connection was down arrives by the next poll.
+   *
+   * @example
+   * ```ts
+   * const stop = store.subscribeRevocations?.((revocation) => revoked.set(revocation.key, revocation.expiresAt));
+   * ```
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
+  subscribeRevocations?(listener: (revocation: RevocationRecord) => void): () => void;
 
   saveInteraction(interaction: InteractionRecord): Promise<void>;
   getInteraction(interactionId: string): Promise<InteractionRecord | null>;

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { isTransientStoreError } from '@keyward/core';
-import type { Clock, Store } from '@keyward/core';
+import type { Clock, RevocationRecord, Store } from '@keyward/core';
 import { postgresDialect, runOnce, SqlStore, type SqlDriver } from '@keyward/sql-kit';
 import { DEFAULT_SCHEMA, migrate } from './migrations.js';
 import { inTransaction } from './transaction.js';
@@ -71,6 +71,9 @@ export class PostgresStore extends SqlStore implements Store {
   readonly #schema: string;
   readonly #migrate: boolean;
   readonly #ready = runOnce(() => migrate(this.#pool, { schema: this.#schema }));
+  readonly #listeners = new Set<(revocation: RevocationRecord) => void>();
+  /** The connection held for LISTEN while anyone subscribes; reopened after it breaks. */
+  #listening: Promise<pg.PoolClient | undefined> | undefined;
 
   constructor(options: PostgresStoreOptions = {}) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -114,8 +117,79 @@ export class PostgresStore extends SqlStore implements Store {
     if (this.#migrate) await this.#ready();
   }
 
+  /** The NOTIFY channel of this schema's revocations. */
+  get #channel(): string {
+    return `${this.#schema}_revocations`;
+  }
+
+  /** Records the revocation, then notifies every instance listening on this schema (NOTIFY is sent on commit). */
+  override async addRevocation(revocation: RevocationRecord): Promise<void> {
+    await super.addRevocation(revocation);
+    await this.#pool.query('SELECT pg_notify($1, $2)', [this.#channel, JSON.stringify(revocation)]);
+  }
+
+  /**
+   * Pushes each revocation any instance records to `listener`, through PostgreSQL LISTEN/NOTIFY on one
+   * connection of the pool held while anyone listens. After that connection breaks it is reopened a second
+   * later; the revocation list's polling covers the gap.
+   *
+   * @example
+   * ```ts
+   * const stop = store.subscribeRevocations((revocation) => console.log(revocation.key));
+   * ```
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
+  subscribeRevocations(listener: (revocation: RevocationRecord) => void): () => void {
+    this.#listeners.add(listener);
+    this.#listening ??= this.#listen();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) void this.#stopListening();
+    };
+  }
+
+  async #listen(): Promise<pg.PoolClient | undefined> {
+    try {
+      await this.init();
+      const client = await this.#pool.connect();
+      client.on('notification', (message) => {
+        if (message.channel !== this.#channel || message.payload === undefined) return;
+        const revocation = JSON.parse(message.payload) as RevocationRecord;
+        for (const listener of this.#listeners) listener(revocation);
+      });
+      client.on('error', () => {
+        client.release(true);
+        this.#retryListen();
+      });
+      await client.query(`LISTEN "${this.#channel}"`);
+      return client;
+    } catch {
+      this.#retryListen();
+      return undefined;
+    }
+  }
+
+  #retryListen(): void {
+    this.#listening = undefined;
+    if (this.#listeners.size === 0) return;
+    setTimeout(() => {
+      if (this.#listeners.size > 0) this.#listening ??= this.#listen();
+    }, 1_000).unref?.();
+  }
+
+  async #stopListening(): Promise<void> {
+    const listening = this.#listening;
+    this.#listening = undefined;
+    const client = await listening;
+    if (!client) return;
+    await client.query(`UNLISTEN "${this.#channel}"`).catch(() => undefined);
+    client.release();
+  }
+
   /** Ends the pool if the store opened it; a pool passed in as `pool` stays open. */
   async close(): Promise<void> {
+    this.#listeners.clear();
+    await this.#stopListening();
     if (this.#ownsPool && !this.#pool.ended) await this.#pool.end();
   }
 

@@ -93,6 +93,7 @@ function keyLayout(prefix: string) {
       `${prefix}consent:${encodeURIComponent(subject)}:${encodeURIComponent(clientId)}`,
     revocationPrefix: `${prefix}revocation:`,
     revocations: `${prefix}revocations`,
+    revocationChannel: `${prefix}revocations:channel`,
     signingKeyPrefix: `${prefix}signing-key:`,
     signingKeys: `${prefix}signing-keys`,
     marker: (key: string) => `${prefix}used:${key}`,
@@ -158,6 +159,9 @@ function withMilliseconds<T extends object>(record: T): T {
 export class RedisStore implements Store {
   readonly #redis: Redis;
   readonly #ownsClient: boolean;
+  readonly #listeners = new Set<(revocation: RevocationRecord) => void>();
+  /** The connection subscribed to revocations while anyone listens. */
+  #subscriber: Redis | undefined;
   readonly #clock: Clock;
   readonly #keys: ReturnType<typeof keyLayout>;
   readonly #scripts: Record<
@@ -316,8 +320,48 @@ export class RedisStore implements Store {
   }
 
   async addRevocation(revocation: RevocationRecord): Promise<void> {
-    const multi = this.#redis.multi().zadd(this.#keys.revocations, revocation.revokedAt, revocation.key);
+    // Published in the same MULTI, so a subscribed instance hears of it exactly when it is written.
+    const multi = this.#redis
+      .multi()
+      .zadd(this.#keys.revocations, revocation.revokedAt, revocation.key)
+      .publish(this.#keys.revocationChannel, JSON.stringify(revocation));
     await execAll(this.#setJson(multi, this.#keys.revocationPrefix + revocation.key, revocation));
+  }
+
+  /**
+   * Pushes each revocation any instance records to `listener`, through Redis pub/sub on the channel
+   * `<keyPrefix>revocations:channel`, over a second connection (a subscribed connection can do nothing else)
+   * held while anyone listens. ioredis reconnects and resubscribes after an outage; the revocation list's
+   * polling covers what was published meanwhile.
+   *
+   * @example
+   * ```ts
+   * const stop = store.subscribeRevocations((revocation) => console.log(revocation.key));
+   * ```
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
+  subscribeRevocations(listener: (revocation: RevocationRecord) => void): () => void {
+    this.#listeners.add(listener);
+    if (!this.#subscriber) {
+      const subscriber = this.#redis.duplicate({ lazyConnect: false });
+      subscriber.on('error', () => undefined);
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== this.#keys.revocationChannel) return;
+        const revocation = JSON.parse(message) as RevocationRecord;
+        for (const each of this.#listeners) each(revocation);
+      });
+      subscriber.subscribe(this.#keys.revocationChannel).catch(() => undefined);
+      this.#subscriber = subscriber;
+    }
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#unsubscribe();
+    };
+  }
+
+  #unsubscribe(): void {
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
   }
 
   /** Oldest first, so a resource server can page forward by the last `revokedAt` it saw. */
@@ -428,6 +472,8 @@ export class RedisStore implements Store {
 
   /** Closes the connection if the store opened it; a client passed in as `client` stays open. */
   async close(): Promise<void> {
+    this.#listeners.clear();
+    this.#unsubscribe();
     if (!this.#ownsClient || this.#redis.status === 'end') return;
     if (this.#redis.status === 'ready') await this.#redis.quit();
     else this.#redis.disconnect();
