@@ -19,12 +19,16 @@ import { MemoryStore } from '@keyward/core/memory';
 import { PostgresStore } from '@keyward/store-postgres';
 import { RedisStore } from '@keyward/store-redis';
 import { SQLiteStore } from '@keyward/store-sqlite';
+import { D1Store, type D1DatabaseLike } from '@keyward/store-d1';
+import { MySQLStore } from '@keyward/store-mysql';
+import { Miniflare } from 'miniflare';
 
 const OPERATIONS = Number(process.env.BENCH_STORE_OPERATIONS ?? 2_000);
 const WARM_UP = 200;
 const IN_FLIGHT = 16;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
 /** One store's figures; `benchStores` returns one per store it could reach. */
 export interface StoreBenchResult {
@@ -152,6 +156,7 @@ async function purgeEverything(open: (clock: () => number) => Store): Promise<vo
 export async function benchStores(): Promise<StoreBenchResult[]> {
   const directory = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
   const redisPrefix = `keyward-bench:${randomBytes(4).toString('hex')}:`;
+  let miniflare: Miniflare | undefined;
   const subjects: Subject[] = [
     { name: 'memory', open: async () => new MemoryStore() },
     {
@@ -182,6 +187,34 @@ export async function benchStores(): Promise<StoreBenchResult[]> {
         return store;
       },
       tidy: () => purgeEverything((clock) => new RedisStore({ url: REDIS_URL, keyPrefix: redisPrefix, clock })),
+    },
+    {
+      name: 'mysql',
+      open: async () => {
+        const store = new MySQLStore({ uri: MYSQL_URL, prefix: 'keyward_bench_' });
+        await within(store.init(), 2_000).catch(async (error: unknown) => {
+          await store.close();
+          throw error;
+        });
+        return store;
+      },
+      tidy: () => purgeEverything((clock) => new MySQLStore({ uri: MYSQL_URL, prefix: 'keyward_bench_', clock })),
+    },
+    {
+      name: 'd1',
+      note: "Miniflare's local D1 (workerd), driven from Node",
+      open: async () => {
+        miniflare = new Miniflare({
+          modules: true,
+          script: 'export default { fetch() { return new Response(null, { status: 404 }); } }',
+          d1Databases: { DB: 'keyward-bench' },
+          compatibilityDate: '2026-07-01',
+        });
+        return new D1Store({ database: (await miniflare.getD1Database('DB')) as unknown as D1DatabaseLike });
+      },
+      tidy: async () => {
+        await miniflare?.dispose();
+      },
     },
   ];
 
