@@ -8,7 +8,7 @@ import { ConfigError, createOperations, operationsConfig, type Operations } from
 import { createStore } from './store.js';
 import { loginPagesWith, signInPage, type TokenSignInPage } from './sign-in.js';
 import { upstreamLogin, type UpstreamLogin } from './upstream.js';
-import { ADMIN_CLAIMS, ADMIN_ROLE, DEMO_CLAIMS, seededRoles, seededUsers, type SeededPassword } from './users.js';
+import { ADMIN_CLAIMS, ADMIN_ROLE, DEMO_CLAIMS, exampleRoles, exampleUsers, type ExamplePassword } from './users.js';
 
 export const SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin', 'openid', 'profile', 'email', 'offline_access'];
 export const MCP_SCOPES = ['mcp:tools', 'mcp:resources', 'mcp:admin'];
@@ -37,9 +37,9 @@ export interface ExampleApp {
   /** The store in use, e.g. `sqlite /…/data/keyward.db`. */
   store: string;
   /** The demo user's password; null with OAUTH_DEV_LOGIN, which has no login page. */
-  demoPassword: SeededPassword | null;
+  demoPassword: ExamplePassword | null;
   /** The admin user's password; null with OAUTH_DEV_LOGIN. */
-  adminPassword: SeededPassword | null;
+  adminPassword: ExamplePassword | null;
   /** Roles by subject (`admin` → `admin`), asked at every authorization and refresh; change them at run time. */
   roles: Map<string, Set<string>>;
   /** Identity providers on the login page (AUTH0_*, OIDC_*), with the callback URL to register at each. */
@@ -168,7 +168,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
   const upstream = upstreamLogin(env, base);
 
   const { store, description } = await createStore(env);
-  const roles = seededRoles();
+  const roles = exampleRoles();
   try {
     const options: AuthorizationServerOptions = {
       issuer,
@@ -206,18 +206,18 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
       warnings.push(`OAUTH_DEV_LOGIN: every authorization request of every client is approved as "${subject}" without a login page, so any program on this machine can get its tokens (development only)`);
       if (upstream.providers.length) warnings.push(`OAUTH_DEV_LOGIN: the identity providers (${upstream.callbacks.map((p) => p.displayName).join(', ')}) are not used: there is no login page`);
     } else {
-      const seeded = seededUsers(env);
-      // Core's login and consent pages (/oauth/login, /oauth/consent): the seeded user's password form, and a
+      const accounts = exampleUsers(env);
+      // Core's login and consent pages (/oauth/login, /oauth/consent): the example user's password form, and a
       // button per identity provider. Core refuses an encryption secret shorter than 32 characters.
       options.login = {
-        users: seeded.users,
+        users: accounts.users,
         sessionTimeout,
         providers: upstream.providers,
         ...(upstream.tokenPages.length > 0 && { pages: loginPagesWith(upstream.tokenPages, base) }),
         ...(upstream.encryptionSecret !== undefined && { encryptionSecret: upstream.encryptionSecret }),
       };
-      demoPassword = seeded.demo;
-      adminPassword = seeded.admin;
+      demoPassword = accounts.demo;
+      adminPassword = accounts.admin;
       loginProviders = upstream.callbacks;
       signInPages = upstream.tokenPages;
       warnings.push(...upstream.warnings);

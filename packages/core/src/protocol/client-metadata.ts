@@ -80,7 +80,7 @@ export function parseClientMetadata(input: unknown, policy: ClientMetadataPolicy
   }
   const metadata = parsed.data;
 
-  // AUTHZ-CIMD-05: real clients publish grant types this server does not offer; drop them instead of failing.
+  // Real clients publish grant types this server does not offer; drop them instead of failing.
   metadata.grant_types = [...new Set(metadata.grant_types.filter((grant) => (SUPPORTED_GRANT_TYPES as readonly string[]).includes(grant)))];
   if (!metadata.grant_types.length) throw metadataError('grant_types', `must include one of ${SUPPORTED_GRANT_TYPES.join(', ')}`);
   metadata.response_types = [...new Set(metadata.response_types)];

@@ -109,7 +109,7 @@ export class ClientIdMetadataDocumentResolver {
     if ('client_secret' in fields || 'client_secret_expires_at' in fields) throw failure('must not contain a client secret');
     // Anyone who can publish a JSON file is a document client: it is an anonymous registration, which may
     // not obtain client_credentials (that needs an initial access token, RFC 7591 §3 / docs/decisions.md).
-    // Filtered like the other grant types this server does not offer to it (AUTHZ-CIMD-05), not fatal.
+    // Filtered like the other grant types this server does not offer to it, not fatal.
     const requestedGrants = Array.isArray(fields.grant_types)
       ? { grant_types: fields.grant_types.filter((grant) => grant !== 'client_credentials') }
       : {};

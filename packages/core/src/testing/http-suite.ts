@@ -143,7 +143,7 @@ export function testHTTPConformance(options: TestHTTPConformanceOptions): void {
       expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
     });
 
-    it('AUTHZ-DISC-05: serves OpenID discovery and the brief\'s underscore alias', async () => {
+    it('AUTHZ-DISC-05: serves OpenID discovery and its underscore alias', async () => {
       for (const path of ['/.well-known/openid-configuration', '/.well-known/openid_configuration']) {
         const response = await call(path);
         expect(response.status).toBe(200);

@@ -116,7 +116,7 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
 
   // The grant is read before the code is spent, leaving as little as possible to fail between spending it
   // and answering: a retry after such a failure would count as a replay. It is also read before any
-  // concurrent replay can revoke it, so of N parallel redemptions exactly one succeeds (AUTHZ-CODE-04); that
+  // concurrent replay can revoke it, so of N parallel redemptions exactly one succeeds; that
   // replay then revokes the winner's tokens too (RFC 9700 §4.2.4).
   const grantAtConsume = await ctx.store.getGrant(record.grantId);
   const consumed = await ctx.store.consumeAuthorizationCode(codeHash);
