@@ -162,6 +162,10 @@ export class PostgresStore extends SqlStore implements Store {
         this.#retryListen();
       });
       await client.query(`LISTEN "${this.#channel}"`);
+      // A NOTIFY sent before LISTEN took effect reached nobody: hand the listeners what is stored, so the push
+      // leaves no gap for the polling to close.
+      const stored = await this.listRevocations(0).catch(() => []);
+      for (const revocation of stored) for (const each of this.#listeners) each(revocation);
       return client;
     } catch {
       this.#retryListen();

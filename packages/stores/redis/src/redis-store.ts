@@ -350,7 +350,15 @@ export class RedisStore implements Store {
         const revocation = JSON.parse(message) as RevocationRecord;
         for (const each of this.#listeners) each(revocation);
       });
-      subscriber.subscribe(this.#keys.revocationChannel).catch(() => undefined);
+      // A revocation published while SUBSCRIBE was in flight reached nobody: once subscribed, hand the
+      // listeners what is stored, so the push leaves no gap for the polling to close.
+      subscriber
+        .subscribe(this.#keys.revocationChannel)
+        .then(() => this.listRevocations(0))
+        .then((revocations) => {
+          for (const revocation of revocations) for (const each of this.#listeners) each(revocation);
+        })
+        .catch(() => undefined);
       this.#subscriber = subscriber;
     }
     return () => {
