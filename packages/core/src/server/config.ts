@@ -102,11 +102,11 @@ export interface ResolvedConfig {
 
 /** A deep copy of plain data (arrays, plain objects, primitives), frozen all the way down. */
 function frozenCopy<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return Object.freeze(value.map((item: unknown) => frozenCopy(item))) as T;
-  if (typeof value === 'object' && value !== null) {
-    return Object.freeze(Object.fromEntries(Object.entries(value).map(([key, item]) => [key, frozenCopy(item)]))) as T;
-  }
-  return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = frozenCopy((value as Record<string, unknown>)[key]);
+  return Object.freeze(copy) as T;
 }
 
 const pathOf = (url: string) => new URL(url).pathname;

@@ -287,7 +287,7 @@ export class AuthorizationServer {
       endpoints: { ...config.endpoints },
       outboundFetch,
       interaction: flow ? flow.interaction : options.interaction,
-      ...(flow && { silentInteraction: flow.silent }),
+      silentInteraction: flow ? flow.silent : undefined,
       devLogin: options.devLogin,
       getClient,
       touchClient: async (client) => {
