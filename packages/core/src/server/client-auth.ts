@@ -7,6 +7,13 @@ import { OutboundFetchError, outboundFetchFailure } from '../protocol/outbound.j
 import type { ClientRecord, TokenEndpointAuthMethod } from '../store/store.js';
 import { AttemptThrottle, throttleSource } from '../operations/throttle.js';
 
+/**
+ * What client authentication uses of the server: its issuer (the assertion audience and the Basic realm),
+ * the client lookups, the Store and clock (failure counters, single-use assertions), the request's client
+ * address, the outbound fetcher (`jwks_uri` key sets) and the event hook.
+ */
+export type ClientAuthDeps = Pick<ServerContext, 'issuer' | 'store' | 'clock' | 'clientAddress' | 'getClient' | 'allowsAuthMethod' | 'outboundFetch' | 'emit'>;
+
 /** A client that proved who it is (or, for public clients, named itself). */
 export interface AuthenticatedClient {
   client: ClientRecord;
@@ -65,7 +72,7 @@ export function parseBasicCredentials(header: string): { clientId: string; clien
  * @see [OAuth 2.1 §2.4, §3.2.1](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-2.4)
  */
 export async function authenticateClient(
-  ctx: ServerContext,
+  ctx: ClientAuthDeps,
   request: Request,
   params: RequestParams,
 ): Promise<AuthenticatedClient> {
@@ -142,7 +149,7 @@ const NO_SECRET_HASH = '#'.repeat(43);
  * @see [RFC 6749 §10.10](https://www.rfc-editor.org/rfc/rfc6749#section-10.10)
  */
 async function checkSecret(
-  ctx: ServerContext,
+  ctx: ClientAuthDeps,
   request: Request,
   clientId: string,
   method: 'client_secret_basic' | 'client_secret_post',
@@ -180,9 +187,9 @@ const ASYMMETRIC_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'R
 // Per server: a key set remembers the fetcher it was created with, and that fetcher carries one server's
 // SSRF rules (allowPrivateHosts, ca). A process-wide cache let a second server reuse the first one's
 // fetcher, reaching hosts its own configuration forbids (CIMD §6.5 / RFC 6890 apply to jwks_uri too).
-const remoteKeySets = new WeakMap<ServerContext['outboundFetch'], Map<string, JWTVerifyGetKey>>();
+const remoteKeySets = new WeakMap<ClientAuthDeps['outboundFetch'], Map<string, JWTVerifyGetKey>>();
 
-function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey | null {
+function clientKeys(ctx: Pick<ClientAuthDeps, 'outboundFetch'>, client: ClientRecord): JWTVerifyGetKey | null {
   const { jwks, jwks_uri: jwksUri } = client.metadata as { jwks?: { keys: Record<string, unknown>[] }; jwks_uri?: string };
   if (jwks) return createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
   if (typeof jwksUri !== 'string') return null;
@@ -212,7 +219,7 @@ function clientKeys(ctx: ServerContext, client: ClientRecord): JWTVerifyGetKey |
  * @see [RFC 7523 §2.2, §3](https://www.rfc-editor.org/rfc/rfc7523#section-3)
  */
 async function authenticateWithAssertion(
-  ctx: ServerContext,
+  ctx: ClientAuthDeps,
   params: RequestParams,
   assertion: string,
   bodyClientId: string | undefined,

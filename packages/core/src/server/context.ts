@@ -41,9 +41,10 @@ export interface ServerContext {
   touchClient(client: ClientRecord): Promise<void>;
   /** Fetches a client-supplied URL (metadata documents, jwks_uri): the `fetch` option or the safe default. */
   outboundFetch: OutboundFetch;
-  interaction: InteractionHandler | undefined;
+  /** Renders login and consent: the `interaction` hook or the built-in flow, decided at construction. */
+  readonly interaction: InteractionHandler | undefined;
   /** Answers `prompt=none` from an existing session and consent, or with an error redirect; never a page. */
-  silentInteraction?: ((interaction: InteractionRecord, request: Request) => Promise<Response>) | undefined;
+  readonly silentInteraction?: ((interaction: InteractionRecord, request: Request) => Promise<Response>) | undefined;
   devLogin: InteractionResult | undefined;
   getClient(clientId: string): Promise<ClientRecord | null>;
   /** Whether `client` may authenticate with `method` (its registered one, or a configured client's list). */

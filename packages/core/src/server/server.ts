@@ -13,16 +13,15 @@ import { ClientIdMetadataDocumentResolver, isClientIdMetadataDocumentURL } from 
 import { outboundFetchFailure } from '../protocol/outbound.js';
 import { defaultOutboundFetch } from './outbound-fetch.js';
 import { LoginFlow } from '../login/flow.js';
-import { DEFAULT_PATHS, isLoopbackHTTP, staticAuthMethods, staticClient, validateOptions, type AuthorizationServerOptions, type EndpointURLs } from './options.js';
+import type { AuthorizationServerOptions, EndpointURLs } from './options.js';
+import { resolveConfig, type ResolvedConfig } from './config.js';
 import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from '../protocol/http.js';
 import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from '../operations/events.js';
-import { countRequest, DEFAULT_GUARD_RATE_LIMIT, DEFAULT_RATE_LIMITS, type RateLimit } from '../operations/rate-limit.js';
+import { countRequest, DEFAULT_GUARD_RATE_LIMIT, type RateLimit } from '../operations/rate-limit.js';
 import { KeyManager } from './keys.js';
 import { authorizationServerMetadata, openIDConfiguration, protectedResourceMetadata, wellKnownURL } from '../protocol/metadata.js';
 import { ResourceServerGuard } from '../resource-server/guard.js';
 import { RevocationList } from '../store/revocation-list.js';
-import { checkResourceIndicator } from '../protocol/resource.js';
-import { isScopeSubset } from '../protocol/scope.js';
 import type { ClientRecord, GrantRecord, InteractionRecord, TokenEndpointAuthMethod } from '../store/store.js';
 import { guardStore, StoreUnavailableError } from '../store/store-errors.js';
 import { hasLoginStore } from '../store/store.js';
@@ -69,12 +68,6 @@ export interface CreateGuardOptions {
   tokenCacheSize?: number;
 }
 
-// Headers on every answer. HSTS is added for https issuers only: on http it would be ignored, and on a
-// loopback development issuer it would pin the browser to https for a host that does not offer it.
-const BASE_SECURITY_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
-const HSTS = 'max-age=31536000; includeSubDomains';
-/** The OpenID Connect scopes: the default scope list, and never advertised as a resource's own scopes. */
-const OIDC_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access'];
 const HTML_ENDPOINTS = new Set(['authorize', 'login', 'consent']);
 
 /** A 429: an HTML page where a person is looking (authorization and sign-in), the RFC JSON shape elsewhere. */
@@ -147,13 +140,15 @@ const JWKS_CACHE = 'public, max-age=300';
  * @see [RFC 9728](https://www.rfc-editor.org/rfc/rfc9728)
  */
 export class AuthorizationServer {
+  /** The configuration resolved from the options, deeply frozen. */
+  readonly #config: ResolvedConfig;
   readonly #ctx: ServerContext;
   /** Whether the one-time "no client address" warning has been given. */
   #warnedNoAddress = false;
   readonly #routes = new Map<string, Route>();
   readonly #options: AuthorizationServerOptions;
   readonly #staticClients = new Map<string, ClientRecord>();
-  readonly #staticAuthMethods = new Map<string, TokenEndpointAuthMethod[]>();
+  readonly #staticAuthMethods = new Map<string, readonly TokenEndpointAuthMethod[]>();
   readonly #trustedClients = new Set<string>();
   readonly #introspectionAccess = new Map<string, 'all' | ReadonlySet<string>>();
   readonly #guards = new Map<string, ResourceServerGuard>();
@@ -177,137 +172,124 @@ export class AuthorizationServer {
   #jwks: { json: string; response: StaticResponse } | undefined;
 
   constructor(options: AuthorizationServerOptions) {
-    validateOptions(options);
+    const config = resolveConfig(options);
+    this.#config = config;
     this.#options = options;
     const store = guardStore(options.store);
     const clock = options.clock ?? systemClock;
-    const issuer = options.issuer;
-    const base = issuer.replace(/\/$/, '');
-    const paths = { ...DEFAULT_PATHS, ...options.paths };
-    const scopesSupported = options.scopes ?? [...OIDC_SCOPES];
-    const defaultScopes = options.defaultScopes ?? [];
-    if (!isScopeSubset(defaultScopes, scopesSupported)) throw new KeywardConfigError('defaultScopes must be a subset of scopes');
 
-    const resources = new Map<string, ResolvedResource>();
-    for (const entry of options.resources ?? [`${base}/mcp`]) {
-      const resolved = typeof entry === 'string' ? { resource: entry } : entry;
-      const problem = checkResourceIndicator(resolved.resource);
-      if (problem) throw new KeywardConfigError(`resource ${resolved.resource}: ${problem}`);
-      resources.set(resolved.resource, {
-        resource: resolved.resource,
-        // Advertise only what any client could be granted: an MCP client that authorizes before a challenge
-        // asks for every advertised scope, and a self-registered one would be refused the rest.
-        scopes:
-          resolved.scopes ??
-          scopesSupported.filter(
-            (scope) => !OIDC_SCOPES.includes(scope) && (!options.registration || !options.registration.allowedScopes || options.registration.allowedScopes.includes(scope)),
-          ),
-        resourceName: resolved.resourceName,
-        metadataUrl: wellKnownURL(resolved.resource, 'oauth-protected-resource'),
-      });
+    // The runtime records of the configured clients: copies, since their secret hashes arrive later.
+    for (const client of config.staticClients) {
+      const clientId = client.record.clientId;
+      this.#staticClients.set(clientId, structuredClone(client.record) as ClientRecord);
+      this.#staticAuthMethods.set(clientId, client.authMethods);
+      if (client.trusted) this.#trustedClients.add(clientId);
+      if (client.introspection) this.#introspectionAccess.set(clientId, client.introspection === 'all' ? 'all' : new Set(client.introspection));
     }
-
-    const schemes = options.redirectUriSchemes ?? [];
     const secretHashes: Promise<void>[] = [];
     for (const client of options.clients ?? []) {
-      if (this.#staticClients.has(client.clientId)) throw new KeywardConfigError(`client ${client.clientId} is configured twice`);
-      const record = staticClient(client, schemes);
-      this.#staticClients.set(client.clientId, record);
-      this.#staticAuthMethods.set(client.clientId, staticAuthMethods(client));
-      if (client.trusted) this.#trustedClients.add(client.clientId);
-      if (client.introspection) {
-        if (!client.clientSecret) throw new KeywardConfigError(`client ${client.clientId} needs a clientSecret to introspect tokens`);
-        const access = client.introspection;
-        if (access !== 'all') {
-          const unknown = access.resources.filter((resource) => !resources.has(resource));
-          if (unknown.length) throw new KeywardConfigError(`client ${client.clientId} introspection resource ${unknown[0]} is not one of the server's resources`);
-        }
-        this.#introspectionAccess.set(client.clientId, access === 'all' ? 'all' : new Set(access.resources));
-      }
+      const record = this.#staticClients.get(client.clientId)!;
       if (client.clientSecret) secretHashes.push(sha256(client.clientSecret).then((hash) => void (record.clientSecretHash = hash)));
     }
 
-    const algorithm = options.signing?.algorithm ?? 'ES256';
-    const ttl = {
-      accessToken: options.ttl?.accessToken ?? 3600,
-      refreshToken: options.ttl?.refreshToken ?? 30 * 24 * 3600,
-      authorizationCode: options.ttl?.authorizationCode ?? 60,
-      interaction: options.ttl?.interaction ?? 600,
-    };
     const keys = new KeyManager({
       store,
       clock,
-      // ID tokens always need RS256; a second asymmetric key only when it signs the access tokens.
-      algorithms: algorithm === 'RS256' || options.signing?.hmacSecret ? ['RS256'] : [algorithm, 'RS256'],
+      algorithms: config.keys.algorithms,
       hmacSecret: options.signing?.hmacSecret,
-      retiredKeyOverlapSeconds: ttl.accessToken + 300,
-      rotateAfterSeconds: options.signing?.rotateAfterSeconds,
+      retiredKeyOverlapSeconds: config.keys.retiredKeyOverlapSeconds,
+      rotateAfterSeconds: config.keys.rotateAfterSeconds,
       keyEncryption: options.signing?.keyEncryption,
     });
-    const endpoint = (path: string) => base + path;
-    const cimdOptions = options.clientIdMetadataDocuments ?? {};
+    const registration = config.registration;
+    const allowedScopes = registration && registration.allowedScopes ? [...registration.allowedScopes] : undefined;
+    const cimdOptions = options.clientIdMetadataDocuments || {};
     // One fetcher for every outbound request (documents and jwks_uri key sets); the documents' own `fetch`
     // is the older spelling of the same thing.
-    const outboundFetch = options.fetch ?? (cimdOptions ? cimdOptions.fetch : undefined) ?? defaultOutboundFetch(cimdOptions || {});
-    if (cimdOptions) {
+    const outboundFetch = options.fetch ?? cimdOptions.fetch ?? defaultOutboundFetch(cimdOptions);
+    if (config.clientIdMetadataDocuments) {
       this.#documents = new ClientIdMetadataDocumentResolver({
         ...cimdOptions,
-        scopesSupported,
-        allowedScopes: options.registration ? options.registration.allowedScopes : undefined,
-        allowedSchemes: schemes,
+        scopesSupported: config.scopesSupported,
+        allowedScopes,
+        allowedSchemes: config.redirectUriSchemes,
         clock,
         fetch: outboundFetch,
       });
     }
-    const registration = options.registration ?? {};
     this.#registration = registration && {
-      rateLimit: registration.rateLimit ?? { max: 20, windowSeconds: 60 },
-      policy: registration.policy,
+      rateLimit: registration.rateLimit,
+      policy: options.registration ? options.registration.policy : undefined,
       initialAccessTokenHashes: [],
-      requireInitialAccessToken: registration.requireInitialAccessToken ?? false,
-      clientSecretLifetime: registration.clientSecretLifetime ?? 0,
-      unusedClientLifetime: registration.unusedClientLifetime ?? 30 * 24 * 3600,
-      allowedSchemes: schemes,
-      allowedScopes: registration ? registration.allowedScopes : undefined,
+      requireInitialAccessToken: registration.requireInitialAccessToken,
+      clientSecretLifetime: registration.clientSecretLifetime,
+      unusedClientLifetime: registration.unusedClientLifetime,
+      allowedSchemes: [...config.redirectUriSchemes],
+      allowedScopes,
     };
-    if (registration && registration.initialAccessTokens) {
-      const hashes = this.#registration ? this.#registration.initialAccessTokenHashes : [];
-      for (const token of registration.initialAccessTokens) secretHashes.push(sha256(token).then((hash) => void hashes.push(hash)));
+    if (this.#registration && options.registration && options.registration.initialAccessTokens) {
+      const hashes = this.#registration.initialAccessTokenHashes;
+      for (const token of options.registration.initialAccessTokens) secretHashes.push(sha256(token).then((hash) => void hashes.push(hash)));
     }
+    this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
+
+    // What the login flow and the endpoint handlers share, made before either of them.
+    const getClient = async (clientId: string): Promise<ClientRecord | null> => {
+      const configured = this.#staticClients.get(clientId);
+      if (configured) {
+        await this.#pendingSecrets;
+        return configured;
+      }
+      if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
+      return store.getClient(clientId);
+    };
+    const grantableScopes: ServerContext['grantableScopes'] = async ({ client, subject, claims, scopes, resources, stage }) => {
+      const policy = options.grantableScopes;
+      if (!policy || !scopes.length) return [...scopes];
+      const record = typeof client === 'string' ? await getClient(client) : client;
+      if (!record) return [];
+      // Copies, so a hook that edits its input cannot change what the server goes on to check.
+      const allowed = await policy({ subject, claims: { ...claims }, client: structuredClone(record), scopes: [...scopes], resources: [...resources], stage });
+      if (!Array.isArray(allowed)) throw new TypeError('grantableScopes must return an array of scopes');
+      const grantable = new Set(allowed);
+      return scopes.filter((scope) => grantable.has(scope));
+    };
+    const emit = options.onEvent && this.#emitter(eventEmitter(options.onEvent, clock));
+
+    // The interaction handler is decided before the context exists: the built-in flow needs only the
+    // narrow LoginHost, and finishes interactions through this server's own methods.
+    // resolveConfig refused a store without the login group when the built-in login is on.
+    const flow =
+      config.builtInLogin && options.login && hasLoginStore(store)
+        ? new LoginFlow({ issuer: config.issuer, store, clock, getClient, grantableScopes, emit }, options.login, {
+            complete: (id, result, method) => this.completeInteraction(id, result, method),
+            deny: (id, error, method) => this.denyInteraction(id, { ...error, method }),
+            isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
+            isTrustedClient: (clientId) => this.#trustedClients.has(clientId),
+          }, config.base, store)
+        : undefined;
+
+    const resources = new Map<string, ResolvedResource>();
+    for (const { resource, scopes, resourceName, metadataUrl } of config.resources) resources.set(resource, { resource, scopes: [...scopes], resourceName, metadataUrl });
     this.#ctx = {
-      issuer,
+      issuer: config.issuer,
       store,
       keys,
       clock,
       revocations: new RevocationList({ store, clock }),
-      accessTokenAlgorithm: options.signing?.hmacSecret ? 'HS256' : algorithm,
-      scopesSupported,
-      defaultScopes,
+      accessTokenAlgorithm: config.accessTokenAlgorithm,
+      scopesSupported: [...config.scopesSupported],
+      defaultScopes: [...config.defaultScopes],
       resources,
-      defaultResource: resources.keys().next().value!,
-      ttl,
-      refreshReuseGraceMs: (options.refreshTokenReuseGraceSeconds ?? 2) * 1000,
-      endpoints: {
-        authorization: endpoint(paths.authorization),
-        token: endpoint(paths.token),
-        jwks: endpoint(paths.jwks),
-        userinfo: endpoint(paths.userinfo),
-        registration: endpoint(paths.registration),
-        revocation: endpoint(paths.revocation),
-        introspection: endpoint(paths.introspection),
-      },
+      defaultResource: config.defaultResource,
+      ttl: { ...config.ttl },
+      refreshReuseGraceMs: config.refreshReuseGraceMs,
+      endpoints: { ...config.endpoints },
       outboundFetch,
-      interaction: options.interaction,
+      interaction: flow ? flow.interaction : options.interaction,
+      silentInteraction: flow ? flow.silent : undefined,
       devLogin: options.devLogin,
-      getClient: async (clientId) => {
-        const configured = this.#staticClients.get(clientId);
-        if (configured) {
-          await this.#pendingSecrets;
-          return configured;
-        }
-        if (this.#documents && isClientIdMetadataDocumentURL(clientId)) return this.#documents.resolve(clientId);
-        return store.getClient(clientId);
-      },
+      getClient,
       touchClient: async (client) => {
         const lifetime = this.#registration ? this.#registration.unusedClientLifetime * 1000 : 0;
         const now = clock();
@@ -317,52 +299,25 @@ export class AuthorizationServer {
       },
       allowsAuthMethod: (client, method) =>
         (this.#staticAuthMethods.get(client.clientId) ?? [client.tokenEndpointAuthMethod]).includes(method),
-      grantableScopes: async ({ client, subject, claims, scopes, resources, stage }) => {
-        const policy = options.grantableScopes;
-        if (!policy || !scopes.length) return [...scopes];
-        const record = typeof client === 'string' ? await this.#ctx.getClient(client) : client;
-        if (!record) return [];
-        // Copies, so a hook that edits its input cannot change what the server goes on to check.
-        const allowed = await policy({ subject, claims: { ...claims }, client: structuredClone(record), scopes: [...scopes], resources: [...resources], stage });
-        if (!Array.isArray(allowed)) throw new TypeError('grantableScopes must return an array of scopes');
-        const grantable = new Set(allowed);
-        return scopes.filter((scope) => grantable.has(scope));
-      },
+      grantableScopes,
       introspectionAccess: (clientId) => this.#introspectionAccess.get(clientId),
       approve: (interaction, result, method) => approveInteraction(this.#ctx, interaction, result, method),
       onError: (error, request) => this.#onError(error, request),
-      emit: options.onEvent && this.#emitter(eventEmitter(options.onEvent, clock)),
+      emit,
       log: options.logger && safeLogger(options.logger),
     };
-    this.#securityHeaders = issuer.startsWith('https://') ? { ...BASE_SECURITY_HEADERS, 'strict-transport-security': HSTS } : BASE_SECURITY_HEADERS;
+    this.#securityHeaders = config.securityHeaders;
     this.#preflight = Object.freeze({ status: 204, headers: sortedHeaders({ ...CORS_HEADERS, ...this.#securityHeaders }), body: null });
     this.#onResponse = options.onResponse && safeResponseHook(options.onResponse);
-    this.#refusePlainHTTP = options.enforceHTTPS === true && !isLoopbackHTTP(issuer);
-    const registrationLimit = this.#registration && this.#registration.rateLimit;
-    const defaults = { ...DEFAULT_RATE_LIMITS, register: registrationLimit && { windowMs: registrationLimit.windowSeconds * 1000, max: registrationLimit.max } };
-    for (const [name, limit] of Object.entries({ ...defaults, ...options.rateLimits })) if (limit) this.#limits.set(name, limit);
-    // The consent page is part of signing in and shares its budget.
-    if (this.#limits.has('login')) this.#limits.set('consent', this.#limits.get('login')!);
-    this.#pendingSecrets = Promise.all(secretHashes).then(() => undefined);
+    this.#refusePlainHTTP = config.refusePlainHTTP;
+    for (const [name, limit] of Object.entries(config.rateLimits)) this.#limits.set(name, limit);
     this.#internalGuard = this.#makeGuard(this.#ctx.defaultResource, [], true);
     this.#authorizationPath = new URL(this.#ctx.endpoints.authorization).pathname;
     this.#buildRoutes();
-    const loginStore = this.#ctx.store;
-    // validateOptions refused a store without the login group when login is on.
-    if (options.login && !options.interaction && !options.devLogin && hasLoginStore(loginStore)) {
-      const flow = new LoginFlow(this.#ctx, options.login, {
-        complete: (id, result, method) => this.completeInteraction(id, result, method),
-        deny: (id, error, method) => this.denyInteraction(id, { ...error, method }),
-        isConfiguredClient: (clientId) => this.#staticClients.has(clientId),
-        isTrustedClient: (clientId) => this.#trustedClients.has(clientId),
-      }, base, loginStore);
-      this.#ctx.interaction = flow.interaction;
-      this.#ctx.silentInteraction = flow.silent;
-      for (const [path, handler] of flow.routes()) {
-        this.#routes.set(path, { cors: false, handler: (_ctx, request, context) => handler(request, context.clientAddress) });
-      }
+    for (const [path, handler] of flow?.routes() ?? []) {
+      this.#routes.set(path, { cors: false, handler: (_ctx, request, context) => handler(request, context.clientAddress) });
     }
-    this.#nameEndpoints(base);
+    this.#nameEndpoints(config.base);
   }
 
   /** Stable endpoint names for metrics, logs and rate limits; never the raw path, which clients choose. */
@@ -439,8 +394,8 @@ export class AuthorizationServer {
       jwksUri: ctx.endpoints.jwks,
       userinfoEndpoint: ctx.scopesSupported.includes('openid') ? ctx.endpoints.userinfo : undefined,
       registrationEndpoint: this.#registration ? ctx.endpoints.registration : undefined,
-      revocationEndpoint: this.#options.revocation !== false ? ctx.endpoints.revocation : undefined,
-      introspectionEndpoint: this.#options.introspection !== false ? ctx.endpoints.introspection : undefined,
+      revocationEndpoint: this.#config.revocation ? ctx.endpoints.revocation : undefined,
+      introspectionEndpoint: this.#config.introspection ? ctx.endpoints.introspection : undefined,
       scopesSupported: ctx.scopesSupported,
       grantTypesSupported: ['authorization_code', 'refresh_token', 'client_credentials'],
       tokenEndpointAuthMethodsSupported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
@@ -469,11 +424,8 @@ export class AuthorizationServer {
           resourceName: resource.resourceName,
         }),
       );
+      // resolveConfig refused resources whose metadata paths would shadow each other or a discovery document.
       const metadataPath = pathOf(resource.metadataUrl);
-      // Routes are matched by path alone, so two resources whose metadata shares a path would shadow each other.
-      if (this.#routes.has(metadataPath)) {
-        throw new KeywardConfigError(`resources with the same metadata path ${metadataPath} cannot be served by one server; give them distinct paths`);
-      }
       const document = cached(json);
       addDocument(metadataPath, document);
       // RFC 9728 §3: the root document describes the default resource, for clients that try it first.
@@ -490,8 +442,8 @@ export class AuthorizationServer {
       this.#registrationPrefix = `${pathOf(ctx.endpoints.registration)}/`;
       add(pathOf(ctx.endpoints.registration), true, (scoped, request) => handleRegister(scoped, registration, request));
     }
-    if (this.#options.revocation !== false) add(pathOf(ctx.endpoints.revocation), true, (scoped, request) => handleRevoke(scoped, request));
-    const introspection = this.#options.introspection ?? {};
+    if (this.#config.revocation) add(pathOf(ctx.endpoints.revocation), true, (scoped, request) => handleRevoke(scoped, request));
+    const introspection = this.#config.introspection;
     if (introspection) add(pathOf(ctx.endpoints.introspection), true, (scoped, request) => handleIntrospect(scoped, introspection, request));
     this.#jwksPath = pathOf(ctx.endpoints.jwks);
     add(this.#jwksPath, true, async (_ctx, request) =>

@@ -4,6 +4,12 @@ import type { ServerContext } from './context.js';
 import { base64url, nodeCrypto, randomToken } from '../protocol/crypto.js';
 import { formatScope } from '../protocol/scope.js';
 
+/** What signing tokens uses of the server: its issuer, keys, access-token algorithm, clock and lifetimes. */
+export type TokenIssuerDeps = Pick<ServerContext, 'issuer' | 'keys' | 'accessTokenAlgorithm' | 'clock' | 'ttl'>;
+
+/** What verifying its own access tokens uses of the server: its issuer, keys, access-token algorithm and clock. */
+export type TokenVerifierDeps = Pick<ServerContext, 'issuer' | 'keys' | 'accessTokenAlgorithm' | 'clock'>;
+
 /** What an access token is issued for. */
 export interface AccessTokenGrant {
   subject: string;
@@ -30,7 +36,7 @@ export interface IssuedAccessToken {
  *
  * @see [RFC 9068 §2](https://www.rfc-editor.org/rfc/rfc9068#section-2)
  */
-export async function issueAccessToken(ctx: ServerContext, grant: AccessTokenGrant): Promise<IssuedAccessToken> {
+export async function issueAccessToken(ctx: TokenIssuerDeps, grant: AccessTokenGrant): Promise<IssuedAccessToken> {
   const { kid, alg, sign } = await ctx.keys.signingKey(ctx.accessTokenAlgorithm);
   const iat = epochSeconds(ctx.clock);
   const exp = iat + ctx.ttl.accessToken;
@@ -73,7 +79,7 @@ export interface IDTokenContent {
  *
  * @see [OIDC Core §2, §3.1.3.6](https://openid.net/specs/openid-connect-core-1_0.html#IDToken)
  */
-export async function issueIDToken(ctx: ServerContext, content: IDTokenContent): Promise<string> {
+export async function issueIDToken(ctx: TokenIssuerDeps, content: IDTokenContent): Promise<string> {
   const { kid, alg, sign } = await ctx.keys.signingKey('RS256');
   const iat = epochSeconds(ctx.clock);
   // OIDC Core §3.1.3.6: the left half of SHA-256 of the access token's ASCII bytes.
@@ -99,7 +105,7 @@ export async function issueIDToken(ctx: ServerContext, content: IDTokenContent):
  * Verifies an access token of this server whatever its audience (for revocation and introspection):
  * signature by a current key, `typ`, `iss`, expiry. Returns null for anything else.
  */
-export async function verifyOwnAccessToken(ctx: ServerContext, token: string): Promise<JWTPayload | null> {
+export async function verifyOwnAccessToken(ctx: TokenVerifierDeps, token: string): Promise<JWTPayload | null> {
   if (token.split('.').length !== 3) return null;
   try {
     const header = decodeProtectedHeader(token);
