@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '@keyward/core/node';
 import { AuthorizationServer, type KeywardEvent, type RequestContext, type ResourceServerGuard } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
+import { observeRequests } from './observe-requests.js';
 
 export interface DriftApp {
   base: string;
@@ -84,7 +85,7 @@ export function adapterDriftScenarios(adapter: AdapterUnderTest): void {
       });
       const seen: RequestContext[] = [];
       const fetchFromServer = server.fetch.bind(server);
-      server.fetch = (request, context) => (seen.push(context ?? {}), fetchFromServer(request, context));
+      observeRequests(server, (_request, context) => seen.push(context));
       // One request per address and minute: the second one's rate_limited event names the address counted.
       const guard = server.createGuard({ rateLimit: { windowMs: 60_000, max: 1 } });
       const app = await adapter.start(server, guard, mount);

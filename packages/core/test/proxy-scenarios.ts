@@ -11,6 +11,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationServer, type RequestContext, type ResourceServerGuard, type ResponseInfo } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
+import { observeRequests } from './observe-requests.js';
 
 export interface ProxyApp {
   base: string;
@@ -38,8 +39,7 @@ export function proxyScenarios(adapter: string, start: StartProxyApp): void {
         onResponse: (info) => reported.push(info),
       });
       const seen: RequestContext[] = [];
-      const fetchFromServer = server.fetch.bind(server);
-      server.fetch = (request, context) => (seen.push(context ?? {}), fetchFromServer(request, context));
+      observeRequests(server, (_request, context) => seen.push(context));
       const guard = server.createGuard({ rateLimit: { windowMs: 60_000, max: 1 } });
       const app = await start(server, guard, trustProxy);
       open.push(app);

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { AuthInfo, AuthorizationServer, RequestContext, ResourceServerGuard } from '@keyward/core';
 import {
+  answerNodeRequest,
+  type ClientAddressOptions,
   compileTrustProxy,
   encodeParsedBody,
   formBodyHasToken,
@@ -10,10 +12,9 @@ import {
   PayloadTooLargeError,
   readNodeBody,
   requestPathname,
-  toWebRequest,
+  writeAnswer,
   writeStaticResponse,
   writeWebResponse,
-  type ClientAddressOptions,
 } from '@keyward/core/node';
 import type { TrustedProxies } from '@keyward/core/proxy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -140,8 +141,8 @@ export function keyward(server: AuthorizationServer, options: KeywardMiddlewareO
     const url = requestURL(req);
     if (!url || !server.handles(url.pathname)) return next();
     requestBody(req)
-      .then((body) => server.fetch(toWebRequest(req, url, body), context))
-      .then((response) => writeWebResponse(res, response))
+      .then((body) => answerNodeRequest(server, req, url, body, context))
+      .then((answer) => writeAnswer(res, answer))
       .catch(answerError(res, next));
   };
 }

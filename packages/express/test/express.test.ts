@@ -6,6 +6,7 @@ import { AuthorizationServer, type AuthorizationServerOptions } from '@keyward/c
 import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
 import { keyward, requireBearerAuth, sendWebResponse } from '../src/index.js';
+import { observeRequests } from '../../core/test/observe-requests.js';
 
 const CLIENT_ID = 'service';
 const CLIENT_SECRET = 'service-secret-service-secret-1234';
@@ -96,9 +97,8 @@ describe('keyward(server)', () => {
     const seen: string[] = [];
     let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
     const { base, server } = await serve((app, server) => {
-      const fetchFromServer = server.fetch.bind(server);
-      direct = fetchFromServer;
-      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      direct = server.fetch.bind(server);
+      observeRequests(server, (request) => seen.push(request.url));
       app.use(keyward(server));
     });
     await server.ready();
@@ -172,8 +172,7 @@ describe('keyward(server)', () => {
     const seen: string[] = [];
     const { base } = await serve((app, server) => {
       app.set('trust proxy', 'loopback');
-      const fetchFromServer = server.fetch.bind(server);
-      server.fetch = (request) => (seen.push(request.url), fetchFromServer(request));
+      observeRequests(server, (request) => seen.push(request.url));
       app.use(keyward(server));
     });
     // POSTs: a GET of metadata is answered from precomputed bytes without a Web Request at all.
@@ -185,8 +184,7 @@ describe('keyward(server)', () => {
   it('passes req.ip as clientAddress: the socket address, or X-Forwarded-For only when trust proxy trusts the peer', async () => {
     const seen: (string | undefined)[] = [];
     const spy = (server: AuthorizationServer) => {
-      const fetchFromServer = server.fetch.bind(server);
-      server.fetch = (request, context?: Parameters<AuthorizationServer['fetch']>[1]) => (seen.push(context?.clientAddress), fetchFromServer(request, context));
+      observeRequests(server, (_request, context) => seen.push(context.clientAddress));
     };
     const direct = await serve((app, server) => (spy(server), app.use(keyward(server))));
     const proxied = await serve((app, server) => (app.set('trust proxy', 'loopback'), spy(server), app.use(keyward(server))));

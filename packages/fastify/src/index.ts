@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { KeywardConfigError, type AuthInfo, type AuthorizationServer, type RequestContext, type ResourceServerGuard } from '@keyward/core';
 import {
+  answerNodeRequest,
+  answerParts,
+  type ClientAddressOptions,
   compileTrustProxy,
   encodeParsedBody,
   formBodyHasToken,
@@ -10,8 +13,6 @@ import {
   readNodeBody,
   requestPathname,
   responseParts,
-  toWebRequest,
-  type ClientAddressOptions,
 } from '@keyward/core/node';
 import type { TrustedProxies } from '@keyward/core/proxy';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, preHandlerAsyncHookHandler } from 'fastify';
@@ -135,7 +136,8 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
     }
     // The exact bytes this plugin read; a body some hook replaced with an object is encoded back otherwise.
     const body = raw ?? encodeParsedBody(request.body, request.headers['content-type']);
-    return sendWebResponse(reply, await server.fetch(toWebRequest(request.raw, url, body), context));
+    const { status, headers, body: sent } = await answerParts(await answerNodeRequest(server, request.raw, url, body, context));
+    return reply.code(status).headers(headers).send(sent);
   };
   for (const url of routePaths(server)) fastify.route({ method: METHODS, url, exposeHeadRoute: false, handler });
 };

@@ -7,6 +7,7 @@ import { AuthorizationServer } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
 import { keyward, requireBearerAuth, sendWebResponse } from '../src/index.js';
+import { observeRequests } from '../../core/test/observe-requests.js';
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -118,9 +119,8 @@ describe('keyward plugin', () => {
     const seen: string[] = [];
     let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
     const { base, server } = await serve((fastify, server) => {
-      const fetchFromServer = server.fetch.bind(server);
-      direct = fetchFromServer;
-      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      direct = server.fetch.bind(server);
+      observeRequests(server, (request) => seen.push(request.url));
       return fastify.register(keyward, { server });
     });
     await server.ready();
@@ -182,8 +182,7 @@ describe('keyward plugin', () => {
     const seen: { url: string; context: Parameters<AuthorizationServer['fetch']>[1] }[] = [];
     const { base } = await serve(
       (fastify, server) => {
-        const fetchFromServer = server.fetch.bind(server);
-        server.fetch = (request, context) => (seen.push({ url: request.url, context }), fetchFromServer(request, context));
+        observeRequests(server, (request, context) => seen.push({ url: request.url, context }));
         return fastify.register(keyward, { server });
       },
       { trustProxy: '127.0.0.1' },

@@ -1,6 +1,8 @@
 import type { AuthInfo, AuthorizationServer, RequestContext, ResourceServerGuard } from '@keyward/core';
 import type { IncomingMessage } from 'node:http';
 import {
+  answerNodeRequest,
+  type ClientAddressOptions,
   compileTrustProxy,
   formBodyHasToken,
   headerField,
@@ -8,8 +10,7 @@ import {
   pathNeedsParsing,
   PayloadTooLargeError,
   readNodeBody,
-  toWebRequest,
-  type ClientAddressOptions,
+  toWebResponse,
 } from '@keyward/core/node';
 import { clientAddressFrom, type TrustedProxies } from '@keyward/core/proxy';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -142,7 +143,8 @@ export function keyward(server: AuthorizationServer, options: KeywardOptions = {
     // A copy: @hono/node-server's Response keeps the object and adds Content-Length to it.
     if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
     // c.req.path may be percent-decoded; the server routes by the URL's pathname, exactly as sent.
-    if (!server.handles(new URL(c.req.url).pathname)) return next();
+    const url = new URL(c.req.url);
+    if (!server.handles(url.pathname)) return next();
     const incoming = nodeIncoming(c);
     if (!incoming || !bodyUntouched(c, incoming)) return server.fetch(await replayableRequest(c), context);
     let body: Buffer | null = null;
@@ -154,7 +156,7 @@ export function keyward(server: AuthorizationServer, options: KeywardOptions = {
         throw error;
       }
     }
-    return server.fetch(toWebRequest(incoming, c.req.url, body), context);
+    return toWebResponse(await answerNodeRequest(server, incoming, url, body, context));
   };
 }
 

@@ -6,6 +6,7 @@ import { AuthorizationServer } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
 import { requireBearerAuth, keyward } from '../src/index.js';
+import { observeRequests } from '../../core/test/observe-requests.js';
 
 /** Serves `app` with @hono/node-server on a free loopback port. */
 async function listen(app: Hono): Promise<{ base: string; close: () => Promise<void> }> {
@@ -108,9 +109,8 @@ describe('keyward(server)', () => {
     const seen: string[] = [];
     let direct: AuthorizationServer['fetch'] = () => Promise.reject(new Error('not built'));
     const { base, server } = await serveApp((app, server) => {
-      const fetchFromServer = server.fetch.bind(server);
-      direct = fetchFromServer;
-      server.fetch = (request, context) => (seen.push(request.url), fetchFromServer(request, context));
+      direct = server.fetch.bind(server);
+      observeRequests(server, (request) => seen.push(request.url));
       app.use(keyward(server));
     });
     await server.ready();
@@ -148,8 +148,7 @@ describe('keyward(server)', () => {
   it('passes the socket address under @hono/node-server, or what options.clientAddress says', async () => {
     const seen: (string | undefined)[] = [];
     const { base } = await serveApp((app, server) => {
-      const fetchFromServer = server.fetch.bind(server);
-      server.fetch = (request, context) => (seen.push(context?.clientAddress), fetchFromServer(request, context));
+      observeRequests(server, (_request, context) => seen.push(context.clientAddress));
       app.use('/oauth/*', keyward(server, { clientAddress: (c) => c.req.header('x-real-ip') }));
       app.use(keyward(server));
     });

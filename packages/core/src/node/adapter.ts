@@ -11,7 +11,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { OAuthError } from '../protocol/errors.js';
 import { MAX_BODY_BYTES } from '../protocol/http.js';
 import { clientAddressFrom, trustedProxies, type TrustedProxies } from '../protocol/proxy.js';
-import type { RequestContext, StaticResponse } from '../server/server.js';
+import { ANSWER_PREREAD, isReply, toResponse, type Reply } from '../protocol/reply.js';
+import type { AuthorizationServer, RequestContext, StaticResponse } from '../server/server.js';
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
 const FRAMING = /^(?:content-length|transfer-encoding)$/i;
@@ -268,6 +269,89 @@ export function readNodeBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
 export function toWebRequest(req: IncomingMessage, url: URL | string, body: string | Uint8Array | null): Request {
   const method = req.method ?? 'GET';
   return new Request(url, { method, headers: webHeaders(req.rawHeaders), body: method === 'GET' || method === 'HEAD' ? null : (body as BodyInit | null) });
+}
+
+/**
+ * What {@link answerNodeRequest} gives: a Web `Response` (pages, redirects) or, from the token, revocation,
+ * introspection and registration endpoints, the status, header fields (lower-case names) and body text
+ * as plain values. Write it with {@link writeAnswer}, {@link answerParts} or {@link toWebResponse}.
+ *
+ * @example
+ * ```ts
+ * const answer: NodeAnswer = await answerNodeRequest(server, req, url, body, context);
+ * ```
+ */
+export type NodeAnswer = Response | Reply;
+
+const utf8 = new TextDecoder();
+
+/**
+ * Answers a request for one of `server`'s endpoints whose body the adapter has already read (`body`; null
+ * for none). The server receives a Web `Request` without a body stream and reads the body given here, and
+ * the API endpoints answer with plain values, so a token request makes neither a Web body stream nor a Web
+ * `Response`. `server.fetch` gives the same answers; this is the cheaper path for Node adapters.
+ *
+ * @example
+ * ```ts
+ * const body = req.method === 'GET' ? null : await readNodeBody(req);
+ * await writeAnswer(res, await answerNodeRequest(server, req, url, body, nodeRequestContext(req)));
+ * ```
+ * @see [RFC 9110 §9.3.3](https://www.rfc-editor.org/rfc/rfc9110#section-9.3.3)
+ */
+export function answerNodeRequest(server: AuthorizationServer, req: IncomingMessage, url: URL, body: string | Uint8Array | null, context: RequestContext): Promise<NodeAnswer> {
+  const method = req.method ?? 'GET';
+  const request = new Request(url, { method, headers: webHeaders(req.rawHeaders) });
+  if (body === null || method === 'GET' || method === 'HEAD') return server[ANSWER_PREREAD](request, context, url.pathname, null, 0);
+  const text = typeof body === 'string' ? body : utf8.decode(body);
+  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  return server[ANSWER_PREREAD](request, context, url.pathname, text, size);
+}
+
+/**
+ * Writes an answer of {@link answerNodeRequest} to a Node response. Resolves when it has been handed to
+ * the socket.
+ *
+ * @example
+ * ```ts
+ * await writeAnswer(res, await answerNodeRequest(server, req, url, body, context));
+ * ```
+ * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
+ */
+export async function writeAnswer(res: ServerResponse, answer: NodeAnswer): Promise<void> {
+  if (!isReply(answer)) return writeWebResponse(res, answer);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body ?? undefined);
+}
+
+/**
+ * The status, header fields and body of an answer of {@link answerNodeRequest} as plain values, for
+ * frameworks that send through their own reply object (Fastify's `reply.code().headers().send()`).
+ *
+ * @example
+ * ```ts
+ * const { status, headers, body } = await answerParts(await answerNodeRequest(server, request.raw, url, body, context));
+ * return reply.code(status).headers(headers).send(body);
+ * ```
+ * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
+ */
+export async function answerParts(answer: NodeAnswer): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer | undefined }> {
+  if (!isReply(answer)) return responseParts(answer);
+  // Bytes, not a string: a framework may append a charset to the media type of a string body.
+  return { status: answer.status, headers: answer.headers, body: answer.body === null ? undefined : Buffer.from(answer.body) };
+}
+
+/**
+ * An answer of {@link answerNodeRequest} as a Web `Response`, for frameworks whose handlers return one
+ * (Hono).
+ *
+ * @example
+ * ```ts
+ * return toWebResponse(await answerNodeRequest(server, incoming, url, body, context));
+ * ```
+ * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
+ */
+export function toWebResponse(answer: NodeAnswer): Response {
+  return toResponse(answer);
 }
 
 /** The header fields of `response` for `writeHead`, each Set-Cookie its own value. */

@@ -18,3 +18,4 @@ export type { SafeFetchOptions, SafeFetchResponse } from './safe-fetch.js';
 export * from './adapter.js';
 /** The largest request body Keyward reads (64 KiB); the adapters' glue drains a larger one and answers 413. */
 export { MAX_BODY_BYTES } from '../protocol/http.js';
+export type { Reply } from '../protocol/reply.js';

@@ -105,6 +105,9 @@ export function sanitizeErrorDescription(text: string): string {
   return text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
 }
 
+/** @internal The header fields of every error answer (RFC 6749 §5.2: no caching of an error either). */
+export const ERROR_RESPONSE_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' };
+
 /**
  * A protocol error answered to the client in the RFC's JSON shape. Anything thrown inside a handler that is
  * not an `OAuthError` becomes a generic `server_error` 500 and goes to the `onError` hook instead.
@@ -143,16 +146,7 @@ export class OAuthError extends Error {
 
   /** A `no-store` JSON response carrying this error. */
   toResponse(extraHeaders?: Record<string, string>): Response {
-    return new Response(JSON.stringify(this.toJSON()), {
-      status: this.status,
-      headers: {
-        'content-type': 'application/json',
-        'cache-control': 'no-store',
-        pragma: 'no-cache',
-        ...this.headers,
-        ...extraHeaders,
-      },
-    });
+    return new Response(JSON.stringify(this.toJSON()), { status: this.status, headers: { ...ERROR_RESPONSE_HEADERS, ...this.headers, ...extraHeaders } });
   }
 }
 

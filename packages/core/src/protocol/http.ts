@@ -1,4 +1,5 @@
 import { OAuthError } from './errors.js';
+import { NO_STORE_HEADERS } from './reply.js';
 
 /**
  * The parameters of an OAuth request, from a query string, a form body or (a documented Keyward extension,
@@ -129,6 +130,24 @@ export const MAX_BODY_BYTES = 64 * 1024;
 // Not fatal: malformed UTF-8 becomes U+FFFD, as it did with Node's Buffer.
 const utf8 = new TextDecoder();
 
+// Bodies an adapter had already read from the connection, by the bodiless Request made for them: reading
+// them again through a Web stream would cost more than the rest of a token request's plumbing.
+const prereadBodies = new WeakMap<Request, { text: string; size: number }>();
+
+/**
+ * @internal Hands the server a request whose body was already read (by the Node glue): `text` is the body,
+ * `size` its length in bytes. {@link readBodyText} answers from it, and `request` itself carries no body.
+ */
+export function attachPrereadBody(request: Request, text: string, size: number): Request {
+  prereadBodies.set(request, { text, size });
+  return request;
+}
+
+/** @internal The body attached by {@link attachPrereadBody}, if any. */
+export function prereadBody(request: Request): string | undefined {
+  return prereadBodies.get(request)?.text;
+}
+
 /**
  * Reads a request body as text, refusing more than `limit` bytes (413) before buffering it, so an
  * unauthenticated POST cannot make the server hold an arbitrary amount of memory.
@@ -142,6 +161,11 @@ export async function readBodyText(request: Request, limit = MAX_BODY_BYTES): Pr
   const tooLarge = () => new OAuthError('invalid_request', { description: `request body exceeds ${limit} bytes`, status: 413 });
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limit) throw tooLarge();
+  const preread = prereadBodies.get(request);
+  if (preread) {
+    if (preread.size > limit) throw tooLarge();
+    return preread.text;
+  }
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -201,7 +225,7 @@ export function duplicateNote(error: unknown): string {
   return message.startsWith('member ') ? `: ${message}` : '';
 }
 
-const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
 
 /**
  * A JSON response. Token-bearing answers must not be cached (OAuth 2.1 §3.2.3), so `no-store` is the
@@ -224,7 +248,7 @@ export function rawJSONResponse(
   json: string,
   init: { status?: number; headers?: Record<string, string>; cache?: string } = {},
 ): Response {
-  const cache = init.cache ? { 'cache-control': init.cache } : NO_STORE;
+  const cache = init.cache ? { 'cache-control': init.cache } : NO_STORE_HEADERS;
   return new Response(json, {
     status: init.status ?? 200,
     headers: { 'content-type': 'application/json', ...cache, ...init.headers },

@@ -2,7 +2,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, 
 import { systemClock, type Clock } from '../protocol/clock.js';
 import { sha256Now } from '../protocol/crypto.js';
 import { KeywardConfigError } from '../protocol/errors.js';
-import { readBodyParams } from '../protocol/http.js';
+import { prereadBody, readBodyParams } from '../protocol/http.js';
 import type { RevocationList } from '../store/revocation-list.js';
 import { parseScope } from '../protocol/scope.js';
 import { VerifiedTokenCache, type VerifiedToken } from './verified-token-cache.js';
@@ -362,7 +362,8 @@ export class ResourceServerGuard {
     const type = request.headers.get('content-type');
     if (!type || !type.toLowerCase().startsWith('application/x-www-form-urlencoded') || request.bodyUsed) return false;
     try {
-      return (await readBodyParams(request.clone())).has('access_token');
+      // A body the adapter read already is not consumed by reading it; a streamed one is read from a copy.
+      return (await readBodyParams(prereadBody(request) === undefined ? request.clone() : request)).has('access_token');
     } catch {
       return false;
     }

@@ -15,7 +15,8 @@ import { defaultOutboundFetch } from './outbound-fetch.js';
 import { LoginFlow } from '../login/flow.js';
 import type { AuthorizationServerOptions, EndpointURLs } from './options.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
-import { CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, withHeaders } from '../protocol/http.js';
+import { attachPrereadBody, CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse } from '../protocol/http.js';
+import { addHeaders, ANSWER_PREREAD, errorReply, hasHeader, jsonReply, toResponse, type Reply } from '../protocol/reply.js';
 import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from '../operations/events.js';
 import { countRequest, DEFAULT_GUARD_RATE_LIMIT, type RateLimit } from '../operations/rate-limit.js';
 import { KeyManager } from './keys.js';
@@ -71,17 +72,17 @@ export interface CreateGuardOptions {
 const HTML_ENDPOINTS = new Set(['authorize', 'login', 'consent']);
 
 /** A 429: an HTML page where a person is looking (authorization and sign-in), the RFC JSON shape elsewhere. */
-function tooManyRequests(endpoint: string, headers: Record<string, string>): Response {
+function tooManyRequests(endpoint: string, headers: Record<string, string>): Response | Reply {
   const message = 'Too many requests from this address; retry after the time given in Retry-After.';
   if (HTML_ENDPOINTS.has(endpoint)) {
     return htmlResponse(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too many requests</title></head><body><main><h1>Too many requests</h1><p>${escapeHTML(message)}</p></main></body></html>`, 429, headers);
   }
   // Registration answered invalid_request for its limit before the general limits existed; it still does.
-  return new OAuthError(endpoint === 'register' ? 'invalid_request' : 'slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }).toResponse();
+  return errorReply(new OAuthError(endpoint === 'register' ? 'invalid_request' : 'slow_down', { description: 'too many requests from this address; retry later', status: 429, headers }));
 }
 
 /** A route's handler gets the request-scoped view of the server context (its `clientAddress`) and the request. */
-type Route = { handler: (ctx: ServerContext, request: Request, context: RequestContext) => Promise<Response>; cors: boolean };
+type Route = { handler: (ctx: ServerContext, request: Request, context: RequestContext) => Promise<Response | Reply>; cors: boolean };
 
 /**
  * A response the server can give without looking at the request beyond its method and path: the status,
@@ -541,32 +542,46 @@ export class AuthorizationServer {
    * generic `server_error` that goes to `onError`.
    */
   async fetch(request: Request, context: RequestContext = {}): Promise<Response> {
-    const started = this.#onResponse ? performance.now() : 0;
     const pathname = new URL(request.url).pathname;
     // Already reported to onResponse by staticResponse, so it returns before the report below.
     const answer = this.staticResponse(request.method, pathname, context);
     // A copy of the headers: some runtimes' Response (@hono/node-server's) keeps and extends the object it is given.
     if (answer) return new Response(answer.body, { status: answer.status, headers: { ...answer.headers } });
-    const route = this.#route(pathname);
-    const endpoint = this.#endpointName(pathname, route);
-    const response = withHeaders(await this.#answer(request, context, pathname, route, endpoint), this.#securityHeaders);
-    this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, `${request.method} ${pathname} ${response.status}`, { sourceAddress: context.clientAddress, status: response.status });
-    this.#onResponse?.({ endpoint, method: request.method, status: response.status, durationMs: performance.now() - started });
-    return response;
+    return toResponse(await this.#respond(request, context, pathname));
   }
 
-  async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response> {
+  /**
+   * @internal For the Node glue of `@keyward/core/node`: answers a request whose body the adapter already
+   * read (`body`, `size` bytes; null for none) and gives the API endpoints' answers as plain values, so
+   * neither a Web body stream nor a Web `Response` is made for them. Static answers are not looked up:
+   * the glue asks {@link staticResponse} first.
+   */
+  async [ANSWER_PREREAD](request: Request, context: RequestContext, pathname: string, body: string | null, size: number): Promise<Response | Reply> {
+    return this.#respond(body === null ? request : attachPrereadBody(request, body, size), context, pathname);
+  }
+
+  async #respond(request: Request, context: RequestContext, pathname: string): Promise<Response | Reply> {
+    const started = this.#onResponse ? performance.now() : 0;
+    const route = this.#route(pathname);
+    const endpoint = this.#endpointName(pathname, route);
+    const answer = addHeaders(await this.#answer(request, context, pathname, route, endpoint), this.#securityHeaders);
+    this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, `${request.method} ${pathname} ${answer.status}`, { sourceAddress: context.clientAddress, status: answer.status });
+    this.#onResponse?.({ endpoint, method: request.method, status: answer.status, durationMs: performance.now() - started });
+    return answer;
+  }
+
+  async #answer(request: Request, context: RequestContext, pathname: string, route: Route | undefined, endpoint: string): Promise<Response | Reply> {
     if (this.#ctx.emit) this.#requestEndpoints.set(request, endpoint);
     if (request.method === 'OPTIONS') {
       // CORS preflights are answered for every path but the authorization endpoint (a top-level navigation).
-      if (pathname === this.#authorizationPath) return new Response(null, { status: 204, headers: { allow: 'GET, POST' } });
-      return new Response(null, { status: 204, headers: { ...CORS_HEADERS } });
+      if (pathname === this.#authorizationPath) return { status: 204, headers: { allow: 'GET, POST' }, body: null };
+      return { status: 204, headers: { ...CORS_HEADERS }, body: null };
     }
-    if (!route) return rawJSONResponse('{"error":"not_found"}', { status: 404 });
+    if (!route) return jsonReply({ error: 'not_found' }, { status: 404 });
     if (this.#refusePlainHTTP && context.protocol === 'http') {
-      return new OAuthError('invalid_request', { description: 'this server accepts requests over https only' }).toResponse();
+      return errorReply(new OAuthError('invalid_request', { description: 'this server accepts requests over https only' }));
     }
-    let response: Response;
+    let response: Response | Reply;
     let limitHeaders: Record<string, string> | undefined;
     try {
       const limit = context.clientAddress === undefined ? undefined : this.#limits.get(endpoint);
@@ -585,24 +600,26 @@ export class AuthorizationServer {
         const fetchFailure = outboundFetchFailure(error);
         if (fetchFailure) this.#options.onError?.(fetchFailure, request);
         this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
-        response = error.toResponse();
+        response = errorReply(error);
       } else if (error instanceof StoreUnavailableError) {
         this.#onError(error, request, context.clientAddress);
-        response = new OAuthError('temporarily_unavailable', {
-          description: 'the authorization server cannot reach its database; retry shortly',
-          headers: { 'retry-after': '5' },
-        }).toResponse();
+        response = errorReply(
+          new OAuthError('temporarily_unavailable', {
+            description: 'the authorization server cannot reach its database; retry shortly',
+            headers: { 'retry-after': '5' },
+          }),
+        );
       } else {
         // A bug (a store's TypeError included), not an outage: reported once, by its name only in the log,
         // since a message may quote the data it failed on.
         this.#options.onError?.(error, request);
         this.#ctx.log?.('oauth:server', 'request failed', { error: error instanceof Error ? error.name : typeof error });
-        response = new OAuthError('server_error', { description: 'the server could not complete the request' }).toResponse();
+        response = errorReply(new OAuthError('server_error', { description: 'the server could not complete the request' }));
       }
     }
     // A stricter limit inside the handler (registration's own) reports itself instead.
-    if (limitHeaders && !response.headers.has('ratelimit')) withHeaders(response, limitHeaders);
-    return route.cors ? withHeaders(response, CORS_HEADERS) : response;
+    if (limitHeaders && !hasHeader(response, 'ratelimit')) addHeaders(response, limitHeaders);
+    return route.cors ? addHeaders(response, CORS_HEADERS) : response;
   }
 
   /**

@@ -3,15 +3,16 @@ import type { ServerContext } from '../context.js';
 import type { IntrospectionOptions } from '../options.js';
 import { sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
-import { jsonResponse, readBodyParams } from '../../protocol/http.js';
+import { readBodyParams } from '../../protocol/http.js';
+import { jsonReply, type Reply } from '../../protocol/reply.js';
 import { parseScope } from '../../protocol/scope.js';
 import { verifyOwnAccessToken } from '../tokens.js';
 import { bearerChallenge } from '../../protocol/www-authenticate.js';
 
 const INACTIVE = '{"active":false}';
 
-function inactive(): Response {
-  return new Response(INACTIVE, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+function inactive(): Reply {
+  return { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: INACTIVE };
 }
 
 /**
@@ -67,7 +68,7 @@ function audiences(aud: unknown): string[] {
  *
  * @see [RFC 7662 §2](https://www.rfc-editor.org/rfc/rfc7662#section-2)
  */
-export async function handleIntrospect(ctx: ServerContext, options: IntrospectionOptions, request: Request): Promise<Response> {
+export async function handleIntrospect(ctx: ServerContext, options: IntrospectionOptions, request: Request): Promise<Reply> {
   if (request.method !== 'POST') {
     throw new OAuthError('invalid_request', { description: 'the introspection endpoint accepts POST only', status: 405, headers: { allow: 'POST' } });
   }
@@ -87,14 +88,14 @@ export async function handleIntrospect(ctx: ServerContext, options: Introspectio
     const grant = grantId ? await ctx.store.getGrant(grantId) : null;
     if (grantId && (!grant || grant.revokedAt !== undefined)) return inactive();
     const { scope, client_id, sub, aud, iss, exp, iat, jti } = payload;
-    return jsonResponse({ active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' });
+    return jsonReply({ active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' });
   }
 
   const refresh = await ctx.store.getRefreshToken(await sha256(token));
   if (!refresh || refresh.rotatedAt !== undefined || refresh.expiresAt <= ctx.clock() || !visible(refresh.clientId)) return inactive();
   const grant = await ctx.store.getGrant(refresh.grantId);
   if (!grant || grant.revokedAt !== undefined) return inactive();
-  return jsonResponse({
+  return jsonReply({
     active: true,
     scope: refresh.scopes.join(' '),
     client_id: refresh.clientId,

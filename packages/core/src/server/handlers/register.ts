@@ -3,7 +3,8 @@ import type { ServerContext } from '../context.js';
 import type { RegistrationPolicy } from '../options.js';
 import { randomToken, sha256, timingSafeEqual } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
-import { duplicateNote, jsonResponse, parseJSONBody, readBodyText } from '../../protocol/http.js';
+import { duplicateNote, parseJSONBody, readBodyText } from '../../protocol/http.js';
+import { jsonReply, type Reply } from '../../protocol/reply.js';
 import { countRequest } from '../../operations/rate-limit.js';
 import { parseScope } from '../../protocol/scope.js';
 import { clientRevocationKey, type ClientRecord } from '../../store/store.js';
@@ -111,8 +112,8 @@ async function applyPolicy(registration: ResolvedRegistration, metadata: ClientM
  *
  * @see [RFC 7591 §3](https://www.rfc-editor.org/rfc/rfc7591#section-3)
  */
-export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request): Promise<Response> {
-  if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
+export async function handleRegister(ctx: ServerContext, registration: ResolvedRegistration, request: Request): Promise<Reply> {
+  if (request.method !== 'POST') return { status: 405, headers: { allow: 'POST' }, body: null };
   const source = ctx.clientAddress;
   // Counted per source address; without one the limit is not applied (docs/decisions.md).
   if (registration.rateLimit && source !== undefined) {
@@ -139,7 +140,7 @@ export async function handleRegister(ctx: ServerContext, registration: ResolvedR
   const { client, secret, registrationAccessToken } = await buildClient(ctx, registration, metadata, { clientId: randomToken(16), createdAt: ctx.clock() });
   await ctx.store.saveClient(client);
   ctx.emit?.({ type: 'client.registered', clientId: client.clientId, authMethod: client.tokenEndpointAuthMethod, sourceAddress: source }, request);
-  return jsonResponse(clientInformation(ctx, client, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }), { status: 201 });
+  return jsonReply(clientInformation(ctx, client, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }), { status: 201 });
 }
 
 async function managedClient(ctx: ServerContext, request: Request, clientId: string): Promise<ClientRecord> {
@@ -164,8 +165,8 @@ const READ_ONLY_FIELDS = ['registration_access_token', 'registration_client_uri'
  *
  * @see [RFC 7592 §2](https://www.rfc-editor.org/rfc/rfc7592#section-2)
  */
-export async function handleClientConfiguration(ctx: ServerContext, registration: ResolvedRegistration, request: Request, clientId: string): Promise<Response> {
-  if (!['GET', 'PUT', 'DELETE'].includes(request.method)) return new Response(null, { status: 405, headers: { allow: 'GET, PUT, DELETE' } });
+export async function handleClientConfiguration(ctx: ServerContext, registration: ResolvedRegistration, request: Request, clientId: string): Promise<Reply> {
+  if (!['GET', 'PUT', 'DELETE'].includes(request.method)) return { status: 405, headers: { allow: 'GET, PUT, DELETE' }, body: null };
   const client = await managedClient(ctx, request, clientId);
   if (request.method === 'DELETE') {
     await ctx.store.deleteClient(client.clientId);
@@ -176,7 +177,7 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
     await ctx.store.addRevocation({ key: clientRevocationKey(client.clientId), revokedAt: now, expiresAt });
     ctx.revocations.add(clientRevocationKey(client.clientId), expiresAt);
     ctx.emit?.({ type: 'client.deleted', clientId: client.clientId }, request);
-    return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+    return { status: 204, headers: { 'cache-control': 'no-store' }, body: null };
   }
   let metadata: ClientMetadata | undefined;
   if (request.method === 'PUT') {
@@ -202,5 +203,5 @@ export async function handleClientConfiguration(ctx: ServerContext, registration
   const { client: updated, secret, registrationAccessToken } = await buildClient(ctx, registration, current, client);
   await ctx.store.saveClient(updated);
   if (metadata) ctx.emit?.({ type: 'client.updated', clientId: client.clientId }, request);
-  return jsonResponse(clientInformation(ctx, updated, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }));
+  return jsonReply(clientInformation(ctx, updated, { ...(secret && { client_secret: secret }), registration_access_token: registrationAccessToken }));
 }

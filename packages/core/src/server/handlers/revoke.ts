@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js';
 import { sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
 import { readBodyParams } from '../../protocol/http.js';
+import type { Reply } from '../../protocol/reply.js';
 import { verifyOwnAccessToken } from '../tokens.js';
 import { revokeGrant } from '../grants.js';
 import { accessTokenRevocationKey } from '../../store/store.js';
@@ -15,7 +16,7 @@ import { accessTokenRevocationKey } from '../../store/store.js';
  *
  * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
  */
-export async function handleRevoke(ctx: ServerContext, request: Request): Promise<Response> {
+export async function handleRevoke(ctx: ServerContext, request: Request): Promise<Reply> {
   if (request.method !== 'POST') {
     throw new OAuthError('invalid_request', { description: 'the revocation endpoint accepts POST only', status: 405, headers: { allow: 'POST' } });
   }
@@ -40,5 +41,5 @@ export async function handleRevoke(ctx: ServerContext, request: Request): Promis
       ctx.emit?.({ type: 'token.revoked', tokenType: 'refresh_token', clientId: client.clientId, subject: refresh.subject, grantId: refresh.grantId }, request);
     }
   }
-  return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
+  return { status: 200, headers: { 'cache-control': 'no-store' }, body: null };
 }

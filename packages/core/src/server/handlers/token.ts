@@ -3,7 +3,8 @@ import type { ServerContext } from '../context.js';
 import { revokeGrant } from '../grants.js';
 import { randomToken, sha256 } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
-import { jsonResponse, readBodyParams, type RequestParams } from '../../protocol/http.js';
+import { readBodyParams, type RequestParams } from '../../protocol/http.js';
+import { jsonReply, type Reply } from '../../protocol/reply.js';
 import { isValidPKCEValue, verifyPKCE } from '../../protocol/pkce.js';
 import { checkResourceIndicator } from '../../protocol/resource.js';
 import { formatScope, isScopeSubset, parseScope } from '../../protocol/scope.js';
@@ -71,7 +72,7 @@ async function tokenResponse(
     nonce?: string | undefined;
     withIDToken: boolean;
   },
-): Promise<Response> {
+): Promise<Reply> {
   const { client, grant, scopes, audience } = input;
   const access = await issueAccessToken(ctx, { subject: grant.subject, clientId: client.clientId, scopes, audience, grantId: grant.grantId });
   const body: TokenEndpointResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn };
@@ -88,10 +89,10 @@ async function tokenResponse(
       accessToken: access.token,
     });
   }
-  return jsonResponse(body);
+  return jsonReply(body);
 }
 
-async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Response> {
+async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Reply> {
   const code = params.get('code');
   if (code === undefined) throw new OAuthError('invalid_request', { description: 'code is required' });
   const verifier = params.get('code_verifier');
@@ -145,7 +146,7 @@ async function authorizationCodeGrant(ctx: ServerContext, params: RequestParams,
   return response;
 }
 
-async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Response> {
+async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Reply> {
   if (!client.grantTypes.includes('refresh_token')) {
     throw new OAuthError('unauthorized_client', { description: 'this client is not allowed the refresh_token grant' });
   }
@@ -199,7 +200,7 @@ async function refreshTokenGrant(ctx: ServerContext, params: RequestParams, clie
   return response;
 }
 
-async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Response> {
+async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request): Promise<Reply> {
   if (client.tokenEndpointAuthMethod === 'none' || !client.grantTypes.includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', { description: 'this client is not allowed the client_credentials grant' });
   }
@@ -218,10 +219,10 @@ async function clientCredentialsGrant(ctx: ServerContext, params: RequestParams,
   const body: TokenEndpointResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn };
   if (scopes.length) body.scope = formatScope(scopes);
   ctx.emit?.({ type: 'token.issued', grantType: 'client_credentials', clientId: client.clientId, subject: client.clientId, scopes }, request);
-  return jsonResponse(body);
+  return jsonReply(body);
 }
 
-type GrantHandler = (ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request) => Promise<Response>;
+type GrantHandler = (ctx: ServerContext, params: RequestParams, client: ClientRecord, request: Request) => Promise<Reply>;
 
 // A Map, not an object literal: `grant_type=constructor` must not find Object.prototype members.
 const GRANT_HANDLERS = new Map<string, GrantHandler>([
@@ -236,7 +237,7 @@ const GRANT_HANDLERS = new Map<string, GrantHandler>([
  *
  * @see [OAuth 2.1 §3.2, §4.1.3, §4.2, §4.3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3.2)
  */
-export async function handleToken(ctx: ServerContext, request: Request): Promise<Response> {
+export async function handleToken(ctx: ServerContext, request: Request): Promise<Reply> {
   if (request.method !== 'POST') {
     throw new OAuthError('invalid_request', { description: 'the token endpoint accepts POST only', status: 405, headers: { allow: 'POST' } });
   }
