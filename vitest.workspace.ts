@@ -1,4 +1,4 @@
-import { defineProject, type TestProjectConfiguration } from 'vitest/config';
+import { configDefaults, defineProject, type TestProjectConfiguration } from 'vitest/config';
 
 // Workspace packages are resolved to their TypeScript sources (the `@keyward/source` export condition), so tests
 // need no build step and a stack trace points at the file you edit.
@@ -16,6 +16,8 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
       name,
       root,
       include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+      // A *.heavy.test.ts file belongs to the `heavy` project below, whichever package it lives in.
+      exclude: [...configDefaults.exclude, '**/*.heavy.test.ts'],
       testTimeout: 30_000,
       hookTimeout: 60_000,
       ...extra,
@@ -49,4 +51,6 @@ export default [
   project('e2e', './packages/e2e'),
   project('bench', './packages/bench'),
   project('runtimes', './packages/runtimes'),
+  // Tests that measure in real time or repeat a race many times, from every package, one file at a time.
+  project('heavy', '.', { include: ['packages/**/*.heavy.test.ts', 'examples/**/*.heavy.test.ts'], exclude: configDefaults.exclude, fileParallelism: false }),
 ] satisfies TestProjectConfiguration[];
