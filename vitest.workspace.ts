@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineProject, type TestProjectConfiguration } from 'vitest/config';
 
 // Workspace packages are resolved to their TypeScript sources (the `@keyward/source` export condition), so tests
@@ -7,6 +8,13 @@ import { configDefaults, defineProject, type TestProjectConfiguration } from 'vi
 // require() too: with `import` (or `module`) listed, express's router require()s is-promise's ESM build and
 // gets a namespace object instead of a function. So the list names only what Node does not add by itself.
 const conditions = ['@keyward/source', 'node', 'default'];
+
+// The library's projects take their servers' RSA keys from a pool generated once per checkout rather than
+// generating one per server start (see packages/core/test/setup/key-pool.ts).
+const keyPool = {
+  globalSetup: [fileURLToPath(new URL('./packages/core/test/setup/key-pool.ts', import.meta.url))],
+  setupFiles: [fileURLToPath(new URL('./packages/core/test/setup/key-pool.setup.ts', import.meta.url))],
+};
 
 function project(name: string, root: string, extra: Record<string, unknown> = {}): TestProjectConfiguration {
   return defineProject({
@@ -32,17 +40,17 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
 // report. A new package goes into the group it belongs to; `test:fast` in package.json names the first.
 export default [
   // fast lane
-  project('core', './packages/core'),
-  project('express', './packages/express'),
-  project('fastify', './packages/fastify'),
-  project('hono', './packages/hono'),
-  project('upstream', './packages/upstream'),
-  project('sql-kit', './packages/stores/sql-kit'),
-  project('store-sqlite', './packages/stores/sqlite'),
-  project('store-postgres', './packages/stores/postgres', { fileParallelism: false }),
-  project('store-mysql', './packages/stores/mysql', { fileParallelism: false }),
-  project('store-redis', './packages/stores/redis', { fileParallelism: false }),
-  project('store-d1', './packages/stores/d1'),
+  project('core', './packages/core', keyPool),
+  project('express', './packages/express', keyPool),
+  project('fastify', './packages/fastify', keyPool),
+  project('hono', './packages/hono', keyPool),
+  project('upstream', './packages/upstream', keyPool),
+  project('sql-kit', './packages/stores/sql-kit', keyPool),
+  project('store-sqlite', './packages/stores/sqlite', keyPool),
+  project('store-postgres', './packages/stores/postgres', { ...keyPool, fileParallelism: false }),
+  project('store-mysql', './packages/stores/mysql', { ...keyPool, fileParallelism: false }),
+  project('store-redis', './packages/stores/redis', { ...keyPool, fileParallelism: false }),
+  project('store-d1', './packages/stores/d1', keyPool),
   // full suite only
   project('example-09', './examples/09-oauth-pkce'),
   project('example-fastify-mcp', './examples/fastify-mcp'),
@@ -52,5 +60,5 @@ export default [
   project('bench', './packages/bench'),
   project('runtimes', './packages/runtimes'),
   // Tests that measure in real time or repeat a race many times, from every package, one file at a time.
-  project('heavy', '.', { include: ['packages/**/*.heavy.test.ts', 'examples/**/*.heavy.test.ts'], exclude: configDefaults.exclude, fileParallelism: false }),
+  project('heavy', '.', { include: ['packages/**/*.heavy.test.ts', 'examples/**/*.heavy.test.ts'], exclude: configDefaults.exclude, ...keyPool, fileParallelism: false }),
 ] satisfies TestProjectConfiguration[];
