@@ -38,13 +38,13 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
 // working. `pnpm test` (CI, the README) runs every project: the second group adds the examples as real
 // processes (restarts, outages, MCP clients), the browser tests in Chromium, the conformance and docs checks,
 // the bench's report, and `heavy`, the *.heavy.test.ts files that the other projects leave out (tests that
-// measure in real time), so each test runs once. A new package goes into the group it belongs to;
-// `test:fast` in package.json names the first.
+// measure in real time or repeat a race many times), so each test runs once. A new package goes into the
+// group it belongs to; `test:fast` in package.json names the first.
 //
 // Measured on a shared 2-core machine: the fast lane took 191 s (113 s CPU, load average 2.5 falling to 0.5)
-// before the heavy project and the key pool, and 98 s (71 s CPU) with them under a load average of 5.7 from
-// other work, of which about 40 s is one worker process per test file starting up; `heavy` takes about 80 s,
-// mostly waiting out poll intervals.
+// with the propagation measurements in it and an RSA key generated per server start, and 77 s (65 s CPU)
+// without them, under a load average of 5-6 from other work; each of its 85 files starts a worker of its
+// own (about 0.4 s, two at a time). `heavy` takes about 90 s, mostly waiting out poll intervals.
 export default [
   // fast lane
   project('core', './packages/core', keyPool),
