@@ -6,9 +6,10 @@ import { vi } from 'vitest';
 
 vi.mock('jose', async (importOriginal) => {
   const jose = await importOriginal<typeof import('jose')>();
-  const { readFileSync } = await import('node:fs');
+  const { existsSync, readFileSync } = await import('node:fs');
   const { KEY_POOL_FILE } = await import('./key-pool.js');
-  const pool: import('jose').JWK[] = JSON.parse(readFileSync(KEY_POOL_FILE, 'utf8'));
+  // Without the global setup (a config of one's own) there is no pool, and every key is generated.
+  const pool: import('jose').JWK[] = existsSync(KEY_POOL_FILE) ? JSON.parse(readFileSync(KEY_POOL_FILE, 'utf8')) : [];
   let next = 0;
   const generateKeyPair: typeof jose.generateKeyPair = async (alg, options) => {
     const jwk = pool[next];
