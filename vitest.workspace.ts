@@ -41,10 +41,10 @@ function project(name: string, root: string, extra: Record<string, unknown> = {}
 // measure in real time or repeat a race many times), so each test runs once. A new package goes into the
 // group it belongs to; `test:fast` in package.json names the first.
 //
-// Measured on a shared 2-core machine: the fast lane took 191 s (113 s CPU, load average 2.5 falling to 0.5)
-// with the propagation measurements in it and an RSA key generated per server start, and 77 s (65 s CPU)
-// without them, under a load average of 5-6 from other work; each of its 85 files starts a worker of its
-// own (about 0.4 s, two at a time). `heavy` takes about 90 s, mostly waiting out poll intervals.
+// Measured on a shared 2-core machine: the fast lane takes 52 s (67 s CPU; load average 0.5 at the start)
+// and 77 s under a load of 5-6 from other work; before the heavy project and the RSA key pool it took 191 s
+// (113 s CPU, load 2.5 falling to 0.5). Each of its 86 files starts a worker of its own (about 0.4 s, two
+// at a time). `heavy` takes about 90 s, mostly waiting out poll intervals.
 export default [
   // fast lane
   project('core', './packages/core', keyPool),
