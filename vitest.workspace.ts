@@ -9,12 +9,16 @@ import { configDefaults, defineProject, type TestProjectConfiguration } from 'vi
 // gets a namespace object instead of a function. So the list names only what Node does not add by itself.
 const conditions = ['@keyward/source', 'node', 'default'];
 
-// The library's projects take their servers' RSA keys from a pool generated once per checkout rather than
-// generating one per server start (see packages/core/test/setup/key-pool.ts).
-const keyPool = {
-  globalSetup: [fileURLToPath(new URL('./packages/core/test/setup/key-pool.ts', import.meta.url))],
-  setupFiles: [fileURLToPath(new URL('./packages/core/test/setup/key-pool.setup.ts', import.meta.url))],
-};
+// In the fast lane (`pnpm test:fast` sets KEYWARD_KEY_POOL=1) the library's projects take their servers' RSA
+// keys from a pool generated once per checkout rather than generating one per server start (see
+// packages/core/test/setup/key-pool.ts). The full suite, which CI and the README run, generates every key.
+const keyPool =
+  process.env.KEYWARD_KEY_POOL === '1'
+    ? {
+        globalSetup: [fileURLToPath(new URL('./packages/core/test/setup/key-pool.ts', import.meta.url))],
+        setupFiles: [fileURLToPath(new URL('./packages/core/test/setup/key-pool.setup.ts', import.meta.url))],
+      }
+    : {};
 
 function project(name: string, root: string, extra: Record<string, unknown> = {}): TestProjectConfiguration {
   return defineProject({
