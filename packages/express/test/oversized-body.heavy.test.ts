@@ -6,6 +6,8 @@
 // before reading loses 1 to 9 of such fifty 2 MiB requests on a 2-core machine, so the race does show.
 // Through Express, core's 413 (over 64 KiB) comes after the adapter has read the whole body; over 1 MiB the
 // adapter's own 413 goes to the app's error handler.
+// Fifty 2 MiB requests per case make this a heavy file: it runs in the full suite (the `heavy` project), and
+// the fast lane keeps ADP-DRIFT-01's single oversized request per adapter.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
