@@ -144,4 +144,22 @@ describe('A1 discovery and metadata', () => {
     const post = await server.request(PATHS.asMetadata, { method: 'POST' });
     expect(post.status).toBe(405);
   });
+
+  it('AUTHZ-DISC-CORS-01: a preflight names the methods, request headers and max-age; the answers themselves carry only the origin and exposed fields (Fetch §3.2.3)', async () => {
+    const { server } = setup();
+    const preflight = await server.request(PATHS.token, { method: 'OPTIONS', headers: { origin: 'https://inspector.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+    expect(preflight.headers.get('access-control-max-age')).toBe('86400');
+    const answers = [
+      await server.request(PATHS.asMetadata, { headers: { origin: 'https://inspector.example' } }),
+      await server.request(PATHS.token, { method: 'POST', headers: { origin: 'https://inspector.example', 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=nothing' }),
+    ];
+    for (const answer of answers) {
+      expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+      expect(answer.headers.get('access-control-expose-headers')).toMatch(/WWW-Authenticate/);
+      for (const preflightOnly of ['access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age']) expect(answer.headers.has(preflightOnly)).toBe(false);
+    }
+  });
 });

@@ -274,6 +274,22 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-max-age': '86400',
 };
 
+/**
+ * The CORS fields of an actual (not preflight) response: any origin may read it, and these fields of it.
+ * The method, header and max-age fields mean something only on a preflight answer (Fetch standard §3.2.3),
+ * so the answers themselves go without them.
+ *
+ * @example
+ * ```ts
+ * return withHeaders(jsonResponse(metadata), CORS_RESPONSE_HEADERS);
+ * ```
+ * @see [Fetch standard §3.2.3](https://fetch.spec.whatwg.org/#http-responses)
+ */
+export const CORS_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+  'access-control-allow-origin': CORS_HEADERS['access-control-allow-origin']!,
+  'access-control-expose-headers': CORS_HEADERS['access-control-expose-headers']!,
+};
+
 /** Copies `headers` onto a response (responses from `fetch` may have immutable headers). */
 export function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
   for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);

@@ -15,7 +15,7 @@ import { defaultOutboundFetch } from './outbound-fetch.js';
 import { LoginFlow } from '../login/flow.js';
 import type { AuthorizationServerOptions, EndpointURLs } from './options.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
-import { attachPrereadBody, CORS_HEADERS, escapeHTML, htmlResponse, rawJSONResponse } from '../protocol/http.js';
+import { attachPrereadBody, CORS_HEADERS, CORS_RESPONSE_HEADERS, escapeHTML, htmlResponse, rawJSONResponse } from '../protocol/http.js';
 import { addHeaders, ANSWER_PREREAD, errorReply, hasHeader, jsonReply, toResponse, type Reply } from '../protocol/reply.js';
 import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from '../operations/events.js';
 import { countRequest, DEFAULT_GUARD_RATE_LIMIT, type RateLimit } from '../operations/rate-limit.js';
@@ -111,7 +111,7 @@ function sortedHeaders(headers: Record<string, string>): Readonly<Record<string,
 
 /** The bytes and headers of a public JSON document plus CORS and the security headers, fixed at construction. */
 function staticDocument(json: string, cache: string, security: Readonly<Record<string, string>>): StaticResponse {
-  const headers = sortedHeaders({ 'content-type': 'application/json', 'cache-control': cache, ...CORS_HEADERS, ...security });
+  const headers = sortedHeaders({ 'content-type': 'application/json', 'cache-control': cache, ...CORS_RESPONSE_HEADERS, ...security });
   return Object.freeze({ status: 200, headers, body: encoder.encode(json) });
 }
 const DOCUMENT_CACHE = 'public, max-age=3600';
@@ -619,7 +619,7 @@ export class AuthorizationServer {
     }
     // A stricter limit inside the handler (registration's own) reports itself instead.
     if (limitHeaders && !hasHeader(response, 'ratelimit')) addHeaders(response, limitHeaders);
-    return route.cors ? addHeaders(response, CORS_HEADERS) : response;
+    return route.cors ? addHeaders(response, CORS_RESPONSE_HEADERS) : response;
   }
 
   /**
