@@ -5,10 +5,19 @@ import { ERROR_RESPONSE_HEADERS, type OAuthError } from './errors.js';
  * one, so the security, CORS and rate-limit fields are added to one record and the Web `Response` is built
  * once, by `fetch`, or never: the Node glue writes a reply to the socket directly. Header names are lower
  * case, so adding a field replaces one of the same name as `Headers.set` would.
+ *
+ * @example
+ * ```ts
+ * const reply: Reply = { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: '{"active":false}' };
+ * ```
+ * @see [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
  */
 export interface Reply {
+  /** The HTTP status code. */
   status: number;
+  /** The header fields, names in lower case. */
   headers: Record<string, string>;
+  /** The body as text (JSON for every API endpoint), or null for none. */
   body: string | null;
 }
 

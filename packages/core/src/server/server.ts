@@ -551,10 +551,12 @@ export class AuthorizationServer {
   }
 
   /**
-   * @internal For the Node glue of `@keyward/core/node`: answers a request whose body the adapter already
-   * read (`body`, `size` bytes; null for none) and gives the API endpoints' answers as plain values, so
-   * neither a Web body stream nor a Web `Response` is made for them. Static answers are not looked up:
-   * the glue asks {@link staticResponse} first.
+   * For the Node glue of `@keyward/core/node`: answers a request whose body the adapter already read
+   * (`body`, `size` bytes; null for none) and gives the API endpoints' answers as plain values, so neither
+   * a Web body stream nor a Web `Response` is made for them. Static answers are not looked up: the glue
+   * asks {@link staticResponse} first.
+   *
+   * @internal
    */
   async [ANSWER_PREREAD](request: Request, context: RequestContext, pathname: string, body: string | null, size: number): Promise<Response | Reply> {
     return this.#respond(body === null ? request : attachPrereadBody(request, body, size), context, pathname);
