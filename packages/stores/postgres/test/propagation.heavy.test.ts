@@ -2,33 +2,12 @@
 // interval). The other multi-instance properties, on an injected clock, are in multi-instance.test.ts. A
 // *.heavy.test.ts file runs in the full suite (the `heavy` project), not in `pnpm test:fast`.
 import { writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { AuthorizationServer } from '@keyward/core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { skipUnlessReachable } from '../../test-support/availability.js';
+import { describe, expect, it } from 'vitest';
 import { instance as instanceOf, measurePropagation, summary, withoutPush } from '../../test-support/multi-instance.js';
-import { PostgresStore } from '../src/index.js';
-import { DATABASE_URL, describeAddress } from './database.js';
+import { sharedSchema } from './shared-schema.js';
 
-const pool = new pg.Pool({ connectionString: DATABASE_URL, connectionTimeoutMillis: 2_000 });
-pool.on('error', () => undefined);
-const skip = await skipUnlessReachable('PostgreSQL', describeAddress(DATABASE_URL), () => pool.query('SELECT 1'));
-const schema = `keyward_multi_${randomBytes(4).toString('hex')}`;
-const stores: PostgresStore[] = [];
-
-/** A store of its own per instance, as two processes would have, on one shared schema. */
-function store(): PostgresStore {
-  const created = new PostgresStore({ connectionString: DATABASE_URL, schema });
-  stores.push(created);
-  return created;
-}
-
-afterAll(async () => {
-  for (const created of stores) await created.close();
-  if (!skip) await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await pool.end();
-});
+const { skip, store } = await sharedSchema();
 
 describe.skipIf(skip)('several instances on one PostgreSQL, measured in real time', () => {
   it('MULTI-03 measures the propagation bound in real time, polling and push', async () => {

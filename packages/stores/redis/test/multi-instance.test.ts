@@ -1,30 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { AuthorizationServer } from '@keyward/core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { skipUnlessReachable } from '../../test-support/availability.js';
+import { describe, expect, it } from 'vitest';
 import { instance as instanceOf, withoutPush } from '../../test-support/multi-instance.js';
-import { RedisStore } from '../src/index.js';
-import { deleteByPrefix, describeAddress, REDIS_URL } from './redis.js';
+import { sharedPrefix } from './shared-prefix.js';
 
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: true });
-redis.on('error', () => undefined);
-const skip = await skipUnlessReachable('Redis', describeAddress(REDIS_URL), () => redis.ping());
-const keyPrefix = `keyward-multi:${randomBytes(4).toString('hex')}:`;
-const stores: RedisStore[] = [];
-
-/** A store and connection of its own per instance, as two processes would have, on one shared prefix. */
-function store(clock?: () => number): RedisStore {
-  const created = new RedisStore({ url: REDIS_URL, keyPrefix, clock });
-  stores.push(created);
-  return created;
-}
-
-afterAll(async () => {
-  for (const created of stores) await created.close();
-  if (!skip) await deleteByPrefix(redis, keyPrefix);
-  redis.disconnect();
-});
+const { skip, store } = await sharedPrefix();
 
 describe.skipIf(skip)('several instances on one Redis', () => {
   it('MULTI-04 without push, instance B refuses a token revoked on A once its 2 s poll interval has passed, cache warm', async () => {

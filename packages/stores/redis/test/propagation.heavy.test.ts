@@ -2,33 +2,12 @@
 // interval). The other multi-instance properties, on an injected clock, are in multi-instance.test.ts. A
 // *.heavy.test.ts file runs in the full suite (the `heavy` project), not in `pnpm test:fast`.
 import { writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { AuthorizationServer } from '@keyward/core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { skipUnlessReachable } from '../../test-support/availability.js';
+import { describe, expect, it } from 'vitest';
 import { instance as instanceOf, measurePropagation, summary, withoutPush } from '../../test-support/multi-instance.js';
-import { RedisStore } from '../src/index.js';
-import { deleteByPrefix, describeAddress, REDIS_URL } from './redis.js';
+import { sharedPrefix } from './shared-prefix.js';
 
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: true });
-redis.on('error', () => undefined);
-const skip = await skipUnlessReachable('Redis', describeAddress(REDIS_URL), () => redis.ping());
-const keyPrefix = `keyward-multi:${randomBytes(4).toString('hex')}:`;
-const stores: RedisStore[] = [];
-
-/** A store and connection of its own per instance, as two processes would have, on one shared prefix. */
-function store(): RedisStore {
-  const created = new RedisStore({ url: REDIS_URL, keyPrefix });
-  stores.push(created);
-  return created;
-}
-
-afterAll(async () => {
-  for (const created of stores) await created.close();
-  if (!skip) await deleteByPrefix(redis, keyPrefix);
-  redis.disconnect();
-});
+const { skip, store } = await sharedPrefix();
 
 describe.skipIf(skip)('several instances on one Redis, measured in real time', () => {
   it('MULTI-06 measures the propagation bound in real time, polling and push', async () => {
