@@ -199,6 +199,50 @@ describe('guard cache: a token seen before costs a lookup, never a weaker check'
     expect(counter.signatureChecks, 'b was evicted').toBe(4);
   });
 
+  it('PERF-GUARD-05: under a long random mix of inserts, hits, expiries and deletes the cache keeps exactly the most recently used entries', () => {
+    const bound = 64;
+    const cache = new VerifiedTokenCache(bound);
+    // The reference: an array from least to most recently used, each entry with its expiry.
+    const model: { key: string; expiresAt: number }[] = [];
+    const entry = (key: string, expiresAt: number) => ({ claims: {}, clientId: 'c', subject: 's', jti: key, grantId: undefined, scopes: [], expiresAt });
+    // mulberry32: a seeded generator, so a failure replays exactly.
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const key = `k${random(200)}`;
+      const now = step * 1000;
+      const at = model.findIndex((item) => item.key === key);
+      const operation = random(10);
+      if (operation < 5) {
+        const expiresAt = step + random(400); // epoch seconds, read at step × 1000 ms: some have expired when read again
+        cache.set(key, entry(key, expiresAt));
+        if (at >= 0) model.splice(at, 1);
+        if (model.length >= bound) model.shift();
+        model.push({ key, expiresAt });
+      } else if (operation < 9) {
+        const hit = cache.get(key, now);
+        const expected = at >= 0 && now < model[at]!.expiresAt * 1000;
+        expect(hit?.jti, `step ${step}: get ${key}`).toBe(expected ? key : undefined);
+        if (at >= 0) {
+          const [item] = model.splice(at, 1);
+          if (expected) model.push(item!);
+        }
+      } else {
+        cache.delete(key);
+        if (at >= 0) model.splice(at, 1);
+      }
+      expect(cache.size).toBe(model.length);
+    }
+    // Reading every model entry, oldest first, finds each one: nothing the model kept was evicted early.
+    for (const item of [...model]) expect(cache.get(item.key, 0)?.jti).toBe(item.key);
+    expect(cache.size).toBe(model.length);
+  });
+
   it('PERF-GUARD-05: a concurrent burst of distinct tokens never grows the cache past its bound', async () => {
     const cache = new VerifiedTokenCache(50);
     const entry = (i: number) => ({ claims: {}, clientId: 'c', subject: 's', jti: `j${i}`, grantId: undefined, scopes: [], expiresAt: 2e9 });
