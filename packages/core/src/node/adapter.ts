@@ -9,7 +9,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { OAuthError } from '../protocol/errors.js';
-import { MAX_BODY_BYTES } from '../protocol/http.js';
+import { MAX_BODY_BYTES, WEB_REQUEST } from '../protocol/http.js';
 import { clientAddressFrom, trustedProxies, type TrustedProxies } from '../protocol/proxy.js';
 import { ANSWER_PREREAD, isReply, toResponse, type Reply } from '../protocol/reply.js';
 import type { AuthorizationServer, RequestContext, StaticResponse } from '../server/server.js';
@@ -286,6 +286,78 @@ export type NodeAnswer = Response | Reply;
 const utf8 = new TextDecoder();
 
 /**
+ * The header fields of a Node request as `Headers`: `get` and `has` read Node's raw header list directly,
+ * every other member a real `Headers` built from it on first use. Framing fields and pseudo-headers are
+ * hidden, as in {@link webHeaders}.
+ */
+class RawHeaders {
+  readonly #raw: readonly string[];
+  #headers: Headers | undefined;
+
+  constructor(raw: readonly string[]) {
+    this.#raw = raw;
+  }
+
+  get(name: string): string | null {
+    if (this.#headers) return this.#headers.get(name);
+    const lower = name.toLowerCase();
+    return lower.startsWith(':') || FRAMING.test(lower) ? null : headerField(this.#raw, lower);
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== null;
+  }
+
+  [WEB_REQUEST](): Headers {
+    return (this.#headers ??= webHeaders(this.#raw));
+  }
+}
+
+/**
+ * A Web `Request` over a Node request whose body the glue has already read: `method`, `url` and `headers`
+ * come straight from the Node request, and any other member (`signal`, `clone()`, …) from a real bodiless
+ * `Request` built on first use. The API endpoints read only the first three, so a token request builds no
+ * `Request`, no `Headers` and no `AbortSignal`. `instanceof Request` holds, and code that reads other
+ * members gets what the real `Request` gives; application hooks are handed the real one.
+ */
+class NodeRequestView {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: RawHeaders;
+  #request: Request | undefined;
+
+  constructor(method: string, url: string, rawHeaders: readonly string[]) {
+    this.method = method;
+    this.url = url;
+    this.headers = new RawHeaders(rawHeaders);
+  }
+
+  [WEB_REQUEST](): Request {
+    return (this.#request ??= new Request(this.url, { method: this.method, headers: this.headers[WEB_REQUEST]() }));
+  }
+}
+
+type View = { [WEB_REQUEST](): object };
+
+/** Every other member of `proto` on `view`, read from or called on the real object the view builds. */
+function delegateTo(view: { prototype: object }, proto: object): void {
+  for (const name of Reflect.ownKeys(proto)) {
+    if (name === 'constructor' || Object.hasOwn(view.prototype, name)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name)!;
+    if (descriptor.get) {
+      const get = descriptor.get;
+      Object.defineProperty(view.prototype, name, { configurable: true, get(this: View) { return get.call(this[WEB_REQUEST]()); } });
+    } else if (typeof descriptor.value === 'function') {
+      const method = descriptor.value as (...args: unknown[]) => unknown;
+      Object.defineProperty(view.prototype, name, { configurable: true, writable: true, value(this: View, ...args: unknown[]) { return method.apply(this[WEB_REQUEST](), args); } });
+    }
+  }
+  Object.setPrototypeOf(view.prototype, proto);
+}
+delegateTo(RawHeaders, Headers.prototype);
+delegateTo(NodeRequestView, Request.prototype);
+
+/**
  * Answers a request for one of `server`'s endpoints whose body the adapter has already read (`body`; null
  * for none). The server receives a Web `Request` without a body stream and reads the body given here, and
  * the API endpoints answer with plain values, so a token request makes neither a Web body stream nor a Web
@@ -300,7 +372,7 @@ const utf8 = new TextDecoder();
  */
 export function answerNodeRequest(server: AuthorizationServer, req: IncomingMessage, url: URL, body: string | Uint8Array | null, context: RequestContext): Promise<NodeAnswer> {
   const method = req.method ?? 'GET';
-  const request = new Request(url, { method, headers: webHeaders(req.rawHeaders) });
+  const request = new NodeRequestView(method, url.href, req.rawHeaders) as unknown as Request;
   if (body === null || method === 'GET' || method === 'HEAD') return server[ANSWER_PREREAD](request, context, url.pathname, null, 0);
   const text = typeof body === 'string' ? body : utf8.decode(body);
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;

@@ -143,6 +143,19 @@ export function attachPrereadBody(request: Request, text: string, size: number):
   return request;
 }
 
+/** @internal The method of a request view (the Node glue's) that builds the real Web `Request` behind it. */
+export const WEB_REQUEST = Symbol.for('keyward.webRequest');
+
+/**
+ * @internal What application code is handed for a request: the real Web `Request` behind a request view,
+ * or the request itself. A view answers every member a Request has, but `new Request(view)` cannot read
+ * it, and application code may do that.
+ */
+export function webRequest(request: Request): Request {
+  const build = (request as Request & { [WEB_REQUEST]?: () => Request })[WEB_REQUEST];
+  return build ? build.call(request) : request;
+}
+
 /** @internal The body attached by {@link attachPrereadBody}, if any. */
 export function prereadBody(request: Request): string | undefined {
   return prereadBodies.get(request)?.text;

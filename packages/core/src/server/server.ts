@@ -15,7 +15,7 @@ import { defaultOutboundFetch } from './outbound-fetch.js';
 import { LoginFlow } from '../login/flow.js';
 import type { AuthorizationServerOptions, EndpointURLs } from './options.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
-import { attachPrereadBody, CORS_HEADERS, CORS_RESPONSE_HEADERS, escapeHTML, htmlResponse, rawJSONResponse } from '../protocol/http.js';
+import { attachPrereadBody, CORS_HEADERS, CORS_RESPONSE_HEADERS, escapeHTML, htmlResponse, rawJSONResponse, webRequest } from '../protocol/http.js';
 import { addHeaders, ANSWER_PREREAD, errorReply, hasHeader, jsonReply, toResponse, type Reply } from '../protocol/reply.js';
 import { eventEmitter, safeLogger, safeResponseHook, type PendingEvent, type ResponseInfo } from '../operations/events.js';
 import { countRequest, DEFAULT_GUARD_RATE_LIMIT, type RateLimit } from '../operations/rate-limit.js';
@@ -287,7 +287,7 @@ export class AuthorizationServer {
       refreshReuseGraceMs: config.refreshReuseGraceMs,
       endpoints: { ...config.endpoints },
       outboundFetch,
-      interaction: flow ? flow.interaction : options.interaction,
+      interaction: flow ? flow.interaction : options.interaction && ((pending, request) => options.interaction!(pending, webRequest(request))),
       silentInteraction: flow ? flow.silent : undefined,
       devLogin: options.devLogin,
       getClient,
@@ -366,7 +366,7 @@ export class AuthorizationServer {
       this.#ctx.emit?.({ type: 'store.unavailable', operation: error.operation, sourceAddress }, request);
       this.#ctx.log?.('oauth:store', 'store call failed', { operation: error.operation });
     }
-    this.#options.onError?.(error, request);
+    this.#options.onError?.(error, webRequest(request));
   }
 
   #buildRoutes(): void {
@@ -600,7 +600,7 @@ export class AuthorizationServer {
         // A client-supplied URL that could not be fetched: the caller's error says only that, and the
         // network detail goes to the application's log.
         const fetchFailure = outboundFetchFailure(error);
-        if (fetchFailure) this.#options.onError?.(fetchFailure, request);
+        if (fetchFailure) this.#options.onError?.(fetchFailure, webRequest(request));
         this.#ctx.log?.(endpoint === 'consent' ? 'oauth:login' : `oauth:${endpoint}`, 'refused', { error: error.code, description: error.description, status: error.status });
         response = errorReply(error);
       } else if (error instanceof StoreUnavailableError) {
@@ -614,7 +614,7 @@ export class AuthorizationServer {
       } else {
         // A bug (a store's TypeError included), not an outage: reported once, by its name only in the log,
         // since a message may quote the data it failed on.
-        this.#options.onError?.(error, request);
+        this.#options.onError?.(error, webRequest(request));
         this.#ctx.log?.('oauth:server', 'request failed', { error: error instanceof Error ? error.name : typeof error });
         response = errorReply(new OAuthError('server_error', { description: 'the server could not complete the request' }));
       }

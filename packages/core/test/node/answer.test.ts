@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationServer } from '../../src/index.js';
@@ -124,4 +124,51 @@ describe('@keyward/core/node answerNodeRequest', () => {
     expect(node.headers['www-authenticate']).toContain('invalid_request');
     expect(node).toEqual(direct);
   });
+
+  it('PERF-GLUE-05: the Request a hook receives from the glue behaves as a Web Request: its header fields, method, URL, signal and clone', async () => {
+    let seen: Request | undefined;
+    class FailingStore extends MemoryStore {
+      override async getClient(clientId: string) {
+        if (clientId === 'boom') throw new TypeError('store bug');
+        return super.getClient(clientId);
+      }
+    }
+    const failing = new AuthorizationServer({
+      issuer: base,
+      store: new FailingStore(),
+      scopes: ['mcp:tools'],
+      rateLimits: { token: false },
+      onError: (_error, request) => void (seen = request),
+    });
+    await failing.ready();
+    const body = Buffer.from('grant_type=client_credentials&client_id=boom&client_secret=x');
+    const rawHeaders = ['Host', '127.0.0.1', 'Content-Type', 'application/x-www-form-urlencoded', 'Content-Length', String(body.length), 'X-Twice', 'a', 'x-twice', 'b'];
+    const req = { method: 'POST', url: '/oauth/token?x=1', rawHeaders, headers: {}, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+    const answer = await answerNodeRequest(failing, req, new URL('/oauth/token?x=1', base), body, nodeRequestContext(req));
+    expect(answer.status).toBe(500);
+    expect(seen).toBeInstanceOf(Request);
+    const request = seen!;
+    expect([request.method, request.url]).toEqual(['POST', `${base}/oauth/token?x=1`]);
+    expect(request.headers.get('Content-Type')).toBe('application/x-www-form-urlencoded');
+    expect(request.headers.get('x-twice')).toBe('a, b');
+    // The body was read by the glue: the framing fields do not describe this Request, as with fetch's.
+    expect(request.headers.get('content-length')).toBeNull();
+    expect(request.headers.has('content-length')).toBe(false);
+    expect([...request.headers]).toEqual([
+      ['content-type', 'application/x-www-form-urlencoded'],
+      ['host', '127.0.0.1'],
+      ['x-twice', 'a, b'],
+    ]);
+    expect(request.headers).toBeInstanceOf(Headers);
+    expect(request.signal).toBeInstanceOf(AbortSignal);
+    expect(request.signal.aborted).toBe(false);
+    const copy = request.clone();
+    expect([copy.method, copy.url, copy.headers.get('x-twice')]).toEqual(['POST', request.url, 'a, b']);
+    // A Request made from it carries what it does.
+    expect(new Request(request.url, { headers: request.headers }).headers.get('x-twice')).toBe('a, b');
+    expect(Object.prototype.toString.call(request)).toBe('[object Request]');
+    // Application code may copy it whole.
+    expect(new Request(request).headers.get('x-twice')).toBe('a, b');
+  });
 });
+

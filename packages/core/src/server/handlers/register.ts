@@ -3,7 +3,7 @@ import type { ServerContext } from '../context.js';
 import type { RegistrationPolicy } from '../options.js';
 import { randomToken, sha256, timingSafeEqual } from '../../protocol/crypto.js';
 import { OAuthError } from '../../protocol/errors.js';
-import { duplicateNote, parseJSONBody, readBodyText } from '../../protocol/http.js';
+import { duplicateNote, parseJSONBody, readBodyText, webRequest } from '../../protocol/http.js';
 import { jsonReply, type Reply } from '../../protocol/reply.js';
 import { countRequest } from '../../operations/rate-limit.js';
 import { parseScope } from '../../protocol/scope.js';
@@ -100,7 +100,7 @@ async function buildClient(
 
 async function applyPolicy(registration: ResolvedRegistration, metadata: ClientMetadata, request: Request): Promise<void> {
   if (!registration.policy) return;
-  const verdict = await registration.policy(metadata, request);
+  const verdict = await registration.policy(metadata, webRequest(request));
   if (verdict !== true) {
     throw new OAuthError('invalid_client_metadata', { description: typeof verdict === 'string' ? verdict : 'the registration was refused by policy' });
   }
