@@ -177,11 +177,11 @@ async function webSHA256(value: string): Promise<string> {
  * ```
  */
 export function timingSafeEqual(a: string, b: string): boolean {
-  const left = encoder.encode(a);
-  const right = encoder.encode(b);
-  // Compare against itself when lengths differ so the loop still runs over `left`.
-  const other = left.length === right.length ? right : left;
-  let diff = left.length === right.length ? 0 : 1;
-  for (let i = 0; i < left.length; i++) diff |= left[i]! ^ other[i]!;
+  // UTF-16 code units, not UTF-8 bytes: two strings are equal exactly when their encodings are, and no
+  // buffer is allocated for what are usually two 43-character hashes.
+  // Compare against itself when lengths differ so the loop still runs over `a`.
+  const other = a.length === b.length ? b : a;
+  let diff = a.length === b.length ? 0 : 1;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ other.charCodeAt(i);
   return diff === 0;
 }
