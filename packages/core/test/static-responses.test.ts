@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type ResponseInfo } from '@keyward/core';
-import { CORS_HEADERS, CORS_RESPONSE_HEADERS } from '../src/protocol/http.js';
+import { CORS_HEADERS } from '../src/protocol/http.js';
+
+// A document needs only its origin opened: nothing in it is worth exposing beyond the CORS-safelisted fields.
+const DOCUMENT_CORS = { 'access-control-allow-origin': '*' };
 import { PATHS, setup } from './support.js';
 
 // Every answer carries these; HSTS only where the issuer is https (a loopback http issuer must not pin https).
@@ -28,7 +31,7 @@ describe('precomputed answers for metadata, JWKS and preflights', () => {
         const answer = h.server.staticResponse(method, path);
         expect(answer, `${method} ${path}`).toBeDefined();
         expect(answer!.status).toBe(200);
-        expect(answer!.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...CORS_RESPONSE_HEADERS, ...SECURITY });
+        expect(answer!.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...DOCUMENT_CORS, ...SECURITY });
         // The bytes are the document itself: JSON whose issuer is the server's.
         const document = JSON.parse(new TextDecoder().decode(answer!.body!)) as Record<string, unknown>;
         expect(document.issuer ?? document.authorization_servers).toBeTruthy();
@@ -55,7 +58,7 @@ describe('precomputed answers for metadata, JWKS and preflights', () => {
     expect(h.server.staticResponse('GET', PATHS.jwks), 'keys not loaded yet').toBeUndefined();
     await h.server.ready();
     const before = h.server.staticResponse('GET', PATHS.jwks)!;
-    expect(before.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_RESPONSE_HEADERS, ...SECURITY });
+    expect(before.headers).toEqual({ 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...DOCUMENT_CORS, ...SECURITY });
     const fetched = await h.server.request(PATHS.jwks);
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(before.body);
     const kid = await h.server.rotateSigningKey();
@@ -86,8 +89,8 @@ describe('precomputed answers for metadata, JWKS and preflights', () => {
     const h = setup({ issuer: HTTPS_ISSUER, interactive: true });
     await h.server.ready();
     const cases: [string, string, Record<string, string>][] = [
-      ['GET', DOCUMENT_PATHS[0]!, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...CORS_RESPONSE_HEADERS }],
-      ['GET', PATHS.jwks, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_RESPONSE_HEADERS }],
+      ['GET', DOCUMENT_PATHS[0]!, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', ...DOCUMENT_CORS }],
+      ['GET', PATHS.jwks, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...DOCUMENT_CORS }],
       ['OPTIONS', PATHS.token, { ...CORS_HEADERS }],
     ];
     for (const [method, path, headers] of cases) {

@@ -109,9 +109,13 @@ function sortedHeaders(headers: Record<string, string>): Readonly<Record<string,
   return Object.freeze(Object.fromEntries(Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1))));
 }
 
-/** The bytes and headers of a public JSON document plus CORS and the security headers, fixed at construction. */
+/**
+ * The bytes and headers of a public JSON document plus CORS and the security headers, fixed at construction.
+ * Any origin may read it; no field worth exposing comes with it (its content type and caching are CORS-safelisted),
+ * so it carries no expose-headers list.
+ */
 function staticDocument(json: string, cache: string, security: Readonly<Record<string, string>>): StaticResponse {
-  const headers = sortedHeaders({ 'content-type': 'application/json', 'cache-control': cache, ...CORS_RESPONSE_HEADERS, ...security });
+  const headers = sortedHeaders({ 'content-type': 'application/json', 'cache-control': cache, 'access-control-allow-origin': CORS_HEADERS['access-control-allow-origin']!, ...security });
   return Object.freeze({ status: 200, headers, body: encoder.encode(json) });
 }
 const DOCUMENT_CACHE = 'public, max-age=3600';
