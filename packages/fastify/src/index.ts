@@ -120,12 +120,17 @@ export const keyward: FastifyPluginAsync<KeywardPluginOptions> = async (fastify,
     );
   });
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+  // Not an async function: a static answer is sent before the handler returns, with no promise for Fastify to wait on.
+  const handler = (request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
     // Metadata, JWKS and preflights: precomputed bytes, sent without building a URL or a Web Request.
     // The connection goes along so that enforceHTTPS still refuses them over plain http.
     const context = connectionOf(request, options, trusted);
     const answer = server.staticResponse(request.method, requestPathname(request.url) ?? '', context);
     if (answer) return reply.code(answer.status).headers(answer.headers).send(answer.body ?? undefined);
+    return answerRequest(request, reply, context);
+  };
+
+  const answerRequest = async (request: FastifyRequest, reply: FastifyReply, context: RequestContext): Promise<FastifyReply> => {
     const raw = rawBodies.get(request);
     if (raw instanceof PayloadTooLargeError) return sendWebResponse(reply, raw.toResponse());
     const url = requestURL(request);
