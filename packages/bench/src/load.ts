@@ -52,50 +52,64 @@ const WARMUP_RATE_GUESS = Number(process.env.BENCH_MINT_RATE ?? 3000);
 const MAX_FEED = Number(process.env.BENCH_MAX_FEED ?? 250_000);
 const WARMUP_REQUESTS = Number(process.env.BENCH_WARMUP_REQUESTS ?? 5000);
 
+/** One autocannon run (or, for a feed, one per connection) and what it measured. */
 async function phase(base: string, expect: number, fixed: RequestSpec | null, feed: RequestSpec[], seconds: number, record: boolean): Promise<Phase> {
   const latencies: number[] = [];
   let ok = 0;
   let bad = 0;
-  let next = 0;
-  let exhausted = false;
+  // A fixed request is built once by autocannon. A feed is dealt out to one single-connection instance per
+  // connection, each with its own list, so that autocannon builds every request's bytes before the phase
+  // starts: rebuilding each one as it is sent (autocannon's setupRequest) cost the load generator more CPU
+  // than the server's own work on the cheaper rows, and its latencies then measured the load generator.
+  const lists: RequestSpec[][] = fixed ? [[fixed]] : Array.from({ length: CONNECTIONS }, (_, index) => feed.filter((_item, at) => at % CONNECTIONS === index));
+  const instances = lists
+    .filter((list) => list.length > 0)
+    .map((list) =>
+      autocannon({
+        url: base,
+        connections: fixed ? CONNECTIONS : 1,
+        pipelining: 1,
+        duration: seconds,
+        // Each fed request goes once: an instance stops when its list is spent.
+        ...(fixed ? {} : { amount: list.length }),
+        requests: list.map((item) => ({ method: item.method, path: item.path, headers: item.headers ?? {}, body: item.body })),
+      }) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>,
+    );
   const started = performance.now();
   let last = started;
   const cpuStart = process.cpuUsage();
-  let stopping = false;
-  const requests: autocannon.Request[] = fixed
-    ? [{ method: fixed.method, path: fixed.path, headers: fixed.headers, body: fixed.body }]
-    : [
-        {
-          method: 'GET',
-          path: '/',
-          setupRequest: (request) => {
-            const item = feed[next++];
-            if (!item) {
-              // autocannon needs a request back; this one is never counted, the run stops now.
-              if (!exhausted) {
-                exhausted = true;
-                stopping = true;
-                setImmediate(() => instance.stop());
-              }
-              return { ...request, method: 'GET', path: '/__feed_exhausted', headers: {}, body: undefined };
-            }
-            return { ...request, method: item.method, path: item.path, headers: item.headers ?? {}, body: item.body };
-          },
-        },
-      ];
-  const instance = autocannon({ url: base, connections: CONNECTIONS, pipelining: 1, duration: seconds, requests }) as unknown as autocannon.Instance &
-    PromiseLike<autocannon.Result>;
-  instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
-    if (stopping) return;
-    last = performance.now();
-    if (status === expect) ok++;
-    else bad++;
-    if (record) latencies.push(responseTime);
-  });
-  const result = await instance;
+  let running = instances.length;
+  let exhausted = false;
+  for (const instance of instances) {
+    let done = false;
+    instance.on('done', () => {
+      done = true;
+      running--;
+    });
+    instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+      if (done) return;
+      last = performance.now();
+      if (status === expect) ok++;
+      else bad++;
+      if (record) latencies.push(responseTime);
+    });
+  }
+  const results = await Promise.all(
+    instances.map(async (instance) => {
+      const result = await instance;
+      // An instance that spent its list before the others stopped (or before the duration) ran out: the
+      // remaining connections would be measured at a lower concurrency, so every instance stops now.
+      if (!fixed && running > 0 && !exhausted && performance.now() - started < seconds * 1000 - 50) {
+        exhausted = true;
+        for (const other of instances) other.stop();
+      }
+      return result;
+    }),
+  );
   const elapsed = (last - started) / 1000;
   const cpu = process.cpuUsage(cpuStart);
-  return { ok, bad, errors: result.errors + result.timeouts, seconds: elapsed, latencies, cpu: (cpu.user + cpu.system) / 1e6 / Math.max(elapsed, 1e-3), exhausted };
+  const errors = results.reduce((sum, result) => sum + result.errors + result.timeouts, 0);
+  return { ok, bad, errors, seconds: elapsed, latencies, cpu: (cpu.user + cpu.system) / 1e6 / Math.max(elapsed, 1e-3), exhausted };
 }
 
 /** Warm-up, then the timed phase; returns the measurement of the timed phase. */
