@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
-import { base64url, base64urlUTF8, randomToken } from '../src/protocol/crypto.js';
+import { base64url, base64urlUTF8, inCryptoBatch, randomToken } from '../src/protocol/crypto.js';
 import { createJWTSigner } from '../src/server/jwt-signer.js';
 import { decodeJWT, ISSUER, PATHS, setup } from './support.js';
 
@@ -147,6 +147,43 @@ describe('core on a runtime without node:crypto and without Buffer (Deno, worker
       expect(payload.sub).toBe('Zoë');
       expect(nodeVerifies(jwt, publicJwk, alg)).toBe(true);
       expect(nodeVerifies(flipSignature(jwt), publicJwk, alg)).toBe(false);
+    }
+  });
+});
+
+describe('signatures and verifications run in batches, one per turn of the event loop', () => {
+  it('PERF-SIGN-04: work requested during one turn runs once each, in order, back to back at its end; a throw rejects only its own call', async () => {
+    const ran: string[] = [];
+    const first = inCryptoBatch(() => (ran.push('first'), 1));
+    queueMicrotask(() => ran.push('microtask between the calls'));
+    const failing = inCryptoBatch((): number => {
+      ran.push('failing');
+      throw new TypeError('bad key');
+    });
+    const third = inCryptoBatch(() => (ran.push('third'), 3));
+    // Nothing runs while the turn that asked is still going.
+    expect(ran).toEqual([]);
+    const settled = await Promise.allSettled([first, failing, third]);
+    expect(settled).toEqual([
+      { status: 'fulfilled', value: 1 },
+      { status: 'rejected', reason: new TypeError('bad key') },
+      { status: 'fulfilled', value: 3 },
+    ]);
+    // The microtask queued between the calls ran before the batch, not between its jobs.
+    expect(ran).toEqual(['microtask between the calls', 'first', 'failing', 'third']);
+    // A later turn gets a batch of its own.
+    expect(await inCryptoBatch(() => 'next turn')).toBe('next turn');
+  });
+
+  it('PERF-SIGN-04: concurrent token requests on one server each get a distinct, valid token from the batched signer', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const { implementation, sign } = await createJWTSigner(await exportJWK(privateKey), 'ES256');
+    expect(implementation).toBe('node:crypto');
+    const tokens = await Promise.all(Array.from({ length: 25 }, (_, i) => sign({ alg: 'ES256', typ: 'at+jwt' }, { sub: `user-${i}`, iss: ISSUER })));
+    expect(new Set(tokens).size).toBe(25);
+    for (const [i, token] of tokens.entries()) {
+      const { payload } = await jwtVerify(token, publicKey, { issuer: ISSUER });
+      expect(payload.sub).toBe(`user-${i}`);
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey } from 'jose';
-import { decodeBase64url, nodeCrypto } from '../protocol/crypto.js';
+import { decodeBase64url, inCryptoBatch, nodeCrypto } from '../protocol/crypto.js';
 
 /** What a JWT must satisfy, the subset of jose's `jwtVerify` options the guard uses, with the same meaning. */
 export interface JWTChecks {
@@ -102,7 +102,9 @@ export async function nodeVerifyJWT(token: string, keys: JWTVerifyGetKey, checks
     }
     const verifyKey = algorithm.dsaEncoding ? { key: keyObject, dsaEncoding: algorithm.dsaEncoding } : keyObject;
     // The signing input is ASCII (the base64url checked above), so its UTF-8 bytes are the token's bytes.
-    valid = nodeCrypto.verify(algorithm.digest, encoder.encode(token.slice(0, lastDot)), verifyKey, signature);
+    const input = encoder.encode(token.slice(0, lastDot));
+    // Back to back with the other verifications of this turn of the event loop (see inCryptoBatch).
+    valid = await inCryptoBatch(() => nodeCrypto!.verify(algorithm.digest, input, verifyKey, signature));
   } catch {
     // A node:crypto that cannot take this key or signature (a partial node:crypto on another runtime):
     // jose decides, so a valid token is never refused for it.

@@ -1,5 +1,5 @@
 import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import { base64url, base64urlUTF8, nodeCrypto } from '../protocol/crypto.js';
+import { base64url, base64urlUTF8, inCryptoBatch, nodeCrypto } from '../protocol/crypto.js';
 
 /**
  * @internal Signs a JWT: the header and claims exactly as given (members in their order, serialised with
@@ -21,7 +21,8 @@ const encoder = new TextEncoder();
  * @internal A signer on node:crypto, or undefined where the runtime has no node:crypto (or for an
  * algorithm it does not cover). Signing runs synchronously on the calling thread: for a 60-byte input, Web
  * Crypto's hop to the thread pool and back costs more than the ECDSA signature itself, and it is the
- * largest share of the token endpoint's CPU time on Node.
+ * largest share of the token endpoint's CPU time on Node. The signatures requested during one turn of the
+ * event loop run back to back at its end ({@link inCryptoBatch}).
  */
 export function nodeJWTSigner(privateJwk: JWK, alg: string): JWTSigner | undefined {
   if (!nodeCrypto) return undefined;
@@ -39,7 +40,7 @@ export function nodeJWTSigner(privateJwk: JWK, alg: string): JWTSigner | undefin
   return async (header, payload) => {
     const input = `${encodeSegment(header)}.${encodeSegment(payload)}`;
     // The signing input is base64url text, so its UTF-8 bytes are its ASCII bytes.
-    const signature = sign(algorithm.digest, encoder.encode(input), signingKey);
+    const signature = await inCryptoBatch(() => sign(algorithm.digest, encoder.encode(input), signingKey));
     return `${input}.${base64url(signature)}`;
   };
 }
