@@ -50,4 +50,33 @@ describe('revocation list with a pushing store', () => {
     clock.now += 2_001;
     expect(await list.isRevoked('jti-1', undefined)).toBe(true);
   });
+
+  it('MULTI-16 revokedNow answers from memory only while the list is fresh: never before its first read, nor once the interval has passed', async () => {
+    const clock = { now: NOW };
+    const store = new PushingStore({ clock: () => clock.now });
+    const list = new RevocationList({ store, clock: () => clock.now, push: false });
+    await store.addRevocation({ key: 'jti:jti-1', revokedAt: NOW, expiresAt: NOW + 60_000 });
+    // Never read: only isRevoked (which reads the store) can answer.
+    expect(list.revokedNow('jti-1', undefined)).toBeUndefined();
+    expect(await list.isRevoked('jti-1', undefined)).toBe(true);
+    expect(list.revokedNow('jti-1', undefined)).toBe(true);
+    expect(list.revokedNow('jti-2', undefined)).toBe(false);
+    await store.addRevocation({ key: 'jti:jti-2', revokedAt: NOW, expiresAt: NOW + 60_000 });
+    clock.now += 2_001;
+    // Stale: the answer from memory could miss jti-2, so there is none.
+    expect(list.revokedNow('jti-2', undefined)).toBeUndefined();
+    expect(await list.isRevoked('jti-2', undefined)).toBe(true);
+    expect(list.revokedNow('jti-2', undefined)).toBe(true);
+  });
+
+  it('MULTI-16 with a pushing store, revokedNow waits for the subscription that isRevoked opens', async () => {
+    const store = new PushingStore({ clock: () => NOW });
+    const list = new RevocationList({ store, clock: () => NOW });
+    expect(list.revokedNow('jti-1', undefined)).toBeUndefined();
+    expect(store.subscriptions).toBe(0);
+    expect(await list.isRevoked('jti-1', undefined)).toBe(false);
+    await store.addRevocation({ key: 'jti:jti-1', revokedAt: NOW, expiresAt: NOW + 60_000 });
+    expect(list.revokedNow('jti-1', undefined)).toBe(true);
+  });
 });
+

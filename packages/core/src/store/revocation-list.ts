@@ -52,6 +52,28 @@ export class RevocationList {
 
   /** True when the token `jti`, its grant, or its client (deleted registration) has been revoked. */
   async isRevoked(jti: string, grantId: string | undefined, clientId?: string): Promise<boolean> {
+    return this.revokedNow(jti, grantId, clientId) ?? this.#isRevokedAfterSync(jti, grantId, clientId);
+  }
+
+  /**
+   * {@link isRevoked} without a promise, when the list is fresh enough to answer from memory; undefined
+   * when it must first be read again from the store, and then `isRevoked` answers. For callers that consult
+   * the list on every request, as the bearer guard does for cached tokens.
+   *
+   * @example
+   * ```ts
+   * const revoked = revocations.revokedNow(jti, grantId) ?? (await revocations.isRevoked(jti, grantId));
+   * ```
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
+  revokedNow(jti: string, grantId: string | undefined, clientId?: string): boolean | undefined {
+    const now = this.#options.clock();
+    if (!this.#subscribed && this.#options.push !== false && this.#options.store.subscribeRevocations) return undefined;
+    if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) return undefined;
+    return this.#lookup(jti, grantId, clientId, now);
+  }
+
+  async #isRevokedAfterSync(jti: string, grantId: string | undefined, clientId: string | undefined): Promise<boolean> {
     const now = this.#options.clock();
     // Subscribed on first use, so a list that is never consulted holds no listening connection.
     if (!this.#subscribed && this.#options.push !== false && this.#options.store.subscribeRevocations) {
@@ -59,6 +81,10 @@ export class RevocationList {
       this.#unsubscribe = this.#options.store.subscribeRevocations((record) => this.add(record.key, record.expiresAt));
     }
     if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) await this.#sync(now);
+    return this.#lookup(jti, grantId, clientId, now);
+  }
+
+  #lookup(jti: string, grantId: string | undefined, clientId: string | undefined, now: number): boolean {
     return (
       this.#has(accessTokenRevocationKey(jti), now) ||
       (grantId !== undefined && this.#has(grantRevocationKey(grantId), now)) ||
