@@ -35,19 +35,24 @@ async function cachedBody(c: Context): Promise<BodyInit> {
   return c.req.arrayBuffer();
 }
 
-/** `c.req.raw`, or, when a middleware has consumed its body, a copy rebuilt from Hono's body cache. */
 /**
  * Whether a form body carries an `access_token` too (RFC 6750 §2.2), so a token sent two ways is refused.
  * The route still gets the body: it is read from a copy, or from Hono's cache when a middleware read it.
+ * Synchronous for the usual request without a form body.
  */
-async function formBodyToken(c: Context): Promise<boolean> {
+function formBodyToken(c: Context): boolean | Promise<boolean> {
   const contentType = header(c, 'content-type');
   if (!FORM.test(contentType ?? '') || c.req.method === 'GET' || c.req.method === 'HEAD') return false;
+  return readFormBodyToken(c, contentType);
+}
+
+async function readFormBodyToken(c: Context, contentType: string | undefined): Promise<boolean> {
   const raw = c.req.raw;
   const text = raw.bodyUsed ? await new Response(await cachedBody(c)).text() : await raw.clone().text();
   return formBodyHasToken(contentType, text);
 }
 
+/** `c.req.raw`, or, when a middleware has consumed its body, a copy rebuilt from Hono's body cache. */
 async function replayableRequest(c: Context): Promise<Request> {
   const raw = c.req.raw;
   if (!raw.bodyUsed) return raw;
@@ -230,9 +235,10 @@ export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBe
   return async (c, next) => {
     const scopes = options.scopesFor ? [...(options.scopes ?? []), ...(await options.scopesFor(c))] : options.scopes;
     // The Authorization field alone, without a Web Request (or, under @hono/node-server, Web Headers) per call.
+    const bodyToken = formBodyToken(c);
     const result = await guard.authenticateHeader(header(c, 'authorization'), {
       scopes,
-      bodyToken: await formBodyToken(c),
+      bodyToken: typeof bodyToken === 'boolean' ? bodyToken : await bodyToken,
       method: c.req.method,
       clientAddress: connectionOf(c, options, trusted).clientAddress,
     });
