@@ -160,15 +160,16 @@ export interface RssSeries {
 }
 
 /**
- * Growth of RSS over a run: the median of the last quarter of the samples against the median of the first
- * quarter. Medians, so one GC sawtooth peak does not read as growth, while a steady leak does.
+ * Growth of RSS over a run: the floor (lowest sample) of the last quarter of the samples against the floor
+ * of the first quarter. Between collections RSS climbs and falls back in a sawtooth tens of megabytes high,
+ * so any one sample, or a median of a few, depends on where in its cycle it was taken; the floor is what
+ * the process keeps after a collection, which is what a leak raises.
  */
 export function rssGrowth(samples: readonly number[]): { first: number; last: number; peak: number; growth: number } {
   if (samples.length === 0) return { first: Number.NaN, last: Number.NaN, peak: Number.NaN, growth: Number.NaN };
   const quarter = Math.max(1, Math.floor(samples.length / 4));
-  const median = (values: readonly number[]) => percentile(Float64Array.from(values).sort(), 50);
-  const first = median(samples.slice(0, quarter));
-  const last = median(samples.slice(-quarter));
+  const first = Math.min(...samples.slice(0, quarter));
+  const last = Math.min(...samples.slice(-quarter));
   return { first, last, peak: Math.max(...samples), growth: (last - first) / first };
 }
 

@@ -83,7 +83,7 @@ describe('bench targets', () => {
     ]);
   });
 
-  it('PERF-BENCH-04: RSS growth compares the medians of the first and last quarter', () => {
+  it('PERF-BENCH-04: RSS growth compares the floors (lowest samples) of the first and last quarter', () => {
     const flat = [100, 130, 100, 101, 99, 100, 102, 100]; // one GC peak, no trend
     expect(rssGrowth(flat).growth).toBeCloseTo(0, 1);
     expect(evaluateRss({ framework: 'hono', seconds: 60, samples: flat.map((v) => v * 1e6) }).status).toBe('PASS');
@@ -91,6 +91,13 @@ describe('bench targets', () => {
     expect(rssGrowth(leaking).growth).toBeCloseTo(0.24, 2);
     expect(evaluateRss({ framework: 'hono', seconds: 60, samples: leaking }).status).toBe('FAIL');
     expect(evaluateRss({ framework: 'hono', seconds: 60, samples: [1, 2] }).status).toBe('MISSING');
+    // A GC sawtooth sampled near its peaks early and near its floor late: no growth, whatever the medians say.
+    const sawtooth = [150, 190, 200, 195, 180, 150, 170, 185, 160, 150, 175, 190, 150, 155, 160, 150];
+    expect(rssGrowth(sawtooth).growth).toBe(0);
+    // The same sawtooth riding up 20 %: the floor rises with it.
+    const leakingSawtooth = sawtooth.map((value, index) => value * (1 + (0.2 * index) / (sawtooth.length - 1)));
+    expect(rssGrowth(leakingSawtooth).growth).toBeGreaterThan(0.15);
+    expect(evaluateRss({ framework: 'hono', seconds: 60, samples: leakingSawtooth }).status).toBe('FAIL');
   });
 });
 
