@@ -259,7 +259,7 @@ export class ResourceServerGuard {
     return result;
   }
 
-  async #verifyHeader(authorization: string | null | undefined, options: GuardHeaderOptions): Promise<GuardResult> {
+  #verifyHeader(authorization: string | null | undefined, options: GuardHeaderOptions): GuardResult | Promise<GuardResult> {
     let token: string | undefined;
     if (authorization !== null && authorization !== undefined) {
       const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
@@ -275,14 +275,33 @@ export class ResourceServerGuard {
     }
     // RFC 6750 §2.3 tokens in the URI are deliberately not accepted; such a request has no credentials.
     if (token === undefined) return this.#challenge(401);
-    return this.verify(token, options.scopes);
+    return this.#verifyCached(token, options.scopes) ?? this.#verifyInFull(token, options.scopes);
   }
 
   /** Verifies a raw token string, as {@link authenticate} does after extracting it. */
-  async verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
-    // On Node the hash is synchronous; awaiting it anyway would cost every cached request a turn of the microtask queue.
-    const hashed = this.#cache && sha256Now(token);
-    const cacheKey = typeof hashed === 'object' ? await hashed : hashed;
+  verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    const cached = this.#verifyCached(token, extraScopes);
+    return cached ? Promise.resolve(cached) : this.#verifyInFull(token, extraScopes);
+  }
+
+  /**
+   * The answer for a token in the cache when nothing needs waiting for (the hash is synchronous on Node, the
+   * revocation list fresh), or undefined: the MCP case, one token on every request of a session, answered
+   * without a promise per step.
+   */
+  #verifyCached(token: string, extraScopes: readonly string[] = []): GuardResult | undefined {
+    if (!this.#cache) return undefined;
+    const cacheKey = sha256Now(token);
+    if (typeof cacheKey !== 'string') return undefined;
+    const verified = this.#cache.get(cacheKey, this.#clock());
+    if (!verified) return undefined;
+    const revoked = this.#options.revocations ? this.#options.revocations.revokedNow(verified.jti, verified.grantId, verified.clientId) : false;
+    if (revoked === undefined) return undefined;
+    return this.#decide(token, verified, revoked, cacheKey, extraScopes);
+  }
+
+  async #verifyInFull(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    const cacheKey = this.#cache && (await sha256Now(token));
     let verified = cacheKey && this.#cache!.get(cacheKey, this.#clock());
     if (!verified) {
       const outcome = await this.#verifySignatureAndClaims(token);
@@ -293,7 +312,13 @@ export class ResourceServerGuard {
     // Consulted on every request, cached or not: a revocation takes effect at once for this server's own and
     // within the list's refresh interval for another instance's, exactly as without the cache.
     const revocations = this.#options.revocations;
-    if (revocations && (revocations.revokedNow(verified.jti, verified.grantId, verified.clientId) ?? (await revocations.isRevoked(verified.jti, verified.grantId, verified.clientId)))) {
+    const revoked = revocations ? await revocations.isRevoked(verified.jti, verified.grantId, verified.clientId) : false;
+    return this.#decide(token, verified, revoked, cacheKey || undefined, extraScopes);
+  }
+
+  /** The answer for a verified token: refused when revoked or short of a scope, else its AuthInfo. */
+  #decide(token: string, verified: VerifiedToken, revoked: boolean, cacheKey: string | undefined, extraScopes: readonly string[]): GuardResult {
+    if (revoked) {
       if (cacheKey) this.#cache!.delete(cacheKey);
       return this.#challenge(401, 'invalid_token', 'the access token has been revoked');
     }
