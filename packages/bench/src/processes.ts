@@ -122,6 +122,20 @@ export async function runPinnedScript<T>(script: string, env: NodeJS.ProcessEnv 
   return JSON.parse(output.trim().split('\n').pop()!) as T;
 }
 
+/**
+ * CPU time (user + system, all threads) a process has used, in microseconds (Linux, at the kernel's 100 Hz
+ * accounting), or NaN elsewhere.
+ */
+export function cpuMicrosOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // Fields 14 and 15 of stat(5) (utime, stime), counted after the command name.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Resident set size of a process in bytes (Linux), or NaN elsewhere. */
 export function rssOf(pid: number): number {
   try {

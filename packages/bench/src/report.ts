@@ -26,6 +26,11 @@ export interface Measurement {
   loaderCpu: number;
   /** The pre-minted codes or tokens ran out before the duration (the rate stays valid, the run was shorter). */
   exhausted: boolean;
+  /**
+   * The server's CPU time per response over the timed phase, in microseconds (all its threads). Where the
+   * load generator nears its limit, this rather than the rate says what the server itself costs.
+   */
+  serverCpuMicros?: number;
 }
 
 /** Nearest-rank percentile of an ascending array; NaN when it is empty. */
@@ -312,3 +317,14 @@ export function formatProfile(title: string, summary: ReturnType<typeof topSelfT
   for (const entry of summary.entries) lines.push(`| ${(entry.share * 100).toFixed(1)} | ${entry.ms.toFixed(0)} | ${entry.name} | ${entry.where} |`);
   return lines.join('\n');
 }
+
+/** Every measurement's server CPU time per response, as a Markdown table. */
+export function formatServerCpu(measurements: readonly Measurement[]): string {
+  const lines = ['| measurement | req/s | server CPU per response (µs) | load generator CPU |', '|---|---:|---:|---:|'];
+  for (const m of measurements) {
+    const cpu = m.serverCpuMicros === undefined || !Number.isFinite(m.serverCpuMicros) ? '—' : m.serverCpuMicros.toFixed(1);
+    lines.push(`| ${m.label} | ${formatRate(m.perSec)} | ${cpu} | ${Math.round(m.loaderCpu * 100)} % |`);
+  }
+  return lines.join('\n');
+}
+

@@ -17,12 +17,13 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { authorizationCodes, bearerRequests, CONNECTIONS, inParallel, measure, redeem, type LoadJob, type RequestSpec } from './load.js';
-import { benchRoot, pinningNote, pinSelfToLoadCore, rssOf, runPinnedScript, startServer, type RunningServer } from './processes.js';
+import { benchRoot, cpuMicrosOf, pinningNote, pinSelfToLoadCore, rssOf, runPinnedScript, startServer, type RunningServer } from './processes.js';
 import {
   evaluateLatency,
   evaluateRatio,
   evaluateRss,
   formatProfile,
+  formatServerCpu,
   formatTable,
   formatTargets,
   FRAMEWORKS,
@@ -189,6 +190,7 @@ async function runPlan(plan: Plan, options: { seconds?: number; nodeFlags?: stri
   const server = await startServer(plan.server.kind, plan.server.framework, { env: plan.server.env, nodeFlags: options.nodeFlags });
   const window = { fromMicros: 0, toMicros: 0 };
   const rss: number[] = [];
+  const serverCpu = { start: Number.NaN, end: Number.NaN };
   let sampler: NodeJS.Timeout | undefined;
   try {
     const { request, expect } = await plan.job(server);
@@ -203,14 +205,17 @@ async function runPlan(plan: Plan, options: { seconds?: number; nodeFlags?: stri
       seconds: options.seconds ?? SECONDS,
       onTimed: (phase) => {
         if (phase === 'start') {
+          serverCpu.start = cpuMicrosOf(server.pid);
           window.fromMicros = nowMicros();
           if (options.rssEveryMs) sampler = setInterval(() => rss.push(rssOf(server.pid)), options.rssEveryMs);
         } else {
           window.toMicros = nowMicros();
+          serverCpu.end = cpuMicrosOf(server.pid);
           clearInterval(sampler);
         }
       },
     });
+    measurement.serverCpuMicros = (serverCpu.end - serverCpu.start) / Math.max(1, measurement.ok + measurement.bad);
     return { measurement, window, rss };
   } finally {
     clearInterval(sampler);
@@ -222,7 +227,8 @@ function describe(m: Measurement): string {
   const notes = [m.bad ? `${m.bad} unexpected status` : '', m.errors ? `${m.errors} errors` : '', m.exhausted ? 'feed ran out' : '', m.loaderCpu >= 0.9 ? 'load generator at its limit' : '']
     .filter(Boolean)
     .join(', ');
-  return `${m.label.padEnd(52)} ${Math.round(m.perSec).toString().padStart(7)} req/s  p99 ${m.p99.toFixed(2)} ms  load cpu ${(m.loaderCpu * 100).toFixed(0)} %${notes ? `  (${notes})` : ''}`;
+  const server = m.serverCpuMicros !== undefined && Number.isFinite(m.serverCpuMicros) ? `  server ${m.serverCpuMicros.toFixed(1)} µs/resp` : '';
+  return `${m.label.padEnd(52)} ${Math.round(m.perSec).toString().padStart(7)} req/s  p99 ${m.p99.toFixed(2)} ms  load cpu ${(m.loaderCpu * 100).toFixed(0)} %${server}${notes ? `  (${notes})` : ''}`;
 }
 
 async function ceilings(): Promise<Ceilings> {
@@ -336,7 +342,8 @@ async function fullRun(): Promise<void> {
     ceilingLine,
   ].join('\n');
   const legend = 'Flags: ⚠ responses with an unexpected status or errors (not clean evidence), (ran out) pre-minted codes or tokens ran out before the duration, (load-bound) the load generator used ≥ 90 % of its core.';
-  const markdown = [header, '', table, '', legend, '', '```', formatTargets(targets), '```', '', summary, ...(failures.length ? ['', 'Rows that failed to run:', ...failures.map((f) => `- ${f}`)] : [])].join('\n');
+  const cpuTable = ['Server CPU per response over the timed phase (user + system, all threads of the server process), beside the load generator\'s use of its core: where that nears 100 %, the rate is the generator\'s limit and this column is the server\'s cost.', '', formatServerCpu([...measurements.values()])].join('\n');
+  const markdown = [header, '', table, '', legend, '', '```', formatTargets(targets), '```', '', summary, '', cpuTable, ...(failures.length ? ['', 'Rows that failed to run:', ...failures.map((f) => `- ${f}`)] : [])].join('\n');
   console.log(`\n${markdown}\n`);
 
   mkdirSync(RESULTS, { recursive: true });

@@ -3,6 +3,7 @@ import {
   evaluateLatency,
   evaluateRatio,
   evaluateRss,
+  formatServerCpu,
   formatTable,
   formatTargets,
   latencySummary,
@@ -160,3 +161,15 @@ describe('bench profiles', () => {
     expect(topSelfTime(profile, 1).entries).toMatchObject([{ name: 'parse', ms: 3 }]);
   });
 });
+
+describe('server CPU per response', () => {
+  it('PERF-BENCH-05: each measurement is listed with its server CPU per response, or a dash where none was read', () => {
+    const base = { p50: 1, p99: 2, ok: 10, bad: 0, errors: 0, seconds: 1, exhausted: false };
+    const table = formatServerCpu([
+      { ...base, id: 'a', label: 'Keyward hono: discovery', perSec: 40196.4, loaderCpu: 0.81, serverCpuMicros: 23.456 },
+      { ...base, id: 'b', label: 'bare hono: hello', perSec: 52603, loaderCpu: 0.83 },
+    ]);
+    expect(table.split('\n').slice(2)).toEqual(['| Keyward hono: discovery | 40,196 | 23.5 | 81 % |', '| bare hono: hello | 52,603 | — | 83 % |']);
+  });
+});
+
