@@ -9,7 +9,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { OAuthError } from '../protocol/errors.js';
-import { MAX_BODY_BYTES, WEB_REQUEST } from '../protocol/http.js';
+import { DRAIN_BYTES, MAX_BODY_BYTES, WEB_REQUEST } from '../protocol/http.js';
 import { clientAddressFrom, trustedProxies, type TrustedProxies } from '../protocol/proxy.js';
 import { ANSWER_PREREAD, isReply, toResponse, type Reply } from '../protocol/reply.js';
 import type { AuthorizationServer, RequestContext, StaticResponse } from '../server/server.js';
@@ -17,13 +17,6 @@ import type { AuthorizationServer, RequestContext, StaticResponse } from '../ser
 const FORM = /^application\/x-www-form-urlencoded\b/i;
 const FRAMING = /^(?:content-length|transfer-encoding)$/i;
 
-/**
- * How much of an oversized body is read and thrown away so that the client, still sending, receives the
- * 413 rather than a reset connection. Beyond it the connection is closed after the answer.
- */
-// 8 MiB: as much as MCP servers commonly accept on their own routes, so a client that sent such a body to an
-// OAuth endpoint by mistake reads the 413; draining costs bandwidth only, as the bytes are not kept.
-const DRAIN_BYTES = 8 * 1024 * 1024;
 
 /**
  * Options every Keyward adapter takes for the client's address: the per-address rate limits (registration,

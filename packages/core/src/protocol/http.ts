@@ -127,6 +127,13 @@ export function parseJSONBody(text: string): unknown {
  */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * @internal How much of an oversized body is read and thrown away so that the client, still sending,
+ * receives the 413 rather than a reset connection (RFC 9112 §9.6). Beyond it the answer closes the connection.
+ */
+// 8 MiB: as much as MCP servers commonly accept on their own routes; draining costs bandwidth only.
+export const DRAIN_BYTES = 8 * 1024 * 1024;
+
 // Not fatal: malformed UTF-8 becomes U+FFFD, as it did with Node's Buffer.
 const utf8 = new TextDecoder();
 
@@ -171,12 +178,13 @@ export function prereadBody(request: Request): string | undefined {
  * ```
  */
 export async function readBodyText(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
-  const tooLarge = () => new OAuthError('invalid_request', { description: `request body exceeds ${limit} bytes`, status: 413 });
+  const tooLarge = (drained: boolean) =>
+    new OAuthError('invalid_request', { description: `request body exceeds ${limit} bytes`, status: 413, headers: drained ? {} : { connection: 'close' } });
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw tooLarge();
+  if (declared > limit) throw tooLarge(declared <= DRAIN_BYTES && request.body !== null && (await discardRest(request.body.getReader(), 0)));
   const preread = prereadBodies.get(request);
   if (preread) {
-    if (preread.size > limit) throw tooLarge();
+    if (preread.size > limit) throw tooLarge(true);
     return preread.text;
   }
   if (!request.body) return '';
@@ -187,10 +195,7 @@ export async function readBodyText(request: Request, limit = MAX_BODY_BYTES): Pr
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge();
-    }
+    if (size > limit) throw tooLarge(await discardRest(reader, size));
     chunks.push(value);
   }
   const bytes = new Uint8Array(size);
@@ -200,6 +205,23 @@ export async function readBodyText(request: Request, limit = MAX_BODY_BYTES): Pr
     offset += chunk.byteLength;
   }
   return utf8.decode(bytes);
+}
+
+/**
+ * Reads what is left of an oversized body and drops it, so that the 413 reaches a client that is still
+ * sending instead of a reset; true when it ended within {@link DRAIN_BYTES}, false when it was cut off there.
+ */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<boolean> {
+  let size = alreadyRead;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return true;
+    size += value.byteLength;
+    if (size > DRAIN_BYTES) {
+      await reader.cancel();
+      return false;
+    }
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OAuthError } from '@keyward/core';
 import { randomToken, sha256, timingSafeEqual } from '../../src/protocol/crypto.js';
 import { sanitizeErrorDescription } from '../../src/protocol/errors.js';
-import { escapeHTML, readBodyParams, RequestParams } from '../../src/protocol/http.js';
+import { DRAIN_BYTES, escapeHTML, MAX_BODY_BYTES, readBodyParams, readBodyText, RequestParams } from '../../src/protocol/http.js';
 import { protectedResourceMetadata, wellKnownURL } from '../../src/protocol/metadata.js';
 import { checkResourceIndicator } from '../../src/protocol/resource.js';
 import { bearerChallenge } from '../../src/protocol/www-authenticate.js';
@@ -143,3 +143,46 @@ describe('RequestParams and readBodyParams', () => {
     expect(escapeHTML(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
   });
 });
+
+describe('readBodyText with an oversized body', () => {
+  /** A POST whose body stream hands out `total` bytes in 16 KiB chunks and counts what was read. */
+  function streamed(total: number, declare: boolean) {
+    const seen = { bytes: 0, cancelled: false };
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const size = Math.min(16 * 1024, total - seen.bytes);
+        if (size <= 0) return controller.close();
+        seen.bytes += size;
+        controller.enqueue(new Uint8Array(size));
+      },
+      cancel() {
+        seen.cancelled = true;
+      },
+    });
+    const headers: Record<string, string> = declare ? { 'content-length': String(total) } : {};
+    return { request: new Request('https://as.example/oauth/token', { method: 'POST', headers, body, duplex: 'half' } as RequestInit), seen };
+  }
+
+  for (const declare of [true, false]) {
+    it(`AUTHZ-TOK-02: ${declare ? 'declared' : 'chunked'}, up to the drain bound: the rest is read and dropped before the 413, and the connection may stay`, async () => {
+      const { request, seen } = streamed(MAX_BODY_BYTES + 2 * 1024 * 1024, declare);
+      const error = (await readBodyText(request).catch((caught: unknown) => caught)) as OAuthError;
+      expect(error.status).toBe(413);
+      expect(seen).toEqual({ bytes: MAX_BODY_BYTES + 2 * 1024 * 1024, cancelled: false });
+      expect(error.headers.connection).toBeUndefined();
+    });
+  }
+
+  it('AUTHZ-TOK-02: beyond the drain bound the stream is cancelled and the 413 closes the connection; a declared size beyond it is not read at all', async () => {
+    const chunked = streamed(DRAIN_BYTES * 2, false);
+    const cut = (await readBodyText(chunked.request).catch((caught: unknown) => caught)) as OAuthError;
+    expect([cut.status, cut.headers.connection, chunked.seen.cancelled]).toEqual([413, 'close', true]);
+    expect(chunked.seen.bytes).toBeLessThanOrEqual(DRAIN_BYTES + 32 * 1024);
+    const declared = streamed(DRAIN_BYTES + 1, true);
+    const refused = (await readBodyText(declared.request).catch((caught: unknown) => caught)) as OAuthError;
+    expect([refused.status, refused.headers.connection]).toEqual([413, 'close']);
+    // At most the one chunk a stream fetches ahead on its own.
+    expect(declared.seen.bytes).toBeLessThanOrEqual(16 * 1024);
+  });
+});
+
