@@ -170,7 +170,9 @@ export function prereadBody(request: Request): string | undefined {
 
 /**
  * Reads a request body as text, refusing more than `limit` bytes (413) before buffering it, so an
- * unauthenticated POST cannot make the server hold an arbitrary amount of memory.
+ * unauthenticated POST cannot make the server hold an arbitrary amount of memory. The rest of an oversized
+ * body is read and dropped first (up to {@link DRAIN_BYTES}), so that a client still sending receives the
+ * 413 rather than a reset.
  *
  * @example
  * ```ts
