@@ -275,13 +275,15 @@ export class ResourceServerGuard {
     }
     // RFC 6750 §2.3 tokens in the URI are deliberately not accepted; such a request has no credentials.
     if (token === undefined) return this.#challenge(401);
-    return this.#verifyCached(token, options.scopes) ?? this.#verifyInFull(token, options.scopes);
+    const cacheKey = this.#cache && sha256Now(token);
+    return this.#verifyCached(token, cacheKey, options.scopes) ?? this.#verifyInFull(token, cacheKey, options.scopes);
   }
 
   /** Verifies a raw token string, as {@link authenticate} does after extracting it. */
   verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
-    const cached = this.#verifyCached(token, extraScopes);
-    return cached ? Promise.resolve(cached) : this.#verifyInFull(token, extraScopes);
+    const cacheKey = this.#cache && sha256Now(token);
+    const cached = this.#verifyCached(token, cacheKey, extraScopes);
+    return cached ? Promise.resolve(cached) : this.#verifyInFull(token, cacheKey, extraScopes);
   }
 
   /**
@@ -289,10 +291,8 @@ export class ResourceServerGuard {
    * revocation list fresh), or undefined: the MCP case, one token on every request of a session, answered
    * without a promise per step.
    */
-  #verifyCached(token: string, extraScopes: readonly string[] = []): GuardResult | undefined {
-    if (!this.#cache) return undefined;
-    const cacheKey = sha256Now(token);
-    if (typeof cacheKey !== 'string') return undefined;
+  #verifyCached(token: string, cacheKey: string | Promise<string> | undefined, extraScopes: readonly string[] = []): GuardResult | undefined {
+    if (!this.#cache || typeof cacheKey !== 'string') return undefined;
     const verified = this.#cache.get(cacheKey, this.#clock());
     if (!verified) return undefined;
     const revoked = this.#options.revocations ? this.#options.revocations.revokedNow(verified.jti, verified.grantId, verified.clientId) : false;
@@ -300,8 +300,9 @@ export class ResourceServerGuard {
     return this.#decide(token, verified, revoked, cacheKey, extraScopes);
   }
 
-  async #verifyInFull(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
-    const cacheKey = this.#cache && (await sha256Now(token));
+  /** The answer when the cache cannot give it at once; `pendingKey` is the token's hash, hashed once per request. */
+  async #verifyInFull(token: string, pendingKey: string | Promise<string> | undefined, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    const cacheKey = await pendingKey;
     let verified = cacheKey && this.#cache!.get(cacheKey, this.#clock());
     if (!verified) {
       const outcome = await this.#verifySignatureAndClaims(token);
