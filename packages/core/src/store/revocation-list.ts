@@ -68,19 +68,28 @@ export class RevocationList {
    */
   revokedNow(jti: string, grantId: string | undefined, clientId?: string): boolean | undefined {
     const now = this.#options.clock();
-    if (!this.#subscribed && this.#options.push !== false && this.#options.store.subscribeRevocations) return undefined;
-    if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) return undefined;
+    if (this.#awaitsSubscription() || this.#stale(now)) return undefined;
     return this.#lookup(jti, grantId, clientId, now);
+  }
+
+  /** Push is on and the store offers it, but nothing has subscribed yet. */
+  #awaitsSubscription(): boolean {
+    return !this.#subscribed && this.#options.push !== false && this.#options.store.subscribeRevocations !== undefined;
+  }
+
+  /** The list was last read from the store longer ago than the refresh interval. */
+  #stale(now: number): boolean {
+    return now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000);
   }
 
   async #isRevokedAfterSync(jti: string, grantId: string | undefined, clientId: string | undefined): Promise<boolean> {
     const now = this.#options.clock();
     // Subscribed on first use, so a list that is never consulted holds no listening connection.
-    if (!this.#subscribed && this.#options.push !== false && this.#options.store.subscribeRevocations) {
+    if (this.#awaitsSubscription()) {
       this.#subscribed = true;
-      this.#unsubscribe = this.#options.store.subscribeRevocations((record) => this.add(record.key, record.expiresAt));
+      this.#unsubscribe = this.#options.store.subscribeRevocations!((record) => this.add(record.key, record.expiresAt));
     }
-    if (now - this.#lastSync > (this.#options.refreshIntervalMs ?? 2000)) await this.#sync(now);
+    if (this.#stale(now)) await this.#sync(now);
     return this.#lookup(jti, grantId, clientId, now);
   }
 
