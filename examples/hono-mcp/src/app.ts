@@ -2,7 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { AuthorizationServer, keyEncryptionFromSecret, type AuthorizationServerOptions, type StaticClientOptions } from '@keyward/core';
 import { randomToken } from '@keyward/core/protocol';
-import { requireBearerAuth, keyward } from '@keyward/hono';
+import { keywardRoutes, requireBearerAuth } from '@keyward/hono';
 import { localUsers } from '@keyward/upstream';
 import { createMcpHandler, jsonRPCBody, scopesForMessage } from './mcp.js';
 import { ConfigError, createOperations, integerFrom, operationsConfig, type Operations } from './ops.js';
@@ -176,7 +176,8 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env): Promise<E
     const app = new Hono();
     mountOperations(app, operations);
     const { trustProxy } = operations.config;
-    app.use(keyward(server, { trustProxy }));
+    // Keyward's endpoints as routes of their own: requests for /mcp never pass through them.
+    app.route('/', keywardRoutes(server, { trustProxy }));
     const guard = requireBearerAuth(server.createGuard({ scopes: ['mcp:tools'], ...operations.guardOptions() }), {
       scopesFor: async (c) => scopesForMessage(await jsonRPCBody(c)),
       trustProxy,

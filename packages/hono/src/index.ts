@@ -13,7 +13,7 @@ import {
   toWebResponse,
 } from '@keyward/core/node';
 import { clientAddressFrom, type TrustedProxies } from '@keyward/core/proxy';
-import type { Context, MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
 
@@ -126,6 +126,9 @@ export interface KeywardOptions extends ClientAddressOptions<Context> {}
  * drained and answered with an RFC-shaped 413. On other runtimes pass `clientAddress`
  * (`getConnInfo(c).remote.address`).
  *
+ * Every request of the app passes through this middleware. {@link keywardRoutes} serves the same endpoints
+ * as Hono routes instead, so the app's other requests (your MCP endpoint's among them) never meet it.
+ *
  * @example
  * ```ts
  * const server = new AuthorizationServer({ issuer: 'http://localhost:3011', store: new MemoryStore() });
@@ -163,6 +166,46 @@ export function keyward(server: AuthorizationServer, options: KeywardOptions = {
     }
     return toWebResponse(await answerNodeRequest(server, incoming, url, body, context));
   };
+}
+
+/** A segment Hono's router would read as a pattern (`:id`, `*`, `{…}`) or match decoded (`%xx`). */
+const PATTERN_SEGMENT = /[%:*?{}()+]/;
+
+/**
+ * Hono route paths covering the server's endpoints: each endpoint path, with any segment Hono would not
+ * match literally widened to `*`, and the RFC 7592 client configuration paths under the registration
+ * endpoint. A wider route only brings the request to the handler, which still asks the server.
+ */
+function routePaths(server: AuthorizationServer): Set<string> {
+  const literal = (path: string) => path.split('/').map((segment) => (PATTERN_SEGMENT.test(segment) ? '*' : segment)).join('/');
+  const paths = new Set(server.paths.map(literal));
+  const registration = new URL(server.endpoints.registration).pathname;
+  if (server.handles(registration)) paths.add(`${literal(registration)}/*`);
+  return paths;
+}
+
+/**
+ * The Keyward {@link AuthorizationServer}'s endpoints as a Hono app of routes, to mount at the root with
+ * `app.route('/', keywardRoutes(server))`. It answers exactly what {@link keyward} answers, with the same
+ * options, but as routes: a request for any other path (your MCP endpoint, say) is routed straight to its
+ * own handler and never passes through Keyward. Mount it at `/`: the server's paths already include the
+ * issuer's path, if it has one. Routes registered before it for the same paths take precedence.
+ *
+ * @example
+ * ```ts
+ * const server = new AuthorizationServer({ issuer: 'http://localhost:3011', store: new MemoryStore() });
+ * const app = new Hono();
+ * app.route('/', keywardRoutes(server));
+ * app.post('/mcp', requireBearerAuth(server.createGuard()), (c) => transport.handleRequest(c.req.raw, { authInfo: c.get('auth') }));
+ * ```
+ * @see [OAuth 2.1 §3](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3)
+ * @see [RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)
+ */
+export function keywardRoutes(server: AuthorizationServer, options: KeywardOptions = {}): Hono {
+  const answer = keyward(server, options);
+  const routes = new Hono();
+  for (const path of routePaths(server)) routes.all(path, answer);
+  return routes;
 }
 
 /**

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationServer } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
-import { requireBearerAuth, keyward } from '../src/index.js';
+import { requireBearerAuth, keyward, keywardRoutes } from '../src/index.js';
 import { observeRequests } from '../../core/test/observe-requests.js';
 
 /** Serves `app` with @hono/node-server on a free loopback port. */
@@ -37,13 +37,19 @@ const readFormDataFirst: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-function conformance(name: string, before?: MiddlewareHandler): void {
+/** The two ways to mount Keyward on a Hono app: one middleware before every route, or routes of its own. */
+const MOUNTS = {
+  middleware: (app: Hono, server: AuthorizationServer) => void app.use(keyward(server)),
+  routes: (app: Hono, server: AuthorizationServer) => void app.route('/', keywardRoutes(server)),
+};
+
+function conformance(name: string, before?: MiddlewareHandler, mount = MOUNTS.middleware): void {
   testHTTPConformance({
     name,
     start: async (server) => {
       const app = new Hono();
       if (before) app.use(before);
-      app.use(keyward(server));
+      mount(app, server);
       const { base, close } = await listen(app);
       return { fetch: (path, init) => fetch(base + path, init), close };
     },
@@ -53,6 +59,8 @@ function conformance(name: string, before?: MiddlewareHandler): void {
 conformance('hono on @hono/node-server');
 conformance('hono (bodies read by c.req.parseBody() and c.req.json() first)', parseBodiesFirst);
 conformance('hono (forms read by c.req.formData() first)', readFormDataFirst);
+conformance('hono, mounted as routes (keywardRoutes)', undefined, MOUNTS.routes);
+conformance('hono, mounted as routes, bodies read first', parseBodiesFirst, MOUNTS.routes);
 
 const CLIENT_ID = 'service';
 const CLIENT_SECRET = 'service-secret-service-secret-1234';
@@ -166,6 +174,95 @@ describe('keyward(server)', () => {
     const response = await clientCredentials(base, 'grant_type=client_credentials&scope=mcp%3Atools&scope=mcp%3Aadmin');
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+describe('keywardRoutes(server)', () => {
+  /** What a request gets back, without the fields that differ per answer (token values, dates). */
+  async function outcome(response: Response): Promise<{ status: number; type: string | null; body: unknown }> {
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      const json = JSON.parse(text) as Record<string, unknown>;
+      // Refusals whole; issued tokens, clients and keys differ per server, so those by their fields.
+      body = 'error' in json ? json : Object.keys(json).sort();
+    } catch {
+      // Not JSON: compared as text.
+    }
+    return { status: response.status, type: response.headers.get('content-type'), body };
+  }
+
+  it('PERF-ROUTES-01: answers every endpoint, preflight and refusal exactly as the middleware does', async () => {
+    const [asMiddleware, asRoutes] = await Promise.all([
+      serveApp((app, server) => MOUNTS.middleware(app, server)),
+      serveApp((app, server) => MOUNTS.routes(app, server)),
+    ]);
+    const requests: [string, RequestInit][] = [
+      ...STATIC_REQUESTS.map(([method, path]): [string, RequestInit] => [path, { method }]),
+      ['/oauth/token', { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=mcp%3Atools' }],
+      ['/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' }],
+      ['/oauth/token', { method: 'GET' }],
+      ['/oauth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris":["http://127.0.0.1/cb"]}' }],
+      ['/oauth/register/unknown-client', { method: 'GET', headers: { authorization: 'Bearer nothing' } }],
+      ['/oauth/register/a%2Fb', { method: 'GET' }],
+      ['/oauth/authorize?client_id=nobody', { method: 'GET' }],
+      ['/oauth/tokens', { method: 'POST' }],
+      ['/nowhere', { method: 'GET' }],
+    ];
+    for (const [path, init] of requests) {
+      const [expected, actual] = await Promise.all([fetch(asMiddleware.base + path, init), fetch(asRoutes.base + path, init)]);
+      // Metadata names the server's own URLs; the two servers differ in their port alone.
+      const want = JSON.stringify(await outcome(expected)).replaceAll(asMiddleware.base, 'BASE');
+      expect(JSON.stringify(await outcome(actual)).replaceAll(asRoutes.base, 'BASE'), `${init.method} ${path}`).toBe(want);
+    }
+  });
+
+  it('PERF-ROUTES-02: a request for another route never passes through Keyward; with the middleware every one does', async () => {
+    const passes = async (mount: (app: Hono, server: AuthorizationServer) => void): Promise<number> => {
+      let consulted = 0;
+      const { base } = await serveApp((app, server) => {
+        const handles = server.handles.bind(server);
+        server.handles = (pathname) => (consulted++, handles(pathname));
+        mount(app, server);
+        app.get('/hello', (c) => c.text('hello'));
+        app.post('/mcp', requireBearerAuth(server.createGuard()), (c) => c.text('ok'));
+      });
+      expect(await (await fetch(`${base}/hello`)).text()).toBe('hello');
+      const token = await accessToken(base, 'mcp:tools');
+      const before = consulted;
+      const mcp = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      expect(await mcp.text()).toBe('ok');
+      expect((await fetch(`${base}/nowhere`)).status).toBe(404);
+      return consulted - before;
+    };
+    expect(await passes(MOUNTS.middleware)).toBe(2);
+    expect(await passes(MOUNTS.routes)).toBe(0);
+  });
+
+  it('PERF-ROUTES-03: serves an issuer whose path Hono would read as a pattern or decode, and nothing beside it', async () => {
+    const app = new Hono();
+    const { base, close } = await listen(app);
+    running.push(close);
+    const issuer = `${base}/t%C3%A9nant:1`;
+    const server = new AuthorizationServer({
+      issuer,
+      store: new MemoryStore(),
+      scopes: ['mcp:tools'],
+      clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, grantTypes: ['client_credentials'] }],
+    });
+    app.route('/', keywardRoutes(server));
+    app.notFound((c) => c.text('app 404', 404));
+    const metadata = await fetch(`${base}/.well-known/oauth-authorization-server/t%C3%A9nant:1`);
+    expect(metadata.status).toBe(200);
+    expect((await metadata.json()).token_endpoint).toBe(`${issuer}/oauth/token`);
+    const token = await fetch(`${issuer}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    expect(token.status).toBe(200);
+    expect(await token.json()).toHaveProperty('access_token');
+    // The widened routes bring these to Keyward, which leaves them to the app.
+    for (const path of ['/other:1/oauth/token', '/.well-known/oauth-authorization-server/other']) {
+      const response = await fetch(base + path, { method: 'POST' });
+      expect(await response.text(), path).toBe('app 404');
+    }
   });
 });
 

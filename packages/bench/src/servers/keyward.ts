@@ -10,7 +10,7 @@ import { AuthorizationServer } from '@keyward/core';
 import { MemoryStore } from '@keyward/core/memory';
 import { keyward as expressKeyward, requireBearerAuth as expressBearer } from '@keyward/express';
 import { keyward as fastifyKeyward, requireBearerAuth as fastifyBearer } from '@keyward/fastify';
-import { keyward as honoKeyward, requireBearerAuth as honoBearer } from '@keyward/hono';
+import { keywardRoutes as honoKeywardRoutes, requireBearerAuth as honoBearer } from '@keyward/hono';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -52,7 +52,7 @@ if (framework === 'express') {
   await app.listen({ port, host: '127.0.0.1' });
 } else {
   const app = new Hono();
-  app.use(honoKeyward(server));
+  app.route('/', honoKeywardRoutes(server));
   app.get('/guarded', honoBearer(guard), (c) => c.json(HELLO));
   await new Promise<void>((resolve) => serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve()));
 }
