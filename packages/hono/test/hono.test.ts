@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationServer } from '@keyward/core';
@@ -7,21 +5,7 @@ import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
 import { requireBearerAuth, keyward, keywardRoutes } from '../src/index.js';
 import { observeRequests } from '../../core/test/observe-requests.js';
-
-/** Serves `app` with @hono/node-server on a free loopback port. */
-async function listen(app: Hono): Promise<{ base: string; close: () => Promise<void> }> {
-  let http!: ServerType;
-  const port = await new Promise<number>((resolve) => {
-    http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(info.port));
-  });
-  const close = () =>
-    new Promise<void>((resolve) => {
-      http.close(() => resolve());
-      // Keep-alive connections would otherwise hold close() open for the keep-alive timeout.
-      if ('closeAllConnections' in http) http.closeAllConnections();
-    });
-  return { base: `http://127.0.0.1:${port}`, close };
-}
+import { listen, mountKeyward } from './serve.js';
 
 /** A middleware that reads every body before the routes, as validators and body-logging middleware do. */
 const parseBodiesFirst: MiddlewareHandler = async (c, next) => {
@@ -37,10 +21,9 @@ const readFormDataFirst: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-/** The two ways to mount Keyward on a Hono app: one middleware before every route, or routes of its own. */
 const MOUNTS = {
-  middleware: (app: Hono, server: AuthorizationServer) => void app.use(keyward(server)),
-  routes: (app: Hono, server: AuthorizationServer) => void app.route('/', keywardRoutes(server)),
+  middleware: (app: Hono, server: AuthorizationServer) => mountKeyward(app, server, 'middleware'),
+  routes: (app: Hono, server: AuthorizationServer) => mountKeyward(app, server, 'routes'),
 };
 
 function conformance(name: string, before?: MiddlewareHandler, mount = MOUNTS.middleware): void {
