@@ -327,4 +327,3 @@ export function formatServerCpu(measurements: readonly Measurement[]): string {
   }
   return lines.join('\n');
 }
-

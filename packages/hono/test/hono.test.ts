@@ -5,7 +5,7 @@ import { MemoryStore } from '@keyward/core/memory';
 import { testHTTPConformance } from '@keyward/core/testing';
 import { requireBearerAuth, keyward, keywardRoutes } from '../src/index.js';
 import { observeRequests } from '../../core/test/observe-requests.js';
-import { listen, mountKeyward } from './serve.js';
+import { listen, type Mount, mountKeyward } from './serve.js';
 
 /** A middleware that reads every body before the routes, as validators and body-logging middleware do. */
 const parseBodiesFirst: MiddlewareHandler = async (c, next) => {
@@ -21,18 +21,13 @@ const readFormDataFirst: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-const MOUNTS = {
-  middleware: (app: Hono, server: AuthorizationServer) => mountKeyward(app, server, 'middleware'),
-  routes: (app: Hono, server: AuthorizationServer) => mountKeyward(app, server, 'routes'),
-};
-
-function conformance(name: string, before?: MiddlewareHandler, mount = MOUNTS.middleware): void {
+function conformance(name: string, before?: MiddlewareHandler, mount: Mount = 'middleware'): void {
   testHTTPConformance({
     name,
     start: async (server) => {
       const app = new Hono();
       if (before) app.use(before);
-      mount(app, server);
+      mountKeyward(app, server, mount);
       const { base, close } = await listen(app);
       return { fetch: (path, init) => fetch(base + path, init), close };
     },
@@ -42,8 +37,8 @@ function conformance(name: string, before?: MiddlewareHandler, mount = MOUNTS.mi
 conformance('hono on @hono/node-server');
 conformance('hono (bodies read by c.req.parseBody() and c.req.json() first)', parseBodiesFirst);
 conformance('hono (forms read by c.req.formData() first)', readFormDataFirst);
-conformance('hono, mounted as routes (keywardRoutes)', undefined, MOUNTS.routes);
-conformance('hono, mounted as routes, bodies read first', parseBodiesFirst, MOUNTS.routes);
+conformance('hono, mounted as routes (keywardRoutes)', undefined, 'routes');
+conformance('hono, mounted as routes, bodies read first', parseBodiesFirst, 'routes');
 
 const CLIENT_ID = 'service';
 const CLIENT_SECRET = 'service-secret-service-secret-1234';
@@ -177,8 +172,8 @@ describe('keywardRoutes(server)', () => {
 
   it('PERF-ROUTES-01: answers every endpoint, preflight and refusal exactly as the middleware does', async () => {
     const [asMiddleware, asRoutes] = await Promise.all([
-      serveApp((app, server) => MOUNTS.middleware(app, server)),
-      serveApp((app, server) => MOUNTS.routes(app, server)),
+      serveApp((app, server) => mountKeyward(app, server, 'middleware')),
+      serveApp((app, server) => mountKeyward(app, server, 'routes')),
     ]);
     const requests: [string, RequestInit][] = [
       ...STATIC_REQUESTS.map(([method, path]): [string, RequestInit] => [path, { method }]),
@@ -201,12 +196,12 @@ describe('keywardRoutes(server)', () => {
   });
 
   it('PERF-ROUTES-02: a request for another route never passes through Keyward; with the middleware every one does', async () => {
-    const passes = async (mount: (app: Hono, server: AuthorizationServer) => void): Promise<number> => {
+    const passes = async (mount: Mount): Promise<number> => {
       let consulted = 0;
       const { base } = await serveApp((app, server) => {
         const handles = server.handles.bind(server);
         server.handles = (pathname) => (consulted++, handles(pathname));
-        mount(app, server);
+        mountKeyward(app, server, mount);
         app.get('/hello', (c) => c.text('hello'));
         app.post('/mcp', requireBearerAuth(server.createGuard()), (c) => c.text('ok'));
       });
@@ -218,8 +213,8 @@ describe('keywardRoutes(server)', () => {
       expect((await fetch(`${base}/nowhere`)).status).toBe(404);
       return consulted - before;
     };
-    expect(await passes(MOUNTS.middleware)).toBe(2);
-    expect(await passes(MOUNTS.routes)).toBe(0);
+    expect(await passes('middleware')).toBe(2);
+    expect(await passes('routes')).toBe(0);
   });
 
   it('PERF-ROUTES-03: serves an issuer whose path Hono would read as a pattern or decode, and nothing beside it', async () => {

@@ -17,7 +17,6 @@ import type { AuthorizationServer, RequestContext, StaticResponse } from '../ser
 const FORM = /^application\/x-www-form-urlencoded\b/i;
 const FRAMING = /^(?:content-length|transfer-encoding)$/i;
 
-
 /**
  * Options every Keyward adapter takes for the client's address: the per-address rate limits (registration,
  * sign-in, the bearer guard) count by it, and `enforceHTTPS` reads the scheme the same way.

@@ -275,15 +275,18 @@ export class ResourceServerGuard {
     }
     // RFC 6750 §2.3 tokens in the URI are deliberately not accepted; such a request has no credentials.
     if (token === undefined) return this.#challenge(401);
-    const cacheKey = this.#cache && sha256Now(token);
-    return this.#verifyCached(token, cacheKey, options.scopes) ?? this.#verifyInFull(token, cacheKey, options.scopes);
+    return this.#verifyToken(token, options.scopes);
   }
 
   /** Verifies a raw token string, as {@link authenticate} does after extracting it. */
   verify(token: string, extraScopes: readonly string[] = []): Promise<GuardResult> {
+    return Promise.resolve(this.#verifyToken(token, extraScopes));
+  }
+
+  /** From the cache when it can answer at once, else in full; the token is hashed once either way. */
+  #verifyToken(token: string, extraScopes: readonly string[] | undefined): GuardResult | Promise<GuardResult> {
     const cacheKey = this.#cache && sha256Now(token);
-    const cached = this.#verifyCached(token, cacheKey, extraScopes);
-    return cached ? Promise.resolve(cached) : this.#verifyInFull(token, cacheKey, extraScopes);
+    return this.#verifyCached(token, cacheKey, extraScopes) ?? this.#verifyInFull(token, cacheKey, extraScopes);
   }
 
   /**
