@@ -268,4 +268,46 @@ describe('guard cache: a token seen before costs a lookup, never a weaker check'
     for (const token of tokens) await guard.authenticate(bearer(token));
     expect(counter.signatureChecks - before).toBeGreaterThanOrEqual(8);
   });
+
+  it('PERF-GUARD-06: a cached token is looked up before the header\'s syntax check, yet every header gets the answer a cache-less guard gives', async () => {
+    const h = setup();
+    const { access_token: token } = await h.login();
+    const { guard: warm, counter } = await countingGuard(h);
+    const { guard: cold } = await countingGuard(h, { tokenCacheSize: 0 });
+    const first = await warm.authenticateHeader(`Bearer ${token}`);
+    expect(first.ok).toBe(true);
+    const headers = [
+      `Bearer ${token}`,
+      `bearer ${token}`,
+      `BEARER ${token}`,
+      `Bearer    ${token}  `,
+      `Bearer\t${token}`,
+      ` Bearer ${token}`,
+      `Bearer ${token}\t`,
+      `Bearer ${token}\u00a0`,
+      `Bearer ${token}, Bearer ${token}`,
+      `Bearer ${token} x`,
+      `Bearer ${token}x`,
+      `Bearer ${withOtherSignature(token)}`,
+      `Basic ${token}`,
+      `Bearerx ${token}`,
+      `${'Bearer'.replace('e', '\u0435')} ${token}`,
+      'Bearer',
+      'Bearer ',
+      'Bearer     ',
+    ];
+    const answer = (result: GuardResult) =>
+      result.ok ? { ok: true, token: result.auth.token } : { ok: false, status: result.response.status, challenge: result.response.headers.get('www-authenticate') };
+    for (const header of headers) {
+      for (const bodyToken of [false, true]) {
+        expect(answer(await warm.authenticateHeader(header, { bodyToken })), JSON.stringify({ header: header.replace(token, '<token>'), bodyToken })).toEqual(
+          answer(await cold.authenticateHeader(header, { bodyToken })),
+        );
+      }
+    }
+    // Every spelling the syntax check accepts is answered from the cache, without another signature check.
+    const checked = counter.signatureChecks;
+    for (const header of headers.slice(0, 4)) expect((await warm.authenticateHeader(header)).ok).toBe(true);
+    expect(counter.signatureChecks).toBe(checked);
+  });
 });

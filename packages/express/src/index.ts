@@ -196,20 +196,20 @@ export interface RequireBearerAuthOptions {
  */
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): RequestHandler {
   const trusted = compileTrustProxy(options.trustProxy);
+  const routeScopes = options.scopes ?? [];
   return (req: Request, res: Response, next: NextFunction): void => {
     const { clientAddress } = connectionOf(req, options, trusted);
-    Promise.resolve()
-      .then(() => options.scopesFor?.(req))
+    const authenticate = (extra?: readonly string[]) =>
       // The Authorization field alone, without a Web Request per guarded call.
-      .then((extra) =>
-        guard.authenticateHeader(headerField(req.rawHeaders, 'authorization'), {
-          scopes: [...(options.scopes ?? []), ...(extra ?? [])],
-          // RFC 6750 §2.2: a form body some parser already read may carry the token too; the stream is never read here.
-          bodyToken: hasBody(req) && wasParsed(req) && formBodyHasToken(req.get('content-type'), req.body),
-          method: req.method,
-          clientAddress,
-        }),
-      )
+      guard.authenticateHeader(headerField(req.rawHeaders, 'authorization'), {
+        scopes: extra?.length ? [...routeScopes, ...extra] : routeScopes,
+        // RFC 6750 §2.2: a form body some parser already read may carry the token too; the stream is never read here.
+        bodyToken: hasBody(req) && wasParsed(req) && formBodyHasToken(req.get('content-type'), req.body),
+        method: req.method,
+        clientAddress,
+      });
+    // Without scopesFor there is nothing to wait for before the guard, which answers a cached token at once.
+    (options.scopesFor ? Promise.resolve(req).then(options.scopesFor).then(authenticate) : authenticate())
       .then((result) => {
         if (!result.ok) return writeWebResponse(res, result.response);
         req.auth = result.auth;

@@ -191,10 +191,12 @@ export interface RequireBearerAuthOptions {
  */
 export function requireBearerAuth(guard: ResourceServerGuard, options: RequireBearerAuthOptions = {}): preHandlerAsyncHookHandler {
   const trusted = compileTrustProxy(options.trustProxy);
+  const routeScopes = options.scopes ?? [];
   return async (request, reply) => {
     // RFC 6750 §2.2: the guard looks for a token in a form body too, so one sent twice is refused.
     const bodyToken = formBodyHasToken(request.headers['content-type'], request.body);
-    const scopes = [...(options.scopes ?? []), ...((await options.scopesFor?.(request)) ?? [])];
+    // Without scopesFor nothing is awaited before the guard, which answers a cached token at once.
+    const scopes = options.scopesFor ? [...routeScopes, ...((await options.scopesFor(request)) ?? [])] : routeScopes;
     // The Authorization field alone, without a Web Request per guarded call.
     const result = await guard.authenticateHeader(headerField(request.raw.rawHeaders, 'authorization'), {
       scopes,
