@@ -126,6 +126,10 @@ export interface GuardHeaderOptions extends GuardRequestOptions {
 export type GuardResult = { ok: true; auth: AuthInfo } | { ok: false; response: Response };
 
 const ACCESS_TOKEN_TYP = 'at+jwt';
+const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
+const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
+const DEFAULT_CLOCK_TOLERANCE = 5;
+const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'client_id', 'jti'];
 
 /**
  * The token of an `Authorization: Bearer <token>` field by position alone (scheme case-insensitive, spaces
@@ -140,10 +144,6 @@ function bearerCandidate(authorization: string): string | undefined {
   while (end > start && authorization.charCodeAt(end - 1) === 32) end--;
   return end > start ? authorization.slice(start, end) : undefined;
 }
-const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
-const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
-const DEFAULT_CLOCK_TOLERANCE = 5;
-const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'client_id', 'jti'];
 
 /**
  * The resource-server side: verifies a bearer JWT access token (signature, `typ`, `iss`, `aud`, `exp`,
