@@ -28,20 +28,36 @@ declare global {
   }
 }
 
-function requestHost(req: Request): string {
+type TrustProxyFn = (address: string | undefined, hop: number) => boolean;
+
+/**
+ * Whether Express's `trust proxy` setting trusts the peer. Only then do X-Forwarded-For, -Proto and -Host
+ * count in `req.ip`, `req.protocol` and `req.host`; otherwise those are the socket's address, its scheme
+ * and the Host field, which this adapter reads directly instead of through Express's getters (`req.ip`
+ * builds the list of forwarded addresses even when none counts).
+ */
+function expressTrustsPeer(req: Request): boolean {
+  const trust = req.app.get('trust proxy fn') as TrustProxyFn | undefined;
+  return trust !== undefined && trust(req.socket.remoteAddress, 0);
+}
+
+function socketProtocol(req: Request): 'http' | 'https' {
+  return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+}
+
+function requestHost(req: Request, peerTrusted: boolean): string {
   // Express 5's `req.host` rule, which Express 4 lacks (its `req.host` drops the port): X-Forwarded-Host
   // counts only when `trust proxy` trusts the peer, the same decision `req.protocol` makes.
-  const trust = req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined;
-  const forwarded = trust?.(req.socket.remoteAddress, 0) ? req.get('x-forwarded-host')?.split(',')[0]?.trim() : undefined;
+  const forwarded = peerTrusted ? req.get('x-forwarded-host')?.split(',')[0]?.trim() : undefined;
   return forwarded || req.get('host') || 'localhost';
 }
 
 /** The absolute URL of the request as the client addressed it. */
-function requestURL(req: Request): URL | null {
+function requestURL(req: Request, peerTrusted: boolean): URL | null {
   // Absolute-form and `*` request targets never address an OAuth endpoint.
   if (!req.originalUrl.startsWith('/')) return null;
   try {
-    return new URL(`${req.protocol}://${requestHost(req)}${req.originalUrl}`);
+    return new URL(`${peerTrusted ? req.protocol : socketProtocol(req)}://${requestHost(req, peerTrusted)}${req.originalUrl}`);
   } catch {
     return null;
   }
@@ -79,9 +95,11 @@ export interface KeywardMiddlewareOptions extends ClientAddressOptions<Request> 
  * The client's address and scheme: by `trustProxy` when given (the peer being `clientAddress(req)` or the
  * socket), else `clientAddress(req)` or Express's own `trust proxy` decision (`req.ip`, `req.protocol`).
  */
-function connectionOf(req: Request, options: ClientAddressOptions<Request>, trusted: TrustedProxies | undefined): RequestContext {
-  if (!trusted) return { clientAddress: options.clientAddress ? options.clientAddress(req) : (req.ip ?? req.socket.remoteAddress), protocol: req.protocol === 'https' ? 'https' : 'http' };
-  return nodeRequestContext(req, { peer: options.clientAddress ? options.clientAddress(req) : req.socket.remoteAddress, trusted });
+function connectionOf(req: Request, options: ClientAddressOptions<Request>, trusted: TrustedProxies | undefined, peerTrusted = expressTrustsPeer(req)): RequestContext {
+  if (trusted) return nodeRequestContext(req, { peer: options.clientAddress ? options.clientAddress(req) : req.socket.remoteAddress, trusted });
+  const protocol = peerTrusted ? (req.protocol === 'https' ? 'https' : 'http') : socketProtocol(req);
+  if (options.clientAddress) return { clientAddress: options.clientAddress(req), protocol };
+  return { clientAddress: peerTrusted ? (req.ip ?? req.socket.remoteAddress) : req.socket.remoteAddress, protocol };
 }
 
 /**
@@ -135,10 +153,11 @@ export function keyward(server: AuthorizationServer, options: KeywardMiddlewareO
     if (pathname === undefined || (!pathNeedsParsing(pathname) && !server.handles(pathname))) return next();
     // Metadata, JWKS and preflights: precomputed bytes, written without building a URL or a Web Request.
     // The connection goes along so that enforceHTTPS still refuses them over plain http.
-    const context = connectionOf(req, options, trusted);
+    const peerTrusted = expressTrustsPeer(req);
+    const context = connectionOf(req, options, trusted, peerTrusted);
     const answer = server.staticResponse(req.method, pathname, context);
     if (answer) return writeStaticResponse(res, answer);
-    const url = requestURL(req);
+    const url = requestURL(req, peerTrusted);
     if (!url || !server.handles(url.pathname)) return next();
     requestBody(req)
       .then((body) => answerNodeRequest(server, req, url, body, context))

@@ -195,6 +195,57 @@ describe('keyward(server)', () => {
     expect(seen).toEqual(['127.0.0.1', '203.0.113.7', '127.0.0.1']);
   });
 
+  // The adapter reads the socket directly when Express does not trust the peer, and Express's getters when
+  // it does: either way the server must see exactly what req.ip, req.protocol and req.host say.
+  const TRUST_SETTINGS: [string, unknown][] = [
+    ['off', false],
+    ['on', true],
+    ['loopback', 'loopback'],
+    ['another network', '10.0.0.0/8'],
+    ['one hop', 1],
+    ['a function', (address: string) => address === '127.0.0.1'],
+  ];
+  const FORWARDED_HEADERS: Record<string, string>[] = [
+    {},
+    { 'x-forwarded-for': '203.0.113.7' },
+    { 'x-forwarded-for': '198.51.100.2, 203.0.113.7' },
+    { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com, inner.example' },
+    { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com:8443' },
+  ];
+  it.each(TRUST_SETTINGS)('passes the client address, scheme and host Express itself reports, trust proxy %s', async (_name, setting) => {
+    const seen: { clientAddress?: string | undefined; protocol?: string | undefined; url: string }[] = [];
+    const { base } = await serve((app, server) => {
+      app.set('trust proxy', setting);
+      observeRequests(server, (request, context) => seen.push({ clientAddress: context.clientAddress, protocol: context.protocol, url: request.url }));
+      app.use(keyward(server));
+      app.post('/express-view', (req, res) => void res.json({ ip: req.ip, protocol: req.protocol, host: req.host, url: req.originalUrl }));
+    });
+    for (const headers of FORWARDED_HEADERS) {
+      const express = (await (await fetch(`${base}/express-view`, { method: 'POST', headers })).json()) as { ip: string; protocol: string; host: string };
+      seen.length = 0;
+      await fetch(`${base}/oauth/token?probe=1`, { method: 'POST', headers });
+      expect(seen, JSON.stringify(headers)).toEqual([{ clientAddress: express.ip, protocol: express.protocol, url: `${express.protocol}://${express.host}/oauth/token?probe=1` }]);
+    }
+  });
+
+  it.each(TRUST_SETTINGS)('rate-limits the bearer guard per the address Express reports, trust proxy %s', async (_name, setting) => {
+    const ips: string[] = [];
+    const { base } = await serve((app, server) => {
+      app.set('trust proxy', setting);
+      const guard = server.createGuard({ rateLimit: { windowMs: 60_000, max: 1 } });
+      app.get('/express-view', (req, res) => void (ips.push(req.ip!), res.end()));
+      app.get('/mcp', requireBearerAuth(guard), (_req, res) => void res.end());
+    });
+    const first = { 'x-forwarded-for': '203.0.113.1' };
+    const second = { 'x-forwarded-for': '203.0.113.2' };
+    await fetch(`${base}/express-view`, { headers: first });
+    await fetch(`${base}/express-view`, { headers: second });
+    // One request per window: the second from the same address is refused; one from another address is not.
+    expect((await fetch(`${base}/mcp`, { headers: first })).status).toBe(401);
+    expect((await fetch(`${base}/mcp`, { headers: first })).status).toBe(429);
+    expect((await fetch(`${base}/mcp`, { headers: second })).status).toBe(ips[0] === ips[1] ? 429 : 401);
+  });
+
   it('AUTHZ-DCR-08: registration rate limits count per client address, as trust proxy decides it', async () => {
     const register = (base: string, address: string) =>
       fetch(`${base}/oauth/register`, {
