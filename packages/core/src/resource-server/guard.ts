@@ -67,8 +67,10 @@ export interface ResourceServerGuardOptions {
   clock?: Clock;
   /**
    * How many verified tokens to remember (least recently used go first), so that a token seen before costs
-   * a lookup instead of a signature check; default 10,000, 0 turns the cache off. A remembered token is
-   * still refused once it expires or is revoked: expiry and the revocation list are checked on every request.
+   * a lookup instead of a signature check; default 10,000, 0 turns the cache off. A token is remembered from
+   * its second request on, so tokens presented once never push out those of busy sessions. A remembered
+   * token is still refused once it expires or is revoked: expiry and the revocation list are checked on
+   * every request.
    */
   tokenCacheSize?: number;
   /**
@@ -344,7 +346,7 @@ export class ResourceServerGuard {
       const outcome = await this.#verifySignatureAndClaims(token);
       if (!outcome.ok) return outcome;
       verified = outcome.verified;
-      if (cacheKey) this.#cache!.set(cacheKey, verified);
+      if (cacheKey) this.#cache!.admit(cacheKey, verified);
     }
     // Consulted on every request, cached or not: a revocation takes effect at once for this server's own and
     // within the list's refresh interval for another instance's, exactly as without the cache.

@@ -32,15 +32,30 @@ interface Slot {
  * the heap (a heap snapshot or core dump would hand them out); SHA-256 is collision-resistant, so a hit
  * belongs to the very token that was verified, and a token differing in any byte, its signature included,
  * misses and is verified in full.
+ *
+ * The guard stores a token through {@link admit}, the second time it verifies it, not the first. Tokens
+ * presented once (a batch job's, a scan's, every client's first call) then neither evict the tokens of
+ * busy sessions nor keep an entry alive long enough to reach the old generation of the heap, where each one
+ * would wait for a full collection: under a stream of first-seen tokens, caching each one lengthened the
+ * young collections by half. A session pays one more signature check, on its second request.
  */
 export class VerifiedTokenCache {
   readonly #slots = new Map<string, Slot>();
   readonly #maxEntries: number;
   #oldest: Slot | undefined;
   #newest: Slot | undefined;
+  /**
+   * Fingerprints of keys verified once and not yet admitted, one per slot (0 is an empty slot). A key that
+   * lands on another's slot replaces it: that token is admitted a verification later, and two keys with
+   * the same slot and fingerprint (a chance of 2^-31) let one in a verification early. Neither changes an
+   * answer; the table keeps nothing per token, so it never grows.
+   */
+  readonly #seenOnce: Int32Array;
 
   constructor(maxEntries: number) {
     this.#maxEntries = maxEntries;
+    // At least 1,024 slots (4 KiB), so that even a small cache remembers a few hundred recent keys.
+    this.#seenOnce = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(maxEntries, 1024))));
   }
 
   /** The number of entries held; never more than the bound. */
@@ -62,6 +77,22 @@ export class VerifiedTokenCache {
       this.#append(slot);
     }
     return slot.value;
+  }
+
+  /**
+   * Stores `value` under `key` if this key was offered before, while nothing took its slot in the table
+   * of keys seen once; otherwise remembers the key's fingerprint. True when stored.
+   */
+  admit(key: string, value: VerifiedToken): boolean {
+    const fingerprint = fnv1a(key) | 1;
+    const slot = (fingerprint ^ (fingerprint >>> 16)) & (this.#seenOnce.length - 1);
+    if (this.#seenOnce[slot] !== fingerprint) {
+      this.#seenOnce[slot] = fingerprint;
+      return false;
+    }
+    this.#seenOnce[slot] = 0;
+    this.set(key, value);
+    return true;
   }
 
   set(key: string, value: VerifiedToken): void {
@@ -97,4 +128,11 @@ export class VerifiedTokenCache {
     else this.#oldest = slot;
     this.#newest = slot;
   }
+}
+
+/** FNV-1a over the UTF-16 code units of `text`: the key is already a uniform digest, this only folds it to 32 bits. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash;
 }

@@ -63,8 +63,8 @@ export interface CreateGuardOptions {
   /** Called once per response the guard answers itself (401, 403, 429), with endpoint `mcp`. */
   onResponse?: (info: ResponseInfo) => void;
   /**
-   * How many verified tokens the guard remembers (default 10,000; 0 turns that off). Expiry and revocation
-   * are still checked on every request.
+   * How many verified tokens the guard remembers (default 10,000; 0 turns that off), each from its second
+   * request on. Expiry and revocation are still checked on every request.
    */
   tokenCacheSize?: number;
 }
