@@ -9,6 +9,7 @@
  *   pnpm bench --profile       the token endpoint and guard rows under node --cpu-prof, top 15 self time
  *   pnpm bench stores          the stores' consume and rotate throughput
  *   pnpm bench ops             the cost of events, logging, metrics and rate limits, as ratios to none
+ *   pnpm bench alternate …     variants of one request in one server process, in alternating rounds
  *
  * BENCH_FRAMEWORKS=hono,fastify limits the frameworks; BENCH_ONLY=<regex> the measurement ids.
  */
@@ -375,7 +376,8 @@ async function fullRun(): Promise<void> {
 }
 
 console.log(`load generator: this process, ${pinSelfToLoadCore()}`);
-if (args.includes('stores')) await storesRun();
+if (args[0] === 'alternate') await (await import('./alternate.js')).alternateRun(args.slice(1));
+else if (args.includes('stores')) await storesRun();
 else if (args.includes('ops')) await import('./ops-cost.js');
 else if (PROFILE) await profileRun();
 else await fullRun();

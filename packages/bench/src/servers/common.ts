@@ -13,6 +13,8 @@ export const PUBLIC_CLIENT_ID = 'bench-public';
 export const REDIRECT_URI = 'http://127.0.0.1/callback';
 export const CC_CLIENT_ID = 'bench-service';
 export const CC_CLIENT_SECRET = 'bench-service-secret-0123456789';
+/** The issuer of `servers/variants.ts`, sent as the Host field by `pnpm bench alternate`. */
+export const VARIANTS_ISSUER = 'http://127.0.0.1:4100';
 
 export function serverArgs(): { framework: Framework; port: number; issuer: string; resource: string } {
   const [framework, portText] = process.argv.slice(2);
