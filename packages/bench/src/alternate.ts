@@ -12,20 +12,14 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { CONNECTIONS } from './load.js';
+import { bearerRequests, clientCredentials, CONNECTIONS, type RequestSpec } from './load.js';
 import { cpuMicrosOf, spawnPinnedNode } from './processes.js';
-import { CC_CLIENT_ID, CC_CLIENT_SECRET, VARIANTS_ISSUER as ISSUER } from './servers/common.js';
+import { VARIANTS_ISSUER as ISSUER } from './servers/common.js';
 
-type Request = { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string };
-const REQUESTS: Record<string, (token: string) => Request> = {
-  discovery: () => ({ method: 'GET', path: '/.well-known/oauth-authorization-server', headers: {} }),
-  token: () => ({
-    method: 'POST',
-    path: '/oauth/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CC_CLIENT_ID, client_secret: CC_CLIENT_SECRET, resource: `${ISSUER}/mcp` }).toString(),
-  }),
-  guarded: (token) => ({ method: 'GET', path: '/guarded', headers: { authorization: `Bearer ${token}` } }),
+const REQUESTS: Record<string, (token: string) => RequestSpec> = {
+  discovery: () => ({ method: 'GET', path: '/.well-known/oauth-authorization-server' }),
+  token: () => clientCredentials('/oauth/token', `${ISSUER}/mcp`),
+  guarded: (token) => bearerRequests('/guarded', [token])[0]!,
 };
 
 const median = (values: readonly number[]): number => {

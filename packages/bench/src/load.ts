@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { latencySummary, type Measurement } from './report.js';
+import { CC_CLIENT_ID, CC_CLIENT_SECRET, SCOPE } from './servers/common.js';
 
 export const CONNECTIONS = 10;
 /** No single request of the minting may hang the bench: a server that stops answering fails the row. */
@@ -217,6 +218,12 @@ export async function redeem(base: string, request: RequestSpec): Promise<string
   const json = (await response.json()) as { access_token?: string };
   if (!json.access_token) throw new Error(`token request to ${base}${request.path} failed: ${response.status} ${JSON.stringify(json)}`);
   return json.access_token;
+}
+
+/** A client_credentials token request of the bench's confidential client (`client_secret_post`), for `resource`. */
+export function clientCredentials(path: string, resource: string): RequestSpec {
+  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: CC_CLIENT_ID, client_secret: CC_CLIENT_SECRET, scope: SCOPE, resource });
+  return { method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() };
 }
 
 /** Requests of a guarded route, one per access token. */

@@ -17,7 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { authorizationCodes, bearerRequests, CONNECTIONS, inParallel, measure, redeem, type LoadJob, type RequestSpec } from './load.js';
+import { authorizationCodes, bearerRequests, clientCredentials, CONNECTIONS, inParallel, measure, redeem, type LoadJob, type RequestSpec } from './load.js';
 import { benchRoot, cpuMicrosOf, pinningNote, pinSelfToLoadCore, rssOf, runPinnedScript, startServer, type RunningServer } from './processes.js';
 import {
   evaluateLatency,
@@ -38,7 +38,7 @@ import {
   type RssSeries,
   type TargetResult,
 } from './report.js';
-import { CC_CLIENT_ID, CC_CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT_URI, SCOPE } from './servers/common.js';
+import { CC_CLIENT_ID, PUBLIC_CLIENT_ID, REDIRECT_URI, SCOPE } from './servers/common.js';
 import { benchStores } from './stores.js';
 
 const env = process.env;
@@ -67,7 +67,6 @@ interface Plan {
   job: (server: RunningServer) => Promise<Pick<LoadJob, 'request' | 'expect'>>;
 }
 
-const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' };
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const REGISTRATION = JSON.stringify({
   client_name: 'bench client',
@@ -78,10 +77,6 @@ const REGISTRATION = JSON.stringify({
   scope: SCOPE,
 });
 
-function clientCredentials(path: string, resource: string): RequestSpec {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: CC_CLIENT_ID, client_secret: CC_CLIENT_SECRET, scope: SCOPE, resource });
-  return { method: 'POST', path, headers: FORM_HEADERS, body: body.toString() };
-}
 
 /** Access tokens from Keyward's client_credentials grant, minted over HTTP before the load. */
 function keywardTokens(server: RunningServer, count: number): Promise<string[]> {

@@ -41,7 +41,9 @@ function expressTrustsPeer(req: Request): boolean {
   return trust !== undefined && trust(req.socket.remoteAddress, 0);
 }
 
-function socketProtocol(req: Request): 'http' | 'https' {
+/** `req.protocol`, read from the socket when the peer is not trusted (Express's own rule then). */
+function expressProtocol(req: Request, peerTrusted: boolean): 'http' | 'https' {
+  if (peerTrusted) return req.protocol === 'https' ? 'https' : 'http';
   return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
 }
 
@@ -57,7 +59,7 @@ function requestURL(req: Request, peerTrusted: boolean): URL | null {
   // Absolute-form and `*` request targets never address an OAuth endpoint.
   if (!req.originalUrl.startsWith('/')) return null;
   try {
-    return new URL(`${peerTrusted ? req.protocol : socketProtocol(req)}://${requestHost(req, peerTrusted)}${req.originalUrl}`);
+    return new URL(`${expressProtocol(req, peerTrusted)}://${requestHost(req, peerTrusted)}${req.originalUrl}`);
   } catch {
     return null;
   }
@@ -97,7 +99,7 @@ export interface KeywardMiddlewareOptions extends ClientAddressOptions<Request> 
  */
 function connectionOf(req: Request, options: ClientAddressOptions<Request>, trusted: TrustedProxies | undefined, peerTrusted = expressTrustsPeer(req)): RequestContext {
   if (trusted) return nodeRequestContext(req, { peer: options.clientAddress ? options.clientAddress(req) : req.socket.remoteAddress, trusted });
-  const protocol = peerTrusted ? (req.protocol === 'https' ? 'https' : 'http') : socketProtocol(req);
+  const protocol = expressProtocol(req, peerTrusted);
   if (options.clientAddress) return { clientAddress: options.clientAddress(req), protocol };
   return { clientAddress: peerTrusted ? (req.ip ?? req.socket.remoteAddress) : req.socket.remoteAddress, protocol };
 }
